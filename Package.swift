@@ -1,0 +1,30 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "gg",
+    products: [
+        .executable(name: "gg-fetch", targets: ["gg-fetch"]),
+        .executable(name: "gg-scenes", targets: ["gg-scenes"]),
+        .executable(name: "gg-ocr", targets: ["gg-ocr"]),
+        .executable(name: "gg-transcribe", targets: ["gg-transcribe"]),
+        .executable(name: "gg-assemble", targets: ["gg-assemble"]),
+        .library(name: "GGShared", targets: ["GGShared"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]),
+        .systemLibrary(name: "CTesseract", pkgConfig: "tesseract lept", providers: [.apt(["libtesseract-dev", "libleptonica-dev"])]),
+        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx sphinxbase",
+                       providers: [.apt(["libpocketsphinx-dev", "libsphinxbase-dev"])]),
+        .target(name: "GGShared", dependencies: ["CFFmpeg"]),
+        .executableTarget(name: "gg-fetch", dependencies: ["GGShared", "CCurl", "CFFmpeg"]),
+        .executableTarget(name: "gg-scenes", dependencies: ["GGShared", "CFFmpeg"]),
+        .executableTarget(name: "gg-ocr", dependencies: ["GGShared", "CTesseract"]),
+        .executableTarget(name: "gg-transcribe", dependencies: ["GGShared", "CFFmpeg", "CPocketSphinx"]),
+        .executableTarget(name: "gg-assemble", dependencies: ["GGShared"]),
+        .testTarget(name: "GGSharedTests", dependencies: ["GGShared"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["GGShared"]),
+    ]
+)

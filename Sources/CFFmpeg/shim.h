@@ -1,0 +1,24 @@
+#ifndef GG_CFFMPEG_SHIM_H
+#define GG_CFFMPEG_SHIM_H
+#include <libavformat/avformat.h>
+#include <libavcodec/avcodec.h>
+#include <libavutil/avutil.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/error.h>
+#include <libswscale/swscale.h>
+#include <libswresample/swresample.h>
+
+static inline int gg_averror(int e) { return AVERROR(e); }
+static inline int gg_averror_eof(void) { return AVERROR_EOF; }
+static inline int gg_averror_eagain(void) { return AVERROR(EAGAIN); }
+static inline int64_t gg_av_nopts_value(void) { return AV_NOPTS_VALUE; }
+static inline int gg_av_time_base(void) { return AV_TIME_BASE; }
+static inline const char *gg_av_err2str(int e, char *buf, size_t n) { return av_make_error_string(buf, n, e); }
+static inline void gg_av_log_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
+static inline unsigned gg_version_major(unsigned v) { return AV_VERSION_MAJOR(v); }
+static inline unsigned gg_version_minor(unsigned v) { return AV_VERSION_MINOR(v); }
+static inline unsigned gg_version_micro(unsigned v) { return AV_VERSION_MICRO(v); }
+static inline int gg_set_mono_layout(AVChannelLayout *l) { AVChannelLayout m = AV_CHANNEL_LAYOUT_MONO; return av_channel_layout_copy(l, &m); }
+#endif

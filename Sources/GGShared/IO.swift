@@ -1,0 +1,206 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// sysexits(3) codes the tools exit with.
+public enum ExitCode: Int32, Sendable {
+    case ok = 0
+    case usage = 64
+    case dataError = 65
+    case noInput = 66
+    case unavailable = 69
+    case software = 70
+    case ioError = 74
+    case tempFailure = 75
+}
+
+/// One input line with where it came from.
+public struct InputLine: Sendable {
+    public var source: String
+    public var number: Int
+    public var bytes: [UInt8]
+    public var tooLong: Bool
+
+    public var text: String? { String(validating: bytes, as: UTF8.self) }
+}
+
+/// Reads newline-separated lines from a file descriptor in large chunks.
+public final class LineReader {
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    public let source: String
+    private let maxLineBytes: Int
+    private var buffer = [UInt8]()
+    private var start = 0
+    private var eof = false
+    private var lineNumber = 0
+    private var discarding = false
+
+    public init(fd: Int32, source: String, maxLineBytes: Int, ownsDescriptor: Bool = false) {
+        self.fd = fd
+        self.source = source
+        self.maxLineBytes = maxLineBytes
+        self.ownsDescriptor = ownsDescriptor
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    deinit {
+        if ownsDescriptor { close(fd) }
+    }
+
+    /// The next line without its terminator, or nil at end of input.
+    public func next() throws -> InputLine? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                lineNumber += 1
+                var end = newline
+                if end > start, buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                let wasDiscarding = discarding
+                discarding = false
+                let line = InputLine(source: source, number: lineNumber, bytes: wasDiscarding ? [] : Array(buffer[start..<end]), tooLong: wasDiscarding)
+                start = newline + 1
+                return line
+            }
+            if buffer.count - start > maxLineBytes {
+                discarding = true
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+            }
+            if eof {
+                guard start < buffer.count || discarding else { return nil }
+                lineNumber += 1
+                let line = InputLine(source: source, number: lineNumber, bytes: discarding ? [] : Array(buffer[start...]), tooLong: discarding)
+                buffer.removeAll()
+                start = 0
+                discarding = false
+                return line
+            }
+            if start > 0 {
+                buffer.removeSubrange(0..<start)
+                start = 0
+            }
+            try fill()
+        }
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                buffer.append(contentsOf: chunk[0..<n])
+                return
+            }
+            if n == 0 {
+                eof = true
+                return
+            }
+            if errno == EINTR { continue }
+            throw GGError("io", "cannot read \(source): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Buffered record output on stdout; a closed downstream pipe ends the process cleanly.
+public final class OutputWriter: @unchecked Sendable {
+    private let handle: FileHandle
+    private var buffer = Data()
+    private let lock = NSLock()
+    private let tool: String
+
+    public init(tool: String, handle: FileHandle = .standardOutput) {
+        self.tool = tool
+        self.handle = handle
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    public func writeLine(_ line: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count >= 1 << 16 { flushLocked() }
+    }
+
+    public func flush() {
+        lock.lock()
+        defer { lock.unlock() }
+        flushLocked()
+    }
+
+    private func flushLocked() {
+        guard !buffer.isEmpty else { return }
+        do {
+            try handle.write(contentsOf: buffer)
+            buffer.removeAll(keepingCapacity: true)
+        } catch {
+            if Self.isBrokenPipe(error) { exit(ExitCode.ok.rawValue) }
+            Diagnostics(tool: tool).error("cannot write output: \(error.localizedDescription)")
+            exit(ExitCode.ioError.rawValue)
+        }
+    }
+
+    static func isBrokenPipe(_ error: Error) -> Bool {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain && ns.code == Int(EPIPE) { return true }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.code == Int(EPIPE) { return true }
+        return errno == EPIPE
+    }
+}
+
+/// Messages on stderr in the `tool: file:line: severity: message` form.
+public struct Diagnostics: Sendable {
+    public let tool: String
+
+    public init(tool: String) { self.tool = tool }
+
+    public func error(_ message: String, at location: String? = nil) { emit("error", message, location) }
+    public func warning(_ message: String, at location: String? = nil) { emit("warning", message, location) }
+    public func note(_ message: String, at location: String? = nil) { emit("note", message, location) }
+
+    private func emit(_ severity: String, _ message: String, _ location: String?) {
+        let prefix = location.map { "\(tool): \($0): " } ?? "\(tool): "
+        try? FileHandle.standardError.write(contentsOf: Data((prefix + severity + ": " + message + "\n").utf8))
+    }
+}
+
+/// The exit status of a run: once failed, it stays failed, keeping the first failure's code.
+public final class ExitStatus: @unchecked Sendable {
+    private let lock = NSLock()
+    private var firstHard: ExitCode?
+    private var sawRetryable = false
+
+    public init() {}
+
+    public func record(_ failure: StageFailure) {
+        lock.lock()
+        defer { lock.unlock() }
+        if failure.retryable {
+            sawRetryable = true
+        } else if firstHard == nil {
+            firstHard = ExitStatus.code(forKind: failure.kind)
+        }
+    }
+
+    public func fail(_ code: ExitCode) {
+        lock.lock()
+        defer { lock.unlock() }
+        if firstHard == nil { firstHard = code }
+    }
+
+    public var code: ExitCode {
+        lock.lock()
+        defer { lock.unlock() }
+        return firstHard ?? (sawRetryable ? .tempFailure : .ok)
+    }
+
+    public static func code(forKind kind: String) -> ExitCode {
+        switch kind {
+        case "resolver_unavailable", "engine_unavailable", "language_unavailable", "model_unavailable": return .unavailable
+        case "io": return .ioError
+        case "no_input": return .noInput
+        default: return .dataError
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// One command-line option as shown in `--help`.
+public struct OptionSpec: Sendable {
+    public let name: String
+    public let value: String?
+    public let help: String
+    public let defaultValue: String?
+
+    public init(_ name: String, value: String? = nil, default defaultValue: String? = nil, _ help: String) {
+        self.name = name
+        self.value = value
+        self.help = help
+        self.defaultValue = defaultValue
+    }
+}
+
+/// What a tool is: its name, help text, options and the libraries it reports in `--version`.
+public struct ToolInfo: Sendable {
+    public static let version = "0.1.0"
+
+    public let name: String
+    public let summary: String
+    public let details: String
+    public let options: [OptionSpec]
+    public let libraries: @Sendable () -> [String]
+
+    public init(name: String, summary: String, details: String, options: [OptionSpec], libraries: @escaping @Sendable () -> [String] = { [] }) {
+        self.name = name
+        self.summary = summary
+        self.details = details
+        self.options = options
+        self.libraries = libraries
+    }
+
+    public var stage: String { name.hasPrefix("gg-") ? String(name.dropFirst(3)) : name }
+
+    /// Options every record-processing tool takes.
+    public static let commonOptions: [OptionSpec] = [
+        OptionSpec("--jobs", value: "N", default: "number of CPUs", "records processed at once; output keeps input order"),
+        OptionSpec("--timeout", value: "S", default: "0 = none", "seconds allowed per record; a record over it gets a 'timeout' error"),
+        OptionSpec("--keep-going", "turn a malformed input line into an error record instead of stopping with status 65"),
+        OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or ./gg-work", "work root where media and derived files are written"),
+        OptionSpec("--max-line-bytes", value: "N", default: "16777216", "longest input line accepted"),
+        OptionSpec("--help", "print this help and exit"),
+        OptionSpec("--version", "print the tool and library versions and exit"),
+    ]
+
+    public var helpText: String {
+        var lines = ["usage: \(name) [options] [FILE...]", "", summary, ""]
+        if !details.isEmpty { lines += [details, ""] }
+        lines.append("options:")
+        let all = options + ToolInfo.commonOptions
+        let width = all.map { $0.name.count + ($0.value.map { $0.count + 1 } ?? 0) }.max() ?? 0
+        for option in all {
+            let left = option.name + (option.value.map { " " + $0 } ?? "")
+            var right = option.help
+            if let d = option.defaultValue { right += " (default: \(d))" }
+            lines.append("  " + left.padding(toLength: width + 2, withPad: " ", startingAt: 0) + right)
+        }
+        lines += ["", "Input is read from the FILEs, or standard input when none is given.",
+                  "Exit status: 0 ok, 64 usage, 65 bad data, 66 no input, 69 unavailable, 74 I/O error, 75 retry later."]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public var versionText: String {
+        ([("\(name) \(ToolInfo.version)")] + libraries().map { "  " + $0 }).joined(separator: "\n") + "\n"
+    }
+}
+
+/// Parsed command-line options; bad values end the process with status 64.
+public struct ParsedOptions: Sendable {
+    public let tool: String
+    public private(set) var values: [String: String] = [:]
+    public private(set) var flags: Set<String> = []
+    public private(set) var inputs: [String] = []
+
+    public init(tool: ToolInfo, arguments: [String]) {
+        self.tool = tool.name
+        let specs = Dictionary((tool.options + ToolInfo.commonOptions).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var index = 0
+        var onlyInputs = false
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if onlyInputs || !argument.hasPrefix("--") || argument == "-" {
+                if argument == "--" && !onlyInputs { onlyInputs = true; continue }
+                inputs.append(argument)
+                continue
+            }
+            var name = argument
+            var inline: String?
+            if let eq = argument.firstIndex(of: "=") {
+                name = String(argument[..<eq])
+                inline = String(argument[argument.index(after: eq)...])
+            }
+            guard let spec = specs[name] else { ParsedOptions.usage(tool.name, "unknown option '\(name)'") }
+            if name == "--help" {
+                try? FileHandle.standardOutput.write(contentsOf: Data(tool.helpText.utf8))
+                exit(ExitCode.ok.rawValue)
+            }
+            if name == "--version" {
+                try? FileHandle.standardOutput.write(contentsOf: Data(tool.versionText.utf8))
+                exit(ExitCode.ok.rawValue)
+            }
+            if spec.value != nil {
+                if let inline {
+                    values[name] = inline
+                } else if index < arguments.count {
+                    values[name] = arguments[index]
+                    index += 1
+                } else {
+                    ParsedOptions.usage(tool.name, "option '\(name)' needs a value")
+                }
+            } else {
+                if inline != nil { ParsedOptions.usage(tool.name, "option '\(name)' takes no value") }
+                flags.insert(name)
+            }
+        }
+    }
+
+    public static func usage(_ tool: String, _ message: String) -> Never {
+        Diagnostics(tool: tool).error(message)
+        try? FileHandle.standardError.write(contentsOf: Data("Try '\(tool) --help'.\n".utf8))
+        exit(ExitCode.usage.rawValue)
+    }
+
+    public func flag(_ name: String) -> Bool { flags.contains(name) }
+
+    public func string(_ name: String) -> String? { values[name] }
+
+    public func int(_ name: String, default value: Int, min: Int = Int.min, max: Int = Int.max) -> Int {
+        guard let raw = values[name] else { return value }
+        guard let parsed = Int(raw), parsed >= min, parsed <= max else {
+            ParsedOptions.usage(tool, "option '\(name)' needs a whole number from \(min == Int.min ? "-inf" : String(min)) to \(max == Int.max ? "inf" : String(max)), not '\(raw)'")
+        }
+        return parsed
+    }
+
+    public func double(_ name: String, default value: Double, min: Double = -.infinity, max: Double = .infinity) -> Double {
+        guard let raw = values[name] else { return value }
+        guard let parsed = Double(raw), parsed.isFinite, parsed >= min, parsed <= max else {
+            ParsedOptions.usage(tool, "option '\(name)' needs a number from \(min) to \(max), not '\(raw)'")
+        }
+        return parsed
+    }
+
+    /// A duration such as `90`, `90s`, `15m`, `12h` or `7d`, in seconds.
+    public func duration(_ name: String, default value: Double) -> Double {
+        guard let raw = values[name] else { return value }
+        guard let seconds = ParsedOptions.parseDuration(raw) else {
+            ParsedOptions.usage(tool, "option '\(name)' needs a duration like 90s, 15m, 12h or 7d, not '\(raw)'")
+        }
+        return seconds
+    }
+
+    public static func parseDuration(_ raw: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var number = raw
+        var scale = 1.0
+        if let last = raw.last, let unit = units[last] {
+            number = String(raw.dropLast())
+            scale = unit
+        }
+        guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+        return value * scale
+    }
+
+    public func choice(_ name: String, default value: String, from allowed: [String]) -> String {
+        guard let raw = values[name] else { return value }
+        guard allowed.contains(raw) else {
+            ParsedOptions.usage(tool, "option '\(name)' must be one of \(allowed.joined(separator: ", ")), not '\(raw)'")
+        }
+        return raw
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// One pipeline record: everything known about one input URL.
+public struct Record: Codable, Sendable, Equatable {
+    public var id: String?
+    public var url: String?
+    public var kind: String?
+    public var title: String?
+    public var description: String?
+    public var uploader: String?
+    public var duration: Double?
+    public var tags: [String]?
+    public var items: [Item]?
+    public var warnings: [String]?
+    public var error: StageFailure?
+
+    public init(id: String? = nil, url: String? = nil, kind: String? = nil, items: [Item]? = nil, error: StageFailure? = nil) {
+        self.id = id
+        self.url = url
+        self.kind = kind
+        self.items = items
+        self.error = error
+    }
+
+    /// Stable identifier of a URL: the first 16 hex digits of its SHA-256.
+    public static func id(for url: String) -> String {
+        String(SHA256.hex(Array(url.utf8)).prefix(16))
+    }
+}
+
+/// The media kind of an item.
+public enum ItemType: String, Codable, Sendable {
+    case video, image, audio
+}
+
+/// One media file of a record (a carousel has several).
+public struct Item: Codable, Sendable, Equatable {
+    public var index: Int
+    public var type: ItemType
+    public var path: String
+    public var sourceUrl: String?
+    public var format: String?
+    public var bytes: Int?
+    public var duration: Double?
+    public var width: Int?
+    public var height: Int?
+    public var hasAudio: Bool?
+    public var scenes: [Scene]?
+    public var text: String?
+    public var confidence: Double?
+    public var words: [Word]?
+    public var transcript: Transcript?
+    public var warnings: [String]?
+    public var error: StageFailure?
+
+    public init(index: Int, type: ItemType, path: String) {
+        self.index = index
+        self.type = type
+        self.path = path
+    }
+}
+
+/// A shot between two cuts, with the keyframe that represents it.
+public struct Scene: Codable, Sendable, Equatable {
+    public var index: Int
+    public var start: Double
+    public var end: Double
+    public var keyframe: String
+    public var clip: String?
+    public var text: String?
+    public var confidence: Double?
+    public var words: [Word]?
+    public var duplicateOf: Int?
+    public var error: StageFailure?
+
+    public init(index: Int, start: Double, end: Double, keyframe: String) {
+        self.index = index
+        self.start = start
+        self.end = end
+        self.keyframe = keyframe
+    }
+}
+
+/// A recognised word with its confidence (0-100) and pixel box.
+public struct Word: Codable, Sendable, Equatable {
+    public var text: String
+    public var confidence: Double
+    public var box: Box
+
+    public init(text: String, confidence: Double, box: Box) {
+        self.text = text
+        self.confidence = confidence
+        self.box = box
+    }
+}
+
+/// A pixel rectangle: left, top, width, height.
+public struct Box: Codable, Sendable, Equatable {
+    public var x: Int
+    public var y: Int
+    public var w: Int
+    public var h: Int
+
+    public init(x: Int, y: Int, w: Int, h: Int) {
+        self.x = x
+        self.y = y
+        self.w = w
+        self.h = h
+    }
+}
+
+/// The timed transcript of an item's audio.
+public struct Transcript: Codable, Sendable, Equatable {
+    public var language: String
+    public var engine: String
+    public var text: String
+    public var segments: [Segment]
+
+    public init(language: String, engine: String, text: String, segments: [Segment]) {
+        self.language = language
+        self.engine = engine
+        self.text = text
+        self.segments = segments
+    }
+}
+
+/// A stretch of speech with absolute start and end times in seconds.
+public struct Segment: Codable, Sendable, Equatable {
+    public var start: Double
+    public var end: Double
+    public var text: String
+
+    public init(start: Double, end: Double, text: String) {
+        self.start = start
+        self.end = end
+        self.text = text
+    }
+}
+
+/// Why a stage could not process a record or an item.
+public struct StageFailure: Codable, Sendable, Equatable, Error {
+    public var stage: String
+    public var kind: String
+    public var message: String
+    public var retryable: Bool
+
+    public init(stage: String, kind: String, message: String, retryable: Bool = false) {
+        self.stage = stage
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+    }
+}
+
+/// A failure raised inside a stage before the stage name is attached.
+public struct GGError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var kind: String
+    public var message: String
+    public var retryable: Bool
+
+    public init(_ kind: String, _ message: String, retryable: Bool = false) {
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+    }
+
+    public var description: String { "\(kind): \(message)" }
+
+    public func failure(stage: String) -> StageFailure {
+        StageFailure(stage: stage, kind: kind, message: message, retryable: retryable)
+    }
+}
+
+/// Rounds a time in seconds to milliseconds so records stay readable and stable.
+public func roundedSeconds(_ value: Double) -> Double {
+    guard value.isFinite else { return 0 }
+    return (value * 1000).rounded() / 1000
+}

@@ -1,0 +1,262 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Cooperative cancellation shared between the runner and a record's work.
+public final class Cancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+
+    public init() {}
+
+    public var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelled
+    }
+
+    public func cancel() {
+        lock.lock()
+        cancelled = true
+        lock.unlock()
+    }
+}
+
+/// What a stage's work on one record may look at.
+public struct StageContext: Sendable {
+    public let stage: String
+    public let workDir: URL
+    public let location: String
+    public let cancellation: Cancellation
+    public let diagnostics: Diagnostics
+
+    public init(stage: String, workDir: URL, location: String, cancellation: Cancellation = Cancellation(), diagnostics: Diagnostics) {
+        self.stage = stage
+        self.workDir = workDir
+        self.location = location
+        self.cancellation = cancellation
+        self.diagnostics = diagnostics
+    }
+
+    /// Throws a `timeout` error once the runner has given up on this record.
+    public func checkCancelled() throws {
+        if cancellation.isCancelled { throw GGError("timeout", "record exceeded its time limit") }
+    }
+
+    public func failure(_ error: Error) -> StageFailure {
+        if let failure = error as? StageFailure { return failure }
+        if let gg = error as? GGError { return gg.failure(stage: stage) }
+        return StageFailure(stage: stage, kind: "internal", message: String(describing: error))
+    }
+
+    /// The folder for one record's files under the work root.
+    public func recordDir(_ record: Record) -> URL {
+        workDir.appendingPathComponent(record.id ?? Record.id(for: record.url ?? ""), isDirectory: true)
+    }
+}
+
+/// Reads records, processes them on `--jobs` threads, and writes them in input order.
+public final class StageRunner: @unchecked Sendable {
+    public let tool: ToolInfo
+    public let options: ParsedOptions
+    public let diagnostics: Diagnostics
+    public let jobs: Int
+    public let timeout: Double
+    public let keepGoing: Bool
+    public let workDir: URL
+    public let maxLineBytes: Int
+    public let status = ExitStatus()
+
+    /// Turns one non-blank input line into a record; gg-fetch also accepts bare URLs.
+    public var decodeLine: @Sendable (String) throws -> Record = { try RecordJSON.decodeRecord($0) }
+
+    private let writer: OutputWriter
+    private let lock = NSLock()
+    private var pending: [Int: (line: String, failures: [StageFailure], location: String)] = [:]
+    private var nextToEmit = 0
+    private let group = DispatchGroup()
+    private let slots: DispatchSemaphore
+    private let window: DispatchSemaphore
+
+    public init(tool: ToolInfo, arguments: [String] = Array(CommandLine.arguments.dropFirst())) {
+        self.tool = tool
+        options = ParsedOptions(tool: tool, arguments: arguments)
+        diagnostics = Diagnostics(tool: tool.name)
+        jobs = options.int("--jobs", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 256)
+        timeout = options.double("--timeout", default: 0, min: 0)
+        keepGoing = options.flag("--keep-going")
+        maxLineBytes = options.int("--max-line-bytes", default: 16 << 20, min: 1024)
+        let dir = options.string("--work-dir") ?? ProcessInfo.processInfo.environment["GG_WORK_DIR"] ?? "gg-work"
+        workDir = URL(fileURLWithPath: dir, isDirectory: true).standardizedFileURL
+        writer = OutputWriter(tool: tool.name)
+        slots = DispatchSemaphore(value: jobs)
+        window = DispatchSemaphore(value: jobs * 4)
+    }
+
+    /// Runs `process` over every input record and exits with the run's status.
+    public func run(_ process: @escaping @Sendable (Record, StageContext) throws -> Record) -> Never {
+        var sequence = 0
+        let inputs = options.inputs.isEmpty ? ["-"] : options.inputs
+        for input in inputs {
+            let reader: LineReader
+            if input == "-" {
+                reader = LineReader(fd: 0, source: "<stdin>", maxLineBytes: maxLineBytes)
+            } else {
+                let fd = open(input, O_RDONLY)
+                guard fd >= 0 else {
+                    diagnostics.error("cannot open \(input): \(String(cString: strerror(errno)))")
+                    status.fail(.noInput)
+                    continue
+                }
+                reader = LineReader(fd: fd, source: input, maxLineBytes: maxLineBytes, ownsDescriptor: true)
+            }
+            while true {
+                let line: InputLine
+                do {
+                    guard let next = try reader.next() else { break }
+                    line = next
+                } catch {
+                    diagnostics.error(String(describing: error))
+                    status.fail(.ioError)
+                    break
+                }
+                if !line.tooLong && line.bytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+                let location = "\(line.source):\(line.number)"
+                let seq = sequence
+                sequence += 1
+                switch decode(line) {
+                case .success(let record):
+                    if record.error != nil, let text = line.text {
+                        window.wait()
+                        complete(seq, text, failures: [], location: location)
+                    } else {
+                        schedule(seq, record, location: location, process: process)
+                    }
+                case .failure(let error):
+                    if !keepGoing {
+                        finishInFlight()
+                        diagnostics.error("malformed record: \(error.message)", at: location)
+                        exit(ExitCode.dataError.rawValue)
+                    }
+                    let failure = StageFailure(stage: tool.stage, kind: "malformed_record", message: "\(location): \(error.message)")
+                    window.wait()
+                    complete(seq, RecordJSON.encodeLine(Record(error: failure)), failures: [failure], location: location)
+                }
+            }
+        }
+        finishInFlight()
+        exit(status.code.rawValue)
+    }
+
+    private func decode(_ line: InputLine) -> Result<Record, GGError> {
+        if line.tooLong { return .failure(GGError("malformed_record", "line longer than \(maxLineBytes) bytes")) }
+        guard let text = line.text else { return .failure(GGError("malformed_record", "line is not valid UTF-8")) }
+        do {
+            return .success(try decodeLine(text))
+        } catch let error as DecodingError {
+            return .failure(GGError("malformed_record", error.briefDescription))
+        } catch let error as GGError {
+            return .failure(error)
+        } catch {
+            return .failure(GGError("malformed_record", String(describing: error)))
+        }
+    }
+
+    private func finishInFlight() {
+        group.wait()
+        writer.flush()
+    }
+
+    private func schedule(_ seq: Int, _ record: Record, location: String, process: @escaping @Sendable (Record, StageContext) throws -> Record) {
+        window.wait()
+        slots.wait()
+        group.enter()
+        let context = StageContext(stage: tool.stage, workDir: workDir, location: location, diagnostics: diagnostics)
+        let job = Thread { [self] in
+            let output = execute(record, context, process)
+            slots.signal()
+            complete(seq, RecordJSON.encodeLine(output), failures: StageRunner.failures(in: output, stage: tool.stage), location: location)
+            group.leave()
+        }
+        job.stackSize = 16 << 20
+        job.start()
+    }
+
+    private func execute(_ record: Record, _ context: StageContext, _ process: @escaping @Sendable (Record, StageContext) throws -> Record) -> Record {
+        let attempt: @Sendable () -> Record = {
+            do {
+                return try process(record, context)
+            } catch {
+                var failed = record
+                failed.error = context.failure(error)
+                if failed.id == nil, let url = failed.url { failed.id = Record.id(for: url) }
+                return failed
+            }
+        }
+        guard timeout > 0 else { return attempt() }
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        let worker = Thread {
+            box.set(attempt())
+            done.signal()
+        }
+        worker.stackSize = 16 << 20
+        worker.start()
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            context.cancellation.cancel()
+            var failed = record
+            failed.error = StageFailure(stage: tool.stage, kind: "timeout", message: "record took longer than \(timeout) s", retryable: true)
+            return failed
+        }
+        return box.get() ?? record
+    }
+
+    private func complete(_ seq: Int, _ line: String, failures: [StageFailure], location: String) {
+        lock.lock()
+        pending[seq] = (line, failures, location)
+        var emitted = 0
+        while let next = pending.removeValue(forKey: nextToEmit) {
+            for failure in next.failures {
+                status.record(failure)
+                diagnostics.error("\(failure.kind): \(failure.message)", at: next.location)
+            }
+            writer.writeLine(next.line)
+            nextToEmit += 1
+            emitted += 1
+        }
+        if emitted > 0 { writer.flush() }
+        lock.unlock()
+        for _ in 0..<emitted { window.signal() }
+    }
+
+    /// Failures a stage added to a record: on the record, its items, or their scenes.
+    public static func failures(in record: Record, stage: String) -> [StageFailure] {
+        var found = [StageFailure]()
+        if let error = record.error, error.stage == stage { found.append(error) }
+        for item in record.items ?? [] {
+            if let error = item.error, error.stage == stage { found.append(error) }
+            for scene in item.scenes ?? [] {
+                if let error = scene.error, error.stage == stage { found.append(error) }
+            }
+        }
+        return found
+    }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Record?
+
+    func set(_ record: Record) {
+        lock.lock()
+        value = record
+        lock.unlock()
+    }
+
+    func get() -> Record? {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}

@@ -1,0 +1,1 @@
+FetchTool.main()
