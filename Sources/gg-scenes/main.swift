@@ -1,1 +1,1 @@
-print("todo")
+ScenesTool.main()

@@ -1,0 +1,154 @@
+import Foundation
+
+/// Settings of the cut detector.
+struct DetectorSettings: Sendable {
+    enum Mode: String, Sendable { case content, adaptive }
+    var mode: Mode = .adaptive
+    var threshold: Double = 27
+    var adaptiveThreshold: Double = 3
+    var minContent: Double = 15
+    var window = 2
+    var minSceneLength: Double = 0.5
+    var fadeLevel: Double = 12
+}
+
+/// One analysed frame: a small HSV picture plus what the detector derived from it.
+struct AnalysedFrame {
+    var index: Int
+    var time: Double
+    var hsv: [UInt8]
+    var meanValue: Double
+    var score: Double
+    var payload: AnyObject?
+}
+
+/// Mean absolute HSV difference of two pictures, as PySceneDetect's content detector scores it.
+func contentDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
+    guard a.count == b.count, !a.isEmpty else { return 0 }
+    let planeSize = a.count / 3
+    var totals = (0, 0, 0)
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            var h = 0, s = 0, v = 0
+            for i in 0..<planeSize {
+                h += abs(Int(pa[i]) - Int(pb[i]))
+                s += abs(Int(pa[planeSize + i]) - Int(pb[planeSize + i]))
+                v += abs(Int(pa[2 * planeSize + i]) - Int(pb[2 * planeSize + i]))
+            }
+            totals = (h, s, v)
+        }
+    }
+    return Double(totals.0 + totals.1 + totals.2) / Double(3 * planeSize)
+}
+
+/// Converts packed RGB24 rows into planar H (0-179), S, V (0-255) like OpenCV's BGR2HSV.
+func rgbToHSV(_ rgb: UnsafePointer<UInt8>, width: Int, height: Int, stride: Int, into hsv: inout [UInt8]) -> Double {
+    let n = width * height
+    if hsv.count != 3 * n { hsv = [UInt8](repeating: 0, count: 3 * n) }
+    var valueSum = 0
+    hsv.withUnsafeMutableBufferPointer { out in
+        for y in 0..<height {
+            let row = rgb + y * stride
+            for x in 0..<width {
+                let r = Int(row[3 * x]), g = Int(row[3 * x + 1]), b = Int(row[3 * x + 2])
+                let v = max(r, g, b)
+                let m = min(r, g, b)
+                let delta = v - m
+                let s = v == 0 ? 0 : (255 * delta + v / 2) / v
+                var h = 0
+                if delta > 0 {
+                    if v == r {
+                        h = (60 * (g - b)) / delta
+                    } else if v == g {
+                        h = 120 + (60 * (b - r)) / delta
+                    } else {
+                        h = 240 + (60 * (r - g)) / delta
+                    }
+                    if h < 0 { h += 360 }
+                }
+                let i = y * width + x
+                out[i] = UInt8(h / 2)
+                out[n + i] = UInt8(s)
+                out[2 * n + i] = UInt8(v)
+                valueSum += v
+            }
+        }
+    }
+    return Double(valueSum) / Double(max(n, 1))
+}
+
+/// Decides where scenes start. Frames go in one at a time; decisions come out in frame
+/// order a few frames later, once the frames after them have been seen.
+struct CutDetector {
+    let settings: DetectorSettings
+    private var frames: [AnalysedFrame] = []
+    private var nextToDecide = 0
+    private var lastCutTime = 0.0
+    private var seenAny = false
+
+    init(settings: DetectorSettings) {
+        self.settings = settings
+    }
+
+    /// Adds a frame; returns the frames now decided, each with whether a cut starts there.
+    mutating func push(_ frame: AnalysedFrame) -> [(AnalysedFrame, Bool)] {
+        var frame = frame
+        if let previous = frames.last { frame.score = contentDifference(previous.hsv, frame.hsv) }
+        frames.append(frame)
+        var decided = [(AnalysedFrame, Bool)]()
+        while frames.count - 1 - nextToDecide >= settings.window {
+            decided.append(decideNext())
+        }
+        return decided
+    }
+
+    /// Decides every remaining frame at end of stream.
+    mutating func finish() -> [(AnalysedFrame, Bool)] {
+        var decided = [(AnalysedFrame, Bool)]()
+        while nextToDecide < frames.count { decided.append(decideNext()) }
+        return decided
+    }
+
+    private mutating func decideNext() -> (AnalysedFrame, Bool) {
+        let p = nextToDecide
+        let frame = frames[p]
+        let cut = seenAny && isCut(at: p)
+        seenAny = true
+        if cut { lastCutTime = frame.time }
+        nextToDecide += 1
+        let keep = settings.window + 1
+        if nextToDecide > keep {
+            frames.removeFirst(nextToDecide - keep)
+            nextToDecide = keep
+        }
+        return (frame, cut)
+    }
+
+    private func isCut(at p: Int) -> Bool {
+        guard p > 0 else { return false }
+        let frame = frames[p]
+        guard frame.time - lastCutTime >= settings.minSceneLength else { return false }
+        let dark = settings.fadeLevel
+        if frame.meanValue < dark || frames[p - 1].meanValue < dark { return false }
+        switch settings.mode {
+        case .content:
+            guard frame.score >= settings.threshold else { return false }
+        case .adaptive:
+            guard frame.score >= settings.minContent else { return false }
+            let lo = max(1, p - settings.window)
+            let hi = min(frames.count - 1, p + settings.window)
+            let neighbours = (lo...hi).filter { $0 != p }.map { frames[$0].score }
+            let average = neighbours.isEmpty ? 0 : neighbours.reduce(0, +) / Double(neighbours.count)
+            let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)
+            guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
+        }
+        let similar = settings.threshold / 2
+        for ahead in 1...2 where p + ahead < frames.count {
+            if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
+        }
+        for back in 2...3 where p - back >= 0 {
+            if contentDifference(frames[p - back].hsv, frame.hsv) < similar { return false }
+        }
+        return true
+    }
+}

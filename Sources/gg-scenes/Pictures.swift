@@ -1,0 +1,130 @@
+import CFFmpeg
+import Foundation
+import GGShared
+
+/// An owned libswscale context, rebuilt when the input geometry changes.
+final class Scaler {
+    private var context: OpaquePointer?
+
+    deinit { sws_freeContext(context) }
+
+    /// Scales `frame` into planes described by `destination` and `strides`.
+    func scale(_ frame: UnsafeMutablePointer<AVFrame>, width: Int32, height: Int32, format: AVPixelFormat,
+               destination: UnsafePointer<UnsafeMutablePointer<UInt8>?>, strides: UnsafePointer<Int32>) throws {
+        context = sws_getCachedContext(context, frame.pointee.width, frame.pointee.height, AVPixelFormat(frame.pointee.format),
+                                       width, height, format, SWS_AREA, nil, nil, nil)
+        guard let context else { throw GGError("unsupported_codec", "cannot convert pixel format \(frame.pointee.format)") }
+        _ = withUnsafePointer(to: &frame.pointee.data) { data in
+            withUnsafePointer(to: &frame.pointee.linesize) { lines in
+                data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { src in
+                    lines.withMemoryRebound(to: Int32.self, capacity: 8) { srcStride in
+                        sws_scale(context, src, srcStride, 0, frame.pointee.height, destination, strides)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scales decoded frames to a small RGB picture for analysis.
+final class AnalysisScaler {
+    let width: Int
+    private let scaler = Scaler()
+    private var buffer = [UInt8]()
+    private(set) var height = 0
+
+    init(width: Int) { self.width = width }
+
+    func hsv(of frame: UnsafeMutablePointer<AVFrame>, into hsv: inout [UInt8]) throws -> Double {
+        let w = min(width, Int(frame.pointee.width))
+        var h = max(2, Int((Double(frame.pointee.height) * Double(w) / Double(max(frame.pointee.width, 1))).rounded()))
+        h -= h % 2
+        height = h
+        let stride = w * 3
+        if buffer.count != stride * h { buffer = [UInt8](repeating: 0, count: stride * h) }
+        try buffer.withUnsafeMutableBufferPointer { out in
+            var planes: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
+            var strides: [Int32] = [Int32(stride), 0, 0, 0]
+            try scaler.scale(frame, width: Int32(w), height: Int32(h), format: AV_PIX_FMT_RGB24, destination: &planes, strides: &strides)
+        }
+        return buffer.withUnsafeBufferPointer { rgbToHSV($0.baseAddress!, width: w, height: h, stride: stride, into: &hsv) }
+    }
+}
+
+/// Writes frames as JPEG or PNG files with libavcodec's encoders.
+struct ImageWriter {
+    enum Format: String { case jpg, png }
+    let format: Format
+    let maxWidth: Int
+
+    func write(_ source: Frame, to path: String) throws {
+        let frame = source.pointer
+        let scale = min(1, Double(maxWidth) / Double(max(frame.pointee.width, 1)))
+        var width = Int32((Double(frame.pointee.width) * scale).rounded())
+        var height = Int32((Double(frame.pointee.height) * scale).rounded())
+        width -= width % 2
+        height -= height % 2
+        let pixelFormat = format == .jpg ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_RGB24
+        let converted = Frame()
+        converted.pointer.pointee.width = width
+        converted.pointer.pointee.height = height
+        converted.pointer.pointee.format = pixelFormat.rawValue
+        guard av_frame_get_buffer(converted.pointer, 0) >= 0 else { throw GGError("internal", "out of memory for keyframe") }
+        let scaler = Scaler()
+        try withUnsafePointer(to: &converted.pointer.pointee.data) { data in
+            try withUnsafePointer(to: &converted.pointer.pointee.linesize) { lines in
+                try data.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { dst in
+                    try lines.withMemoryRebound(to: Int32.self, capacity: 8) { dstStride in
+                        try scaler.scale(frame, width: width, height: height, format: pixelFormat, destination: dst, strides: dstStride)
+                    }
+                }
+            }
+        }
+        let encoder = try Encoder(id: format == .jpg ? AV_CODEC_ID_MJPEG : AV_CODEC_ID_PNG, width: width, height: height, format: pixelFormat)
+        converted.pointer.pointee.quality = 3 * FF_QP2LAMBDA
+        converted.pointer.pointee.pts = 0
+        let bytes = try encoder.encode(converted)
+        let temp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temp, contents: bytes), rename(temp, path) == 0 else {
+            throw GGError("io", "cannot write keyframe \(path)")
+        }
+    }
+}
+
+/// An owned encoder context for single pictures.
+final class Encoder {
+    let context: UnsafeMutablePointer<AVCodecContext>
+
+    init(id: AVCodecID, width: Int32, height: Int32, format: AVPixelFormat) throws {
+        guard let codec = avcodec_find_encoder(id), let context = avcodec_alloc_context3(codec) else {
+            throw GGError("unavailable", "no \(String(cString: avcodec_get_name(id))) encoder")
+        }
+        self.context = context
+        context.pointee.width = width
+        context.pointee.height = height
+        context.pointee.pix_fmt = format
+        context.pointee.time_base = AVRational(num: 1, den: 25)
+        context.pointee.flags |= AV_CODEC_FLAG_QSCALE
+        context.pointee.global_quality = 3 * FF_QP2LAMBDA
+        let opened = avcodec_open2(context, codec, nil)
+        guard opened >= 0 else { throw GGError("internal", "cannot open encoder: \(avErrorString(opened))") }
+    }
+
+    deinit {
+        var pointer: UnsafeMutablePointer<AVCodecContext>? = context
+        avcodec_free_context(&pointer)
+    }
+
+    func encode(_ frame: Frame) throws -> Data {
+        var out = Data()
+        let packet = Packet()
+        guard avcodec_send_frame(context, frame.pointer) >= 0 else { throw GGError("internal", "encoder refused the frame") }
+        avcodec_send_frame(context, nil)
+        while avcodec_receive_packet(context, packet.pointer) >= 0 {
+            out.append(packet.pointer.pointee.data, count: Int(packet.pointer.pointee.size))
+            packet.unref()
+        }
+        guard !out.isEmpty else { throw GGError("internal", "encoder produced nothing") }
+        return out
+    }
+}
