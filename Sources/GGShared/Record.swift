@@ -85,9 +85,9 @@ public struct Scene: Codable, Sendable, Equatable {
 public struct Word: Codable, Sendable, Equatable {
     public var text: String
     public var confidence: Double
-    public var box: Box
+    public var box: WordBox
 
-    public init(text: String, confidence: Double, box: Box) {
+    public init(text: String, confidence: Double, box: WordBox) {
         self.text = text
         self.confidence = confidence
         self.box = box
@@ -95,7 +95,7 @@ public struct Word: Codable, Sendable, Equatable {
 }
 
 /// A pixel rectangle: left, top, width, height.
-public struct Box: Codable, Sendable, Equatable {
+public struct WordBox: Codable, Sendable, Equatable {
     public var x: Int
     public var y: Int
     public var w: Int

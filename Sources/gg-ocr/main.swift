@@ -1,1 +1,1 @@
-print("todo")
+OCRTool.main()

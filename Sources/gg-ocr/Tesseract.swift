@@ -1,0 +1,168 @@
+import CTesseract
+import Foundation
+import GGShared
+
+/// An owned leptonica picture.
+final class Picture {
+    let pointer: UnsafeMutablePointer<PIX>
+
+    init(_ pointer: UnsafeMutablePointer<PIX>) { self.pointer = pointer }
+
+    deinit { gg_pix_destroy(pointer) }
+
+    var width: Int { Int(gg_pix_width(pointer)) }
+    var height: Int { Int(gg_pix_height(pointer)) }
+
+    /// Reads an image after checking its header against the pixel limit.
+    static func read(path: String, maxPixels: Int) throws -> Picture {
+        var format: Int32 = 0, w: Int32 = 0, h: Int32 = 0, bps: Int32 = 0, spp: Int32 = 0, cmap: Int32 = 0
+        guard pixReadHeader(path, &format, &w, &h, &bps, &spp, &cmap) == 0, w > 0, h > 0 else {
+            throw GGError("unreadable_image", "cannot read image header of \(path)")
+        }
+        guard Int(w) * Int(h) <= maxPixels, w <= 65535, h <= 65535 else {
+            throw GGError("image_too_large", "\(w)x\(h) image exceeds --max-pixels \(maxPixels)")
+        }
+        guard let pix = pixRead(path) else { throw GGError("unreadable_image", "cannot decode image \(path)") }
+        return Picture(pix)
+    }
+
+    func gray() throws -> Picture {
+        guard let converted = pixConvertTo8(pointer, 0) else { throw GGError("unreadable_image", "cannot convert image to grayscale") }
+        return Picture(converted)
+    }
+
+    /// Bright strokes thicker than `stroke` pixels as black on white, with thin bright texture removed:
+    /// the usual look of white or yellow captions over busy video.
+    func brightStrokes(stroke: Int, opening: Int, level: Int32) throws -> Picture {
+        let size = Int32(max(3, opening | 1))
+        let wide = Int32(stroke * 4 + 1)
+        guard let hat = pixTophat(pointer, wide, wide, Int32(L_TOPHAT_WHITE)) else { throw GGError("internal", "cannot filter image") }
+        defer { gg_pix_destroy(hat) }
+        guard let opened = pixOpenGray(hat, size, size) else { throw GGError("internal", "cannot filter image") }
+        defer { gg_pix_destroy(opened) }
+        guard let inverted = pixInvert(nil, opened), let binary = pixThresholdToBinary(inverted, 255 - level) else {
+            throw GGError("internal", "cannot threshold image")
+        }
+        gg_pix_destroy(inverted)
+        return Picture(binary)
+    }
+
+    func scaled(_ factor: Double) throws -> Picture {
+        guard let scaled = pixScale(pointer, Float(factor), Float(factor)) else { throw GGError("internal", "cannot scale image") }
+        return Picture(scaled)
+    }
+}
+
+/// A word as Tesseract read it, in original image coordinates.
+struct RecognizedWord {
+    var text: String
+    var confidence: Double
+    var box: WordBox
+    var lineStart: Bool
+}
+
+/// One recognition pass's words.
+struct Recognition {
+    var words: [RecognizedWord]
+
+    /// Prefers readings with more confidently read characters; doubtful words count against.
+    static func score(_ words: [RecognizedWord]) -> Double {
+        words.reduce(0) { $0 + ($1.confidence - 60) * Double($1.text.count) }
+    }
+}
+
+/// An owned TessBaseAPI handle, initialised once and reused across images.
+final class TesseractEngine {
+    private let handle: OpaquePointer
+
+    init(language: String, dataPath: String?) throws {
+        guard let handle = TessBaseAPICreate() else { throw GGError("internal", "cannot create tesseract handle") }
+        self.handle = handle
+        guard TessBaseAPIInit3(handle, dataPath, language) == 0 else {
+            TessBaseAPIDelete(handle)
+            throw GGError("language_unavailable", "tesseract cannot load language '\(language)'")
+        }
+        _ = TessBaseAPISetVariable(handle, "debug_file", "/dev/null")
+    }
+
+    deinit {
+        TessBaseAPIEnd(handle)
+        TessBaseAPIDelete(handle)
+    }
+
+    static var version: String { "tesseract \(String(cString: TessVersion()))" }
+
+    static var leptonicaVersion: String {
+        guard let text = getLeptonicaVersion() else { return "leptonica" }
+        defer { free(text) }
+        return String(cString: text)
+    }
+
+    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double) -> Recognition {
+        TessBaseAPISetPageSegMode(handle, mode)
+        TessBaseAPISetImage2(handle, picture.pointer)
+        TessBaseAPISetSourceResolution(handle, 300)
+        defer { TessBaseAPIClear(handle) }
+        guard TessBaseAPIRecognize(handle, nil) == 0, let iterator = TessBaseAPIGetIterator(handle) else { return Recognition(words: []) }
+        defer { TessResultIteratorDelete(iterator) }
+        var words = [RecognizedWord]()
+        let page = TessResultIteratorGetPageIterator(iterator)
+        repeat {
+            guard let raw = TessResultIteratorGetUTF8Text(iterator, RIL_WORD) else { continue }
+            let text = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
+            TessDeleteText(raw)
+            guard !text.isEmpty else { continue }
+            var left: Int32 = 0, top: Int32 = 0, right: Int32 = 0, bottom: Int32 = 0
+            _ = TessPageIteratorBoundingBox(page, RIL_WORD, &left, &top, &right, &bottom)
+            let box = WordBox(x: Int(Double(left) / scale), y: Int(Double(top) / scale),
+                          w: Int(Double(right - left) / scale), h: Int(Double(bottom - top) / scale))
+            let confidence = Double(TessResultIteratorConfidence(iterator, RIL_WORD))
+            words.append(RecognizedWord(text: text, confidence: (confidence * 10).rounded() / 10, box: box, lineStart: TessPageIteratorIsAtBeginningOf(page, RIL_TEXTLINE) != 0))
+        } while TessResultIteratorNext(iterator, RIL_WORD) != 0
+        return Recognition(words: words)
+    }
+}
+
+/// A fixed number of engines shared by worker threads.
+final class EnginePool: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var idle: [TesseractEngine] = []
+    private var created = 0
+    private let size: Int
+    private let factory: () throws -> TesseractEngine
+
+    init(size: Int, factory: @escaping () throws -> TesseractEngine) {
+        self.size = size
+        self.factory = factory
+    }
+
+    func with<T>(_ body: (TesseractEngine) throws -> T) throws -> T {
+        condition.lock()
+        while idle.isEmpty && created >= size { condition.wait() }
+        var engine: TesseractEngine?
+        if let ready = idle.popLast() {
+            engine = ready
+        } else {
+            created += 1
+        }
+        condition.unlock()
+        if engine == nil {
+            do {
+                engine = try factory()
+            } catch {
+                condition.lock()
+                created -= 1
+                condition.signal()
+                condition.unlock()
+                throw error
+            }
+        }
+        defer {
+            condition.lock()
+            idle.append(engine!)
+            condition.signal()
+            condition.unlock()
+        }
+        return try body(engine!)
+    }
+}
