@@ -30,7 +30,7 @@ enum OCRTool {
         let language = options.string("--lang") ?? "eng"
         let dataPath = options.string("--tessdata")
         let reader = TextReader(
-            pool: EnginePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
+            pool: ResourcePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
             maxPixels: options.int("--max-pixels", default: 50_000_000, min: 1),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
@@ -48,7 +48,7 @@ struct TextResult: Sendable {
 
 /// Runs OCR over a record's pictures with a shared engine pool.
 struct TextReader: @unchecked Sendable {
-    let pool: EnginePool
+    let pool: ResourcePool<TesseractEngine>
     let minConfidence: Double
     let maxPixels: Int
     let preprocess: Bool

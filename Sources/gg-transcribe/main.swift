@@ -1,1 +1,1 @@
-print("todo")
+TranscribeTool.main()
