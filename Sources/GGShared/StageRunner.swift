@@ -68,6 +68,10 @@ public final class StageRunner: @unchecked Sendable {
     public let maxLineBytes: Int
     public let status = ExitStatus()
 
+    /// Writes one JSON document `{"results": [...]}` instead of one line per record.
+    public var arrayOutput = false
+    private var emittedCount = 0
+
     /// Turns one non-blank input line into a record; gg-fetch also accepts bare URLs.
     public var decodeLine: @Sendable (String) throws -> Record = { try RecordJSON.decodeRecord($0) }
 
@@ -94,8 +98,26 @@ public final class StageRunner: @unchecked Sendable {
         window = DispatchSemaphore(value: jobs * 4)
     }
 
-    /// Runs `process` over every input record and exits with the run's status.
+    /// Runs `process` over every input record and exits with the run's status. Records that
+    /// already carry an error pass through untouched.
     public func run(_ process: @escaping @Sendable (Record, StageContext) throws -> Record) -> Never {
+        let stage = tool.stage
+        runTransform(passErrors: true, process, failed: { record, failure in
+            var failed = record
+            failed.error = failure
+            if failed.id == nil, let url = failed.url { failed.id = Record.id(for: url) }
+            return failed
+        }, failures: { StageRunner.failures(in: $0, stage: stage) })
+    }
+
+    /// Runs `process` turning each record into some other output (gg-assemble's results).
+    /// `failed` builds the output for a record whose processing failed or timed out.
+    public func runTransform<Output: Encodable & Sendable>(
+        passErrors: Bool,
+        _ process: @escaping @Sendable (Record, StageContext) throws -> Output,
+        failed: @escaping @Sendable (Record, StageFailure) -> Output,
+        failures: @escaping @Sendable (Output) -> [StageFailure]
+    ) -> Never {
         var sequence = 0
         let inputs = options.inputs.isEmpty ? ["-"] : options.inputs
         for input in inputs {
@@ -127,11 +149,11 @@ public final class StageRunner: @unchecked Sendable {
                 sequence += 1
                 switch decode(line) {
                 case .success(let record):
-                    if record.error != nil, let text = line.text {
+                    if passErrors, record.error != nil, let text = line.text {
                         window.wait()
                         complete(seq, text, failures: [], location: location)
                     } else {
-                        schedule(seq, record, location: location, process: process)
+                        schedule(seq, record, location: location, process: process, failed: failed, failures: failures)
                     }
                 case .failure(let error):
                     if !keepGoing {
@@ -141,7 +163,7 @@ public final class StageRunner: @unchecked Sendable {
                     }
                     let failure = StageFailure(stage: tool.stage, kind: "malformed_record", message: "\(location): \(error.message)")
                     window.wait()
-                    complete(seq, RecordJSON.encodeLine(Record(error: failure)), failures: [failure], location: location)
+                    complete(seq, RecordJSON.encodeLine(failed(Record(), failure)), failures: [failure], location: location)
                 }
             }
         }
@@ -165,37 +187,48 @@ public final class StageRunner: @unchecked Sendable {
 
     private func finishInFlight() {
         group.wait()
+        if arrayOutput {
+            lock.lock()
+            writer.writeLine(emittedCount == 0 ? "{\"results\":[]}" : "]}")
+            lock.unlock()
+        }
         writer.flush()
     }
 
-    private func schedule(_ seq: Int, _ record: Record, location: String, process: @escaping @Sendable (Record, StageContext) throws -> Record) {
+    private func schedule<Output: Encodable & Sendable>(
+        _ seq: Int, _ record: Record, location: String,
+        process: @escaping @Sendable (Record, StageContext) throws -> Output,
+        failed: @escaping @Sendable (Record, StageFailure) -> Output,
+        failures: @escaping @Sendable (Output) -> [StageFailure]
+    ) {
         window.wait()
         slots.wait()
         group.enter()
         let context = StageContext(stage: tool.stage, workDir: workDir, location: location, diagnostics: diagnostics)
         let job = Thread { [self] in
-            let output = execute(record, context, process)
+            let output = execute(record, context, process, failed)
             slots.signal()
-            complete(seq, RecordJSON.encodeLine(output), failures: StageRunner.failures(in: output, stage: tool.stage), location: location)
+            complete(seq, RecordJSON.encodeLine(output), failures: failures(output), location: location)
             group.leave()
         }
         job.stackSize = 16 << 20
         job.start()
     }
 
-    private func execute(_ record: Record, _ context: StageContext, _ process: @escaping @Sendable (Record, StageContext) throws -> Record) -> Record {
-        let attempt: @Sendable () -> Record = {
+    private func execute<Output: Sendable>(
+        _ record: Record, _ context: StageContext,
+        _ process: @escaping @Sendable (Record, StageContext) throws -> Output,
+        _ failed: @escaping @Sendable (Record, StageFailure) -> Output
+    ) -> Output {
+        let attempt: @Sendable () -> Output = {
             do {
                 return try process(record, context)
             } catch {
-                var failed = record
-                failed.error = context.failure(error)
-                if failed.id == nil, let url = failed.url { failed.id = Record.id(for: url) }
-                return failed
+                return failed(record, context.failure(error))
             }
         }
         guard timeout > 0 else { return attempt() }
-        let box = ResultBox()
+        let box = ResultBox<Output>()
         let done = DispatchSemaphore(value: 0)
         let worker = Thread {
             box.set(attempt())
@@ -205,11 +238,9 @@ public final class StageRunner: @unchecked Sendable {
         worker.start()
         if done.wait(timeout: .now() + timeout) == .timedOut {
             context.cancellation.cancel()
-            var failed = record
-            failed.error = StageFailure(stage: tool.stage, kind: "timeout", message: "record took longer than \(timeout) s", retryable: true)
-            return failed
+            return failed(record, StageFailure(stage: tool.stage, kind: "timeout", message: "record took longer than \(timeout) s", retryable: true))
         }
-        return box.get() ?? record
+        return box.get() ?? failed(record, StageFailure(stage: tool.stage, kind: "internal", message: "record produced no result"))
     }
 
     private func complete(_ seq: Int, _ line: String, failures: [StageFailure], location: String) {
@@ -221,7 +252,12 @@ public final class StageRunner: @unchecked Sendable {
                 status.record(failure)
                 diagnostics.error("\(failure.kind): \(failure.message)", at: next.location)
             }
-            writer.writeLine(next.line)
+            if arrayOutput {
+                writer.writeLine((emittedCount == 0 ? "{\"results\":[" : ",") + next.line)
+            } else {
+                writer.writeLine(next.line)
+            }
+            emittedCount += 1
             nextToEmit += 1
             emitted += 1
         }
@@ -244,17 +280,17 @@ public final class StageRunner: @unchecked Sendable {
     }
 }
 
-private final class ResultBox: @unchecked Sendable {
+private final class ResultBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private var value: Record?
+    private var value: Value?
 
-    func set(_ record: Record) {
+    func set(_ record: Value) {
         lock.lock()
         value = record
         lock.unlock()
     }
 
-    func get() -> Record? {
+    func get() -> Value? {
         lock.lock()
         defer { lock.unlock() }
         return value

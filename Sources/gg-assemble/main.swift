@@ -1,1 +1,1 @@
-print("todo")
+AssembleTool.main()

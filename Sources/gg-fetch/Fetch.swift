@@ -90,6 +90,16 @@ struct Fetcher: Sendable {
         var record = input
         record.url = url
         record.id = Record.id(for: url)
+        do {
+            try fetch(into: &record, url: url, context)
+        } catch let error as GGError where error.kind != "timeout" {
+            record.items = nil
+            record.error = error.failure(stage: context.stage)
+        }
+        return record
+    }
+
+    private func fetch(into record: inout Record, url: String, _ context: StageContext) throws {
         let (kind, target) = try URLClassifier.classify(url).get()
         record.kind = kind.rawValue
         let dir = context.recordDir(record)
@@ -112,7 +122,6 @@ struct Fetcher: Sendable {
         default:
             try resolvePage(&record, pageURL: target, kind: kind, dir: dir, context)
         }
-        return record
     }
 
     private func resolvePage(_ record: inout Record, pageURL: String, kind: URLKind, dir: URL, _ context: StageContext) throws {

@@ -1,0 +1,192 @@
+import Foundation
+import GGShared
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The final description of one input URL.
+struct Result: Encodable, Sendable {
+    var id: String?
+    var url: String?
+    var status: String
+    var kind: String?
+    var title: String?
+    var description: String?
+    var tags: [String]?
+    var uploader: String?
+    var duration: Double?
+    var videos: [VideoResult] = []
+    var images: [ImageResult] = []
+    var audio: [AudioResult] = []
+    var warnings: [String]?
+    var error: StageFailure?
+}
+
+/// A video item in the final result.
+struct VideoResult: Encodable, Sendable {
+    var index: Int
+    var duration: Double?
+    var width: Int?
+    var height: Int?
+    var scenes: [SceneResult]
+    var transcript: Transcript?
+    var warnings: [String]?
+    var error: StageFailure?
+}
+
+/// An audio-only item in the final result.
+struct AudioResult: Encodable, Sendable {
+    var index: Int
+    var duration: Double?
+    var transcript: Transcript?
+    var error: StageFailure?
+}
+
+/// A scene in the final result.
+struct SceneResult: Encodable, Sendable {
+    var index: Int
+    var start: Double
+    var end: Double
+    var text: String?
+    var confidence: Double?
+    var duplicateOf: Int?
+    var keyframe: String?
+    var keyframeBase64: String?
+    var clip: String?
+    var clipBase64: String?
+    var error: StageFailure?
+}
+
+/// An image item in the final result.
+struct ImageResult: Encodable, Sendable {
+    var index: Int
+    var text: String?
+    var confidence: Double?
+    var width: Int?
+    var height: Int?
+    var path: String?
+    var base64: String?
+    var error: StageFailure?
+}
+
+/// gg-assemble: records to final results.
+enum AssembleTool {
+    static let info = ToolInfo(
+        name: "gg-assemble",
+        summary: "Turn pipeline records into one final result per input URL.",
+        details: """
+        Each result is {url, status: success|error, title, description, tags, uploader, videos: [{index,
+        duration, scenes: [{start, end, text, confidence, keyframe}], transcript}], images: [{index, text,
+        confidence}], audio, error}, in input order. --cleanup deletes each finished record's files under
+        WORK-DIR and refuses (with a warning and status 65) any path outside it; local input files are kept.
+        """,
+        options: [
+            OptionSpec("--array", #"write one JSON document {"results": [...]} instead of NDJSON"#),
+            OptionSpec("--base64", "embed keyframes, clips and images as base64 (keyframe_base64, clip_base64, base64)"),
+            OptionSpec("--cleanup", "delete the work files of each finished record (paths are then left out)"),
+        ],
+        libraries: { [] })
+
+    static func main() -> Never {
+        let runner = StageRunner(tool: info)
+        runner.arrayOutput = runner.options.flag("--array")
+        let assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir)
+        runner.runTransform(passErrors: false, { record, context in
+            try assembler.assemble(record, context)
+        }, failed: { record, failure in
+            var result = Assembler.header(record)
+            result.status = "error"
+            result.error = failure
+            return result
+        }, failures: { result in
+            (result.warnings ?? []).filter { $0.hasPrefix("cleanup refused") }.map {
+                StageFailure(stage: "assemble", kind: "cleanup_refused", message: $0)
+            }
+        })
+    }
+}
+
+/// Builds results and cleans up work files.
+struct Assembler: Sendable {
+    let base64: Bool
+    let cleanup: Bool
+    let workRoot: URL
+
+    static func header(_ record: Record) -> Result {
+        Result(id: record.id, url: record.url, status: "success", kind: record.kind, title: record.title, description: record.description,
+               tags: record.tags, uploader: record.uploader, duration: record.duration, warnings: record.warnings)
+    }
+
+    func assemble(_ record: Record, _ context: StageContext) throws -> Result {
+        var result = Assembler.header(record)
+        result.error = record.error
+        for item in record.items ?? [] {
+            switch item.type {
+            case .image:
+                result.images.append(ImageResult(index: item.index, text: item.text, confidence: item.confidence, width: item.width, height: item.height,
+                                                 path: cleanup ? nil : nonEmpty(item.path), base64: embed(item.path), error: item.error))
+            case .audio:
+                result.audio.append(AudioResult(index: item.index, duration: item.duration, transcript: item.transcript, error: item.error))
+            case .video:
+                let scenes = (item.scenes ?? []).map { scene in
+                    SceneResult(index: scene.index, start: scene.start, end: scene.end, text: scene.text, confidence: scene.confidence,
+                                duplicateOf: scene.duplicateOf, keyframe: cleanup ? nil : nonEmpty(scene.keyframe),
+                                keyframeBase64: embed(scene.keyframe), clip: cleanup ? nil : scene.clip,
+                                clipBase64: scene.clip.flatMap(embed), error: scene.error)
+                }
+                result.videos.append(VideoResult(index: item.index, duration: item.duration, width: item.width, height: item.height,
+                                                 scenes: scenes, transcript: item.transcript, warnings: item.warnings, error: item.error))
+            }
+        }
+        let itemErrors = (record.items ?? []).compactMap(\.error)
+        if result.error == nil, !itemErrors.isEmpty, itemErrors.count == record.items?.count { result.error = itemErrors[0] }
+        if result.error != nil { result.status = "error" }
+        if cleanup {
+            let refused = removeWorkFiles(of: record)
+            if !refused.isEmpty { result.warnings = (result.warnings ?? []) + refused.map { "cleanup refused: \($0) is outside the work root" } }
+        }
+        return result
+    }
+
+    private func nonEmpty(_ path: String) -> String? { path.isEmpty ? nil : path }
+
+    private func embed(_ path: String) -> String? {
+        guard base64, !path.isEmpty, let data = FileManager.default.contents(atPath: path) else { return nil }
+        return data.base64EncodedString()
+    }
+
+    /// Deletes the record's files under the work root; returns the paths it refused.
+    func removeWorkFiles(of record: Record) -> [String] {
+        let root = Assembler.canonical(workRoot.path)
+        var refused = [String]()
+        var paths = [String]()
+        for item in record.items ?? [] {
+            if record.kind != "local" { paths.append(item.path) }
+            for scene in item.scenes ?? [] { paths += [scene.keyframe, scene.clip ?? ""] }
+        }
+        for path in paths where !path.isEmpty {
+            let resolved = Assembler.canonical(path)
+            guard resolved.hasPrefix(root + "/") else {
+                refused.append(path)
+                continue
+            }
+            unlink(resolved)
+        }
+        if let id = record.id ?? record.url.map(Record.id(for:)), !id.contains("/"), !id.isEmpty, id != "." && id != ".." {
+            rmdir(root + "/" + id)
+        }
+        return refused
+    }
+
+    /// The absolute path with symbolic links and `..` resolved, as far as the path exists.
+    static func canonical(_ path: String) -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        if let resolved = realpath(absolute, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        let parent = (absolute as NSString).deletingLastPathComponent
+        guard parent != absolute, !parent.isEmpty else { return absolute }
+        return (canonical(parent) as NSString).appendingPathComponent((absolute as NSString).lastPathComponent)
+    }
+}
