@@ -56,7 +56,7 @@ public final class LineReader {
                 lineNumber += 1
                 var end = newline
                 if end > start, buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                let wasDiscarding = discarding
+                let wasDiscarding = discarding || end - start > maxLineBytes
                 discarding = false
                 let line = InputLine(source: source, number: lineNumber, bytes: wasDiscarding ? [] : Array(buffer[start..<end]), tooLong: wasDiscarding)
                 start = newline + 1

@@ -117,7 +117,11 @@ struct Fetcher: Sendable {
                 record.items = [item]
                 record.duration = item.duration
             } catch let error as PageError {
-                try resolvePage(&record, pageURL: error.url, kind: .direct, dir: dir, context)
+                do {
+                    try resolvePage(&record, pageURL: error.url, kind: .direct, dir: dir, context)
+                } catch let failure as GGError where failure.kind == "unsupported_url" || failure.kind == "resolver_failed" {
+                    throw GGError("not_media", "\(error.url) is an HTML page without media the resolver can find (\(failure.message))")
+                }
             }
         default:
             try resolvePage(&record, pageURL: target, kind: kind, dir: dir, context)

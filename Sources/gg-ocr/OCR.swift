@@ -20,7 +20,8 @@ enum OCRTool {
             OptionSpec("--max-pixels", value: "N", default: "50000000", "reject larger images (pixel bombs)"),
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, enlarge, sparse fallback) or none"),
         ],
-        libraries: { [TesseractEngine.version, TesseractEngine.leptonicaVersion] })
+        libraries: { [TesseractEngine.version, TesseractEngine.leptonicaVersion,
+                      "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
 
     static func main() -> Never {
         ProcessEnvironment.ensure(["OMP_THREAD_LIMIT": "1"])
