@@ -23,7 +23,9 @@ final class OutputFile {
     }
 }
 
-/// Writes each scene as a stream-copied clip of the source's video and audio.
+/// Writes each scene as a stream-copied clip of the source's video and audio. Video packets
+/// from the keyframe before the cut are kept with negative times, so the MP4 edit list makes
+/// players start at the cut.
 enum ClipWriter {
     static func write(scenes: inout [Scene], source: String, streamIndex: Int, dir: URL, itemIndex: Int) throws {
         for index in scenes.indices {
@@ -59,8 +61,11 @@ enum ClipWriter {
                 let inStream = input.stream(source)
                 let timeBase = av_q2d(inStream.pointee.time_base)
                 let pts = packet.pointer.pointee.pts == gg_av_nopts_value() ? packet.pointer.pointee.dts : packet.pointer.pointee.pts
-                if Double(pts) * timeBase >= end { continue }
-                let offset = offsets[source] ?? packet.pointer.pointee.dts
+                let time = Double(pts) * timeBase
+                let isVideo = inStream.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO
+                if time >= end + 1 && isVideo { break }
+                if time >= end || (time < start && !isVideo) { continue }
+                let offset = offsets[source] ?? Int64((start / timeBase).rounded())
                 offsets[source] = offset
                 packet.pointer.pointee.pts -= offset
                 packet.pointer.pointee.dts -= offset

@@ -23,7 +23,7 @@ enum ScenesTool {
             OptionSpec("--analysis-width", value: "PX", default: "160", "width frames are scaled to for analysis"),
             OptionSpec("--keyframe-format", value: "FMT", default: "jpg", "jpg or png"),
             OptionSpec("--keyframe-width", value: "PX", default: "1280", "largest keyframe width; smaller frames are not enlarged"),
-            OptionSpec("--clips", "also write each scene as a clip (stream copy, starting at the keyframe before the cut)"),
+            OptionSpec("--clips", "also write each scene as an MP4 clip (stream copy; an edit list starts it at the cut)"),
         ],
         libraries: ffmpegVersions)
 

@@ -1,0 +1,250 @@
+import Foundation
+import XCTest
+
+/// A record with one item per path, as gg-fetch would write it.
+func recordLine(_ paths: [(String, String)], id: String = "rec") -> String {
+    let items = paths.enumerated().map { #"{"index":\#($0.offset),"type":"\#($0.element.1)","path":"\#($0.element.0)"}"# }
+    return #"{"id":"\#(id)","url":"file://\#(paths.first?.0 ?? "")","kind":"local","items":[\#(items.joined(separator: ","))]}"#
+}
+
+final class ScenesTests: XCTestCase {
+    var work: URL!
+
+    override func setUpWithError() throws {
+        try TestEnv.ensureFixtures()
+        work = TestEnv.temporaryDirectory()
+    }
+
+    func scenes(_ fixture: String, _ extra: [String] = []) throws -> (scenes: [[String: Any]], item: [String: Any]) {
+        let result = try tool("gg-scenes", ["--work-dir", work.path] + extra, stdin: recordLine([(TestEnv.fixture(fixture), "video")]))
+        let item = try XCTUnwrap(try result.records().first?.array("items").first)
+        return (item.array("scenes"), item)
+    }
+
+    func cuts(_ scenes: [[String: Any]]) -> [Double] { scenes.dropFirst().compactMap { $0.double("start") } }
+
+    func assertCuts(_ actual: [Double], _ expected: [Double], frame: Double = 0.04, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.count, expected.count, "cuts \(actual) vs \(expected)", file: file, line: line)
+        for (a, e) in zip(actual, expected) { XCTAssertEqual(a, e, accuracy: frame + 1e-6, "cuts \(actual) vs \(expected)", file: file, line: line) }
+    }
+
+    func testHardCutsWithinOneFrame() throws {
+        let (scenes, _) = try scenes("cuts.mp4")
+        assertCuts(cuts(scenes), [2.0, 3.6])
+        XCTAssertEqual(scenes.first?.double("start"), 0)
+        XCTAssertEqual(scenes.last?.double("end") ?? 0, 5.0, accuracy: 0.05, "the last scene ends at the stream's end")
+        for (i, scene) in scenes.enumerated() {
+            XCTAssertEqual(scene["index"] as? Int, i)
+            let keyframe = try XCTUnwrap(scene.string("keyframe"))
+            XCTAssertTrue(keyframe.hasPrefix(work.path))
+            let probe = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", keyframe])
+            XCTAssertEqual(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "mjpeg,640")
+        }
+        for (a, b) in zip(scenes, scenes.dropFirst()) { XCTAssertEqual(a.double("end"), b.double("start")) }
+    }
+
+    func testContentModeAlsoFindsHardCuts() throws {
+        assertCuts(cuts(try scenes("cuts.mp4", ["--detector", "content"]).scenes), [2.0, 3.6])
+        assertCuts(cuts(try scenes("captions.mp4", ["--detector", "content"]).scenes), [2.0, 4.0])
+    }
+
+    func testFadeThroughBlackCutsInTheDarkStretch() throws {
+        assertCuts(cuts(try scenes("fade.mp4").scenes), [2.52])
+    }
+
+    func testSingleFrameFlashIsNotACut() throws {
+        assertCuts(cuts(try scenes("flash.mp4").scenes), [3.0])
+        assertCuts(cuts(try scenes("flash.mp4", ["--detector", "content"]).scenes), [3.0])
+    }
+
+    func testPanAndZoomAreNotCuts() throws {
+        assertCuts(cuts(try scenes("motion.mp4").scenes), [])
+    }
+
+    func testMinSceneLengthAndThreshold() throws {
+        assertCuts(cuts(try scenes("cuts.mp4", ["--min-scene-len", "1.7"]).scenes), [2.0])
+        assertCuts(cuts(try scenes("cuts.mp4", ["--detector", "content", "--threshold", "250"]).scenes), [])
+    }
+
+    func testTruncatedVideoKeepsDecodablePartWithWarning() throws {
+        let (scenes, item) = try scenes("cut-short.mp4")
+        XCTAssertFalse(scenes.isEmpty)
+        XCTAssertNil(item["error"])
+        let warnings = (item["warnings"] as? [String]) ?? []
+        XCTAssertTrue(warnings.contains { $0.contains("truncated") }, "\(warnings)")
+        let end = try XCTUnwrap(scenes.last?.double("end"))
+        XCTAssertLessThan(end, 5.0)
+        XCTAssertGreaterThan(end, 0.5)
+    }
+
+    func testBadMediaIsAnItemErrorAndTheRunGoesOn() throws {
+        let input = [recordLine([(TestEnv.fixture("empty.mp4"), "video"), (TestEnv.fixture("noaudio.mp4"), "video")], id: "a"),
+                     recordLine([(TestEnv.fixture("text.mp4"), "video")], id: "b"),
+                     recordLine([(TestEnv.fixture("truncated.mp4"), "video")], id: "c"),
+                     recordLine([(TestEnv.fixture("sign.png"), "image")], id: "d"),
+                     recordLine([("/no/such/file.mp4", "video")], id: "e")].joined(separator: "\n")
+        let result = try tool("gg-scenes", ["--work-dir", work.path], stdin: input)
+        let records = try result.records()
+        XCTAssertEqual(records.count, 5)
+        XCTAssertEqual(records[0].array("items")[0].errorKind, "not_media")
+        XCTAssertEqual(records[0].array("items")[1].array("scenes").count, 1)
+        XCTAssertEqual(records[1].array("items")[0].errorKind, "not_media")
+        XCTAssertEqual(records[2].array("items")[0].errorKind, "not_media")
+        XCTAssertNil(records[3].array("items")[0]["scenes"], "images pass through untouched")
+        XCTAssertNotNil(records[4].array("items")[0]["error"])
+        XCTAssertEqual(result.status, 65)
+        XCTAssertTrue(result.stderr.contains("<stdin>:2: error: not_media"), result.stderr)
+    }
+
+    func testClipsCoverEachScene() throws {
+        let (scenes, _) = try scenes("cuts.mp4", ["--clips"])
+        XCTAssertEqual(scenes.count, 3)
+        for scene in scenes {
+            let clip = try XCTUnwrap(scene.string("clip"))
+            let probe = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", clip])
+            let duration = Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            let expected = (scene.double("end") ?? 0) - (scene.double("start") ?? 0)
+            XCTAssertEqual(duration, expected, accuracy: 0.15, clip)
+        }
+    }
+}
+
+final class OCRTests: XCTestCase {
+    var work: URL!
+
+    override func setUpWithError() throws {
+        try TestEnv.ensureFixtures()
+        work = TestEnv.temporaryDirectory()
+    }
+
+    func testStillsAndCaptionsOverBusyFrames() throws {
+        let stills = recordLine([(TestEnv.fixture("sign.png"), "image"), (TestEnv.fixture("poster.jpg"), "image"), (TestEnv.fixture("blank.png"), "image")], id: "s")
+        let video = recordLine([(TestEnv.fixture("captions.mp4"), "video")], id: "v")
+        let scened = try tool("gg-scenes", ["--work-dir", work.path], stdin: video)
+        let result = try tool("gg-ocr", ["--work-dir", work.path], stdin: stills + "\n" + scened.stdout)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let records = try result.records()
+        let images = records[0].array("items")
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "OPEN SOURCE VIDEO TOOLS", in: images[0].string("text") ?? ""), 1.0)
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "SUMMER SALE FIFTY PERCENT", in: images[1].string("text") ?? ""), 0.75)
+        XCTAssertEqual(images[2].string("text"), "", "a plain background has no words")
+        let words = images[0].array("words")
+        XCTAssertEqual(words.count, 4)
+        let box = try XCTUnwrap(words.first?.dict("box"))
+        XCTAssertGreaterThan(box["w"] as? Int ?? 0, 20)
+        XCTAssertLessThan(box["x"] as? Int ?? 9999, 800, "boxes are in the original image's pixels")
+        let mean = words.compactMap { $0.double("confidence") }.reduce(0, +) / Double(words.count)
+        XCTAssertEqual(images[0].double("confidence") ?? 0, mean, accuracy: 0.1)
+        let expected = ["BREAKING NEWS TODAY", "SUBSCRIBE FOR MORE", "HELLO WORLD"]
+        let scenes = records[1].array("items")[0].array("scenes")
+        XCTAssertEqual(scenes.count, 3)
+        let recall = zip(expected, scenes).map { wordRecall(expected: $0, in: $1.string("text") ?? "") }.reduce(0, +) / 3
+        XCTAssertGreaterThanOrEqual(recall, 0.85, "caption word recall over busy frames")
+    }
+
+    func testDuplicateCaptionsAcrossScenesAreMarked() throws {
+        let scened = try tool("gg-scenes", ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("dup.mp4"), "video")]))
+        let result = try tool("gg-ocr", ["--work-dir", work.path], stdin: scened.stdout)
+        let scenes = try result.records()[0].array("items")[0].array("scenes")
+        XCTAssertEqual(scenes.count, 3)
+        XCTAssertEqual(scenes.map { $0["duplicate_of"] as? Int }, [nil, 0, nil])
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "SAME CAPTION HERE", in: scenes[0].string("text") ?? ""), 1.0)
+    }
+
+    func testPixelBombAndUnreadableImagesAreItemErrors() throws {
+        let input = recordLine([(TestEnv.fixture("bomb.png"), "image"), (TestEnv.fixture("text.mp4"), "image"), (TestEnv.fixture("sign.png"), "image")])
+        let result = try tool("gg-ocr", ["--work-dir", work.path], stdin: input)
+        let items = try result.records()[0].array("items")
+        XCTAssertEqual(items.map(\.errorKind), ["image_too_large", "unreadable_image", nil])
+        XCTAssertEqual(result.status, 65)
+    }
+
+    func testMissingLanguageNamesThePackage() throws {
+        let input = recordLine([(TestEnv.fixture("sign.png"), "image")])
+        let result = try tool("gg-ocr", ["--lang", "chi_sim", "--work-dir", work.path], stdin: input)
+        let record = try result.records()[0]
+        XCTAssertEqual(record.errorKind, "language_unavailable")
+        XCTAssertTrue(record.dict("error")?.string("message")?.contains("tesseract-ocr-chi-sim") == true)
+        XCTAssertEqual(result.status, 69)
+    }
+
+    func testMinConfidenceDropsWords() throws {
+        let input = recordLine([(TestEnv.fixture("sign.png"), "image")])
+        let all = try tool("gg-ocr", ["--work-dir", work.path, "--min-confidence", "0"], stdin: input)
+        let none = try tool("gg-ocr", ["--work-dir", work.path, "--min-confidence", "100"], stdin: input)
+        XCTAssertFalse(try all.records()[0].array("items")[0].array("words").isEmpty)
+        XCTAssertTrue(try none.records()[0].array("items")[0].array("words").isEmpty)
+    }
+}
+
+final class TranscribeTests: XCTestCase {
+    var work: URL!
+    static let testdata = "/usr/share/pocketsphinx/test/data"
+
+    override func setUpWithError() throws {
+        try TestEnv.ensureFixtures()
+        work = TestEnv.temporaryDirectory()
+    }
+
+    func transcripts(_ paths: [(String, String)]) throws -> [[String: Any]] {
+        let result = try tool("gg-transcribe", ["--work-dir", work.path], stdin: recordLine(paths))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return try result.records()[0].array("items").map { $0.dict("transcript") ?? [:] }
+    }
+
+    func testSphinxWordErrorRateOnRecordedSpeech() throws {
+        try XCTSkipIf(!FileManager.default.fileExists(atPath: "\(Self.testdata)/librivox/transcription"), "pocketsphinx-testdata is not installed")
+        let lines = try String(contentsOfFile: "\(Self.testdata)/librivox/transcription", encoding: .utf8).split(separator: "\n")
+        var references = [String: String]()
+        for line in lines {
+            let parts = line.components(separatedBy: " (")
+            references[parts[1].replacingOccurrences(of: ")", with: "")] = parts[0].replacingOccurrences(of: "<s>", with: "").replacingOccurrences(of: "</s>", with: "")
+                .split(separator: " ").joined(separator: " ")
+        }
+        let names = references.keys.sorted()
+        let results = try transcripts(names.map { ("\(Self.testdata)/librivox/\($0).wav", "audio") })
+        let reference = names.compactMap { references[$0] }.joined(separator: " ")
+        let hypothesis = results.compactMap { $0.string("text") }.joined(separator: " ")
+        let wer = wordErrorRate(reference: reference, hypothesis: hypothesis)
+        XCTAssertLessThanOrEqual(wer, 0.45, "sphinx WER \(wer): \(hypothesis)")
+        XCTAssertEqual(results.first?.string("engine"), "sphinx")
+    }
+
+    func testShortCommandIsRecognisedExactly() throws {
+        let wav = work.appendingPathComponent("goforward.wav").path
+        try XCTSkipIf(!FileManager.default.fileExists(atPath: "\(Self.testdata)/goforward.raw"), "pocketsphinx-testdata is not installed")
+        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
+        XCTAssertEqual(try transcripts([(wav, "audio")])[0].string("text"), "go forward ten meters")
+    }
+
+    func testSegmentsHaveAbsoluteTimesAroundThePause() throws {
+        let transcript = try transcripts([(TestEnv.fixture("talk.mp4"), "video")])[0]
+        let segments = transcript.array("segments")
+        XCTAssertGreaterThanOrEqual(segments.count, 2, "\(transcript)")
+        let speech1 = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", TestEnv.fixture("speech1.wav")])
+        let firstEnds = Double(speech1.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let secondStarts = firstEnds + 1.2
+        let starts = segments.compactMap { $0.double("start") }
+        let ends = segments.compactMap { $0.double("end") }
+        XCTAssertLessThan(starts[0], 0.6)
+        XCTAssertTrue(starts.contains { abs($0 - secondStarts) < 0.6 }, "a segment starts when the second sentence does (\(secondStarts)): \(starts)")
+        XCTAssertTrue(zip(starts, ends).allSatisfy { $0 < $1 })
+        XCTAssertFalse((transcript.string("text") ?? "").isEmpty)
+    }
+
+    func testSilenceAndMissingAudioGiveNoWords() throws {
+        let results = try transcripts([(TestEnv.fixture("silent.mp4"), "video"), (TestEnv.fixture("noaudio.mp4"), "video")])
+        for transcript in results {
+            XCTAssertEqual(transcript.string("text"), "")
+            XCTAssertEqual(transcript.array("segments").count, 0)
+        }
+    }
+
+    func testCorruptAudioIsAnItemError() throws {
+        let result = try tool("gg-transcribe", ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("text.mp4"), "video"), (TestEnv.fixture("silent.mp4"), "video")]))
+        let items = try result.records()[0].array("items")
+        XCTAssertEqual(items[0].errorKind, "not_media")
+        XCTAssertNotNil(items[1]["transcript"])
+        XCTAssertEqual(result.status, 65)
+    }
+}
