@@ -1,0 +1,49 @@
+import Foundation
+import XCTest
+
+/// Golden tests: Tests/Golden/<tool>/<case>/ holds `args` (one per line), `input.ndjson`, and the
+/// expected `expected.ndjson`, `expected.stderr` and `expected.status`. `$FIXTURES` and `$WORK`
+/// stand for the fixture folder and a fresh work root. Run with GG_RECORD=1 to rewrite the expectations.
+final class GoldenTests: XCTestCase {
+    static let root = TestEnv.repo.appendingPathComponent("Tests/Golden")
+
+    func testGoldenCases() throws {
+        try TestEnv.ensureFixtures()
+        let record = ProcessInfo.processInfo.environment["GG_RECORD"] != nil
+        let fm = FileManager.default
+        var ran = 0
+        for tool in try fm.contentsOfDirectory(atPath: Self.root.path).sorted() {
+            for name in try fm.contentsOfDirectory(atPath: Self.root.appendingPathComponent(tool).path).sorted() {
+                let dir = Self.root.appendingPathComponent(tool).appendingPathComponent(name)
+                try check(tool: "gg-" + tool, case: dir, record: record)
+                ran += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(ran, 6)
+    }
+
+    private func check(tool name: String, case dir: URL, record: Bool) throws {
+        let work = TestEnv.temporaryDirectory().appendingPathComponent("work")
+        func expand(_ text: String) -> String {
+            text.replacingOccurrences(of: "$FIXTURES", with: TestEnv.fixtures.path).replacingOccurrences(of: "$WORK", with: work.path)
+        }
+        func collapse(_ text: String) -> String {
+            text.replacingOccurrences(of: work.path, with: "$WORK").replacingOccurrences(of: TestEnv.fixtures.path, with: "$FIXTURES")
+        }
+        let args = try String(contentsOf: dir.appendingPathComponent("args"), encoding: .utf8).split(separator: "\n").map { expand(String($0)) }
+        let input = expand(try String(contentsOf: dir.appendingPathComponent("input.ndjson"), encoding: .utf8))
+        let result = try tool(name, ["--work-dir", work.path, "--jobs", "2"] + args, stdin: input)
+        let actual = (collapse(result.stdout), collapse(result.stderr), "\(result.status)\n")
+        let files = ["expected.ndjson", "expected.stderr", "expected.status"].map { dir.appendingPathComponent($0) }
+        if record {
+            try actual.0.write(to: files[0], atomically: true, encoding: .utf8)
+            try actual.1.write(to: files[1], atomically: true, encoding: .utf8)
+            try actual.2.write(to: files[2], atomically: true, encoding: .utf8)
+            return
+        }
+        let label = "\(name) \(dir.lastPathComponent)"
+        XCTAssertEqual(actual.0, try String(contentsOf: files[0], encoding: .utf8), "\(label): stdout")
+        XCTAssertEqual(actual.1, try String(contentsOf: files[1], encoding: .utf8), "\(label): stderr")
+        XCTAssertEqual(actual.2, try String(contentsOf: files[2], encoding: .utf8), "\(label): status")
+    }
+}
