@@ -3,7 +3,8 @@ import XCTest
 
 /// Golden tests: Tests/Golden/<tool>/<case>/ holds `args` (one per line), `input.ndjson`, and the
 /// expected `expected.ndjson`, `expected.stderr` and `expected.status`. `$FIXTURES` and `$WORK`
-/// stand for the fixture folder and a fresh work root. Run with GG_RECORD=1 to rewrite the expectations.
+/// stand for the fixture folder and a fresh work root; tools run in the fixture folder, so inputs
+/// can name fixtures as `./NAME` and keep ids independent of where the checkout lives. Run with GG_RECORD=1 to rewrite the expectations.
 final class GoldenTests: XCTestCase {
     static let root = TestEnv.repo.appendingPathComponent("Tests/Golden")
 
@@ -32,7 +33,7 @@ final class GoldenTests: XCTestCase {
         }
         let args = try String(contentsOf: dir.appendingPathComponent("args"), encoding: .utf8).split(separator: "\n").map { expand(String($0)) }
         let input = expand(try String(contentsOf: dir.appendingPathComponent("input.ndjson"), encoding: .utf8))
-        let result = try tool(name, ["--work-dir", work.path, "--jobs", "2"] + args, stdin: input)
+        let result = try tool(name, ["--work-dir", work.path, "--jobs", "2"] + args, stdin: input, directory: TestEnv.fixtures)
         let actual = (collapse(result.stdout), collapse(result.stderr), "\(result.status)\n")
         let files = ["expected.ndjson", "expected.stderr", "expected.status"].map { dir.appendingPathComponent($0) }
         if record {

@@ -44,8 +44,9 @@ struct ProcessOutput {
 }
 
 @discardableResult
-func runProcess(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String] = [:]) throws -> ProcessOutput {
+func runProcess(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String] = [:], directory: URL? = nil) throws -> ProcessOutput {
     let process = Process()
+    if let directory { process.currentDirectoryURL = directory }
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
@@ -73,8 +74,8 @@ func runProcess(_ executable: String, _ arguments: [String], stdin: String = "",
     return ProcessOutput(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
 }
 
-func tool(_ name: String, _ arguments: [String], stdin: String = "", environment: [String: String] = [:]) throws -> ProcessOutput {
-    try runProcess(TestEnv.tool(name), arguments, stdin: stdin, environment: environment)
+func tool(_ name: String, _ arguments: [String], stdin: String = "", environment: [String: String] = [:], directory: URL? = nil) throws -> ProcessOutput {
+    try runProcess(TestEnv.tool(name), arguments, stdin: stdin, environment: environment, directory: directory)
 }
 
 final class DataBox: @unchecked Sendable {
