@@ -98,7 +98,7 @@ public final class Frame {
 public final class Decoder {
     public let pointer: UnsafeMutablePointer<AVCodecContext>
 
-    public init(stream: UnsafeMutablePointer<AVStream>, threads: Int32 = 0) throws {
+    public init(stream: UnsafeMutablePointer<AVStream>, threads: Int32 = 0, fast: Bool = false) throws {
         guard let codec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
             throw GGError("unsupported_codec", "no decoder for \(String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id)))")
         }
@@ -110,6 +110,10 @@ public final class Decoder {
         context.pointee.pkt_timebase = stream.pointee.time_base
         context.pointee.thread_count = threads
         context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
+        if fast {
+            context.pointee.skip_loop_filter = AVDISCARD_ALL
+            context.pointee.flags2 |= AV_CODEC_FLAG2_FAST
+        }
         let opened = avcodec_open2(context, codec, nil)
         guard opened >= 0 else { throw GGError("unsupported_codec", "cannot open decoder: \(avErrorString(opened))") }
     }

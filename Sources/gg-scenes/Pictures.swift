@@ -31,6 +31,8 @@ final class AnalysisScaler {
     let width: Int
     private let scaler = Scaler()
     private var buffer = [UInt8]()
+    private var columns: [(Int, Int, Int)] = []
+    private var columnsForWidth = 0
     private(set) var height = 0
 
     init(width: Int) { self.width = width }
@@ -42,12 +44,56 @@ final class AnalysisScaler {
         height = h
         let stride = w * 3
         if buffer.count != stride * h { buffer = [UInt8](repeating: 0, count: stride * h) }
-        try buffer.withUnsafeMutableBufferPointer { out in
-            var planes: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
-            var strides: [Int32] = [Int32(stride), 0, 0, 0]
-            try scaler.scale(frame, width: Int32(w), height: Int32(h), format: AV_PIX_FMT_RGB24, destination: &planes, strides: &strides)
+        let format = AVPixelFormat(frame.pointee.format)
+        if (format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P) && Int(frame.pointee.width) >= 4 * w {
+            sampleYUV420(frame, width: w, height: h)
+        } else {
+            try buffer.withUnsafeMutableBufferPointer { out in
+                var planes: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
+                var strides: [Int32] = [Int32(stride), 0, 0, 0]
+                try scaler.scale(frame, width: Int32(w), height: Int32(h), format: AV_PIX_FMT_RGB24, destination: &planes, strides: &strides)
+            }
         }
         return buffer.withUnsafeBufferPointer { rgbToHSV($0.baseAddress!, width: w, height: h, stride: stride, into: &hsv) }
+    }
+
+    /// Downsamples a large 4:2:0 frame to RGB by averaging four spread luma samples and one
+    /// chroma sample per output pixel: several times cheaper than a full area scale, with
+    /// little aliasing at the sizes used for analysis.
+    private func sampleYUV420(_ frame: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int) {
+        let srcW = Int(frame.pointee.width), srcH = Int(frame.pointee.height)
+        let y = frame.pointee.data.0!, u = frame.pointee.data.1!, v = frame.pointee.data.2!
+        let ys = Int(frame.pointee.linesize.0), us = Int(frame.pointee.linesize.1), vs = Int(frame.pointee.linesize.2)
+        let full = frame.pointee.color_range == AVCOL_RANGE_JPEG || AVPixelFormat(frame.pointee.format) == AV_PIX_FMT_YUVJ420P
+        if columns.count != w || columnsForWidth != srcW {
+            columns = (0..<w).map { ox in
+                let x0 = (ox * srcW) / w, x1 = ((ox + 1) * srcW) / w
+                return (x0 + (x1 - x0) / 4, x0 + 3 * (x1 - x0) / 4, min((x0 + x1) / 2, srcW - 1) / 2)
+            }
+            columnsForWidth = srcW
+        }
+        let bias = full ? 0 : 16, scale = full ? 256 : 298, chromaScale = full ? 256 : 292
+        columns.withUnsafeBufferPointer { cols in
+            buffer.withUnsafeMutableBufferPointer { out in
+                var o = 0
+                for oy in 0..<h {
+                    let y0 = (oy * srcH) / h, y1 = ((oy + 1) * srcH) / h
+                    let rowA = y + (y0 + (y1 - y0) / 4) * ys, rowB = y + (y0 + 3 * (y1 - y0) / 4) * ys
+                    let yc = min((y0 + y1) / 2, srcH - 1) / 2
+                    let rowU = u + yc * us, rowV = v + yc * vs
+                    for (xa, xb, xc) in cols {
+                        let sum = Int(rowA[xa]) &+ Int(rowA[xb]) &+ Int(rowB[xa]) &+ Int(rowB[xb])
+                        let luma = (((sum &+ 2) >> 2) &- bias) &* scale >> 8
+                        let cb = (Int(rowU[xc]) &- 128) &* chromaScale >> 8
+                        let cr = (Int(rowV[xc]) &- 128) &* chromaScale >> 8
+                        out[o] = UInt8(clamping: luma &+ ((359 &* cr) >> 8))
+                        out[o &+ 1] = UInt8(clamping: luma &- ((88 &* cb &+ 183 &* cr) >> 8))
+                        out[o &+ 2] = UInt8(clamping: luma &+ ((454 &* cb) >> 8))
+                        o &+= 3
+                    }
+                }
+            }
+        }
     }
 }
 
