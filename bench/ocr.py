@@ -42,6 +42,11 @@ gg_s = time.perf_counter() - start
 items = json.loads(proc.stdout)["items"]
 gg_recall = sum(recall(it.get("text", ""), phrase) for it, (_, phrase) in zip(items, data)) / len(data)
 
+start = time.perf_counter()
+plain = subprocess.run([os.path.join(BIN, "gg-ocr"), "--jobs", "2", "--preprocess", "none", "--work-dir", os.path.join(OUT, "work")], input=record, capture_output=True, text=True)
+plain_s = time.perf_counter() - start
+plain_recall = sum(recall(it.get("text", ""), phrase) for it, (_, phrase) in zip(json.loads(plain.stdout)["items"], data)) / len(data)
+
 env = dict(os.environ)
 env.pop("OMP_THREAD_LIMIT", None)
 start = time.perf_counter()
@@ -52,6 +57,7 @@ cli_recall = sum(recall(t, phrase) for t, (_, phrase) in zip(cli_texts, data)) /
 print(f"input: {len(data)} caption frames (854x480 JPEG over busy and plain backgrounds), 2 cores")
 row("", "seconds", "images/s", "word recall")
 row("tesseract IMG stdout (per image)", f"{cli_s:.2f}", f"{len(data) / cli_s:.2f}", f"{cli_recall:.3f}")
+row("gg-ocr --jobs 2 --preprocess none", f"{plain_s:.2f}", f"{len(data) / plain_s:.2f}", f"{plain_recall:.3f}")
 row("gg-ocr --jobs 2", f"{gg_s:.2f}", f"{len(data) / gg_s:.2f}", f"{gg_recall:.3f}")
 print()
 print(f"throughput gg-ocr / tesseract CLI:  {cli_s / gg_s:.2f}x   (target >= 3)")
