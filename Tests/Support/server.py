@@ -138,6 +138,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address):
+        pass  # clients that give up (timeouts, size limits) reset connections on purpose
 
 server = Server(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
