@@ -86,8 +86,10 @@ struct CutDetector {
     private var lastCutTime = 0.0
     private var seenAny = false
 
-    init(settings: DetectorSettings) {
+    init(settings: DetectorSettings, lastCutTime: Double = 0, continuing: Bool = false) {
         self.settings = settings
+        self.lastCutTime = lastCutTime
+        self.seenAny = continuing
     }
 
     /// Adds a frame; returns the frames now decided, each with whether a cut starts there.

@@ -98,7 +98,7 @@ final class AnalysisScaler {
 }
 
 /// Writes frames as JPEG or PNG files with libavcodec's encoders.
-struct ImageWriter {
+struct ImageWriter: Sendable {
     enum Format: String { case jpg, png }
     let format: Format
     let maxWidth: Int

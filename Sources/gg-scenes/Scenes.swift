@@ -24,6 +24,7 @@ enum ScenesTool {
             OptionSpec("--keyframe-format", value: "FMT", default: "jpg", "jpg or png"),
             OptionSpec("--keyframe-width", value: "PX", default: "1280", "largest keyframe width; smaller frames are not enlarged"),
             OptionSpec("--fast-decode", "skip H.264/HEVC deblocking while decoding: faster, slightly blockier keyframes"),
+            OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
             OptionSpec("--clips", "also write each scene as an MP4 clip (stream copy; an edit list starts it at the cut)"),
         ],
         libraries: ffmpegVersions)
@@ -44,7 +45,8 @@ enum ScenesTool {
             writer: ImageWriter(format: ImageWriter.Format(rawValue: options.choice("--keyframe-format", default: "jpg", from: ["jpg", "png"]))!,
                                 maxWidth: options.int("--keyframe-width", default: 1280, min: 16)),
             clips: options.flag("--clips"),
-            fastDecode: options.flag("--fast-decode"))
+            fastDecode: options.flag("--fast-decode"),
+            segments: options.int("--segments", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 64))
         runner.run { record, context in
             var record = record
             guard var items = record.items else { return record }
@@ -71,82 +73,84 @@ struct SceneAnalyser: Sendable {
     let clips: Bool
     let fastDecode: Bool
 
+    let segments: Int
+
     func analyse(_ item: inout Item, dir: URL, _ context: StageContext) throws {
         let file = try FormatContext(path: item.path)
         guard let streamIndex = file.bestStream(AVMEDIA_TYPE_VIDEO) else { throw GGError("no_video", "no video stream") }
         let stream = file.stream(streamIndex)
-        let decoder = try Decoder(stream: stream, threads: 0, fast: fastDecode)
-        let timeBase = av_q2d(stream.pointee.time_base)
-        let startTime = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
         let rate = av_guess_frame_rate(file.pointer, stream, nil)
         let frameDuration = rate.num > 0 && rate.den > 0 ? Double(rate.den) / Double(rate.num) : 1.0 / 25
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-
-        var detector = CutDetector(settings: settings)
+        let plans = SegmentPlan.split(file, streamIndex: streamIndex, parts: segments)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = Int32(max(1, cores / plans.count))
         let itemIndex = item.index
-        var builder = SceneBuilder(fadeLevel: settings.fadeLevel, frameDuration: frameDuration) { frame, scene in
-            let path = dir.appendingPathComponent("\(itemIndex)-scene-\(String(format: "%03d", scene)).\(writer.format.rawValue)").path
-            try writer.write(frame, to: path)
-            return path
-        }
-        let scaler = AnalysisScaler(width: analysisWidth)
-        let packet = Packet()
-        let frame = Frame()
-        var frameCount = 0
-        var warnings = [String]()
-        var decodeErrors = 0
-        var hsv = [UInt8]()
-
-        func drain() throws {
-            while decoder.receive(frame) >= 0 {
-                let pts = frame.pointer.pointee.best_effort_timestamp
-                let time = pts == gg_av_nopts_value() ? Double(frameCount) * frameDuration : Double(pts - startTime) * timeBase
-                let mean = try scaler.hsv(of: frame.pointer, into: &hsv)
-                let analysed = AnalysedFrame(index: frameCount, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: frame.reference())
-                frameCount += 1
-                for (decided, cut) in detector.push(analysed) { try builder.add(decided, cut: cut) }
-                frame.unref()
-                if frameCount % 64 == 0 { try context.checkCancelled() }
-            }
-        }
-
-        var readStatus: Int32 = 0
-        while true {
-            readStatus = file.read(into: packet)
-            if readStatus < 0 { break }
-            defer { packet.unref() }
-            guard packet.pointer.pointee.stream_index == Int32(streamIndex) else { continue }
-            let sent = decoder.send(packet)
-            if sent < 0 && sent != gg_averror_eagain() {
-                decodeErrors += 1
-                if decodeErrors > 100 {
-                    warnings.append("stopped after 100 undecodable packets")
-                    break
+        let path = item.path
+        @Sendable func decode(_ index: Int) throws -> SegmentResult {
+            try SegmentDecoder(settings: settings, analysisWidth: analysisWidth, writer: writer, fastDecode: fastDecode, frameDuration: frameDuration)
+                .decode(path: path, streamIndex: streamIndex, plan: plans[index], threads: threads, context: context) { scene in
+                    dir.appendingPathComponent("\(itemIndex)-part\(index)-\(scene).\(writer.format.rawValue)").path
                 }
-            }
-            try drain()
         }
-        _ = decoder.send(nil)
-        try drain()
-        for (decided, cut) in detector.finish() { try builder.add(decided, cut: cut) }
-        guard frameCount > 0 else { throw GGError("not_media", "no decodable video frames") }
+        var results: [SegmentResult]
+        if plans.count == 1 {
+            results = [try decode(0)]
+        } else {
+            let collected = SegmentResults(count: plans.count)
+            DispatchQueue.concurrentPerform(iterations: plans.count) { index in collected.set(index, Result { try decode(index) }) }
+            results = try collected.values.map { try $0!.get() }
+        }
+        guard results.contains(where: { $0.frameCount > 0 }) else { throw GGError("not_media", "no decodable video frames") }
 
-        let lastFrameEnd = builder.lastTime + frameDuration
+        let last = results[results.count - 1]
+        var warnings = [String]()
+        let lastFrameEnd = last.lastTime + frameDuration
         var end = file.duration ?? lastFrameEnd
-        if readStatus < 0 && readStatus != gg_averror_eof() {
-            warnings.append("read error after \(roundedSeconds(builder.lastTime)) s: \(avErrorString(readStatus))")
+        if last.readStatus < 0 && last.readStatus != gg_averror_eof() {
+            warnings.append("read error after \(roundedSeconds(last.lastTime)) s: \(avErrorString(last.readStatus))")
         }
+        if results.contains(where: \.stoppedAfterErrors) { warnings.append("stopped after 100 undecodable packets") }
+        let decodeErrors = results.reduce(0) { $0 + $1.decodeErrors }
         if decodeErrors > 0 { warnings.append("\(decodeErrors) packets could not be decoded") }
         if end - lastFrameEnd > max(0.5, 3 * frameDuration) {
             warnings.append("decoded only up to \(roundedSeconds(lastFrameEnd)) s of \(roundedSeconds(end)) s; the file looks truncated")
             end = lastFrameEnd
         }
-        var scenes = try builder.finish(end: max(end, lastFrameEnd - frameDuration))
+        results[results.count - 1].scenes = try results[results.count - 1].builder.finish(end: max(end, lastFrameEnd - frameDuration))
+        var scenes = try SegmentMerger(settings: settings, frameDuration: frameDuration).merge(results)
+        for index in scenes.indices {
+            let final = dir.appendingPathComponent("\(itemIndex)-scene-\(String(format: "%03d", index)).\(writer.format.rawValue)").path
+            if !scenes[index].keyframe.isEmpty && scenes[index].keyframe != final {
+                guard rename(scenes[index].keyframe, final) == 0 else { throw GGError("io", "cannot place keyframe \(final)") }
+            }
+            scenes[index].index = index
+            if !scenes[index].keyframe.isEmpty { scenes[index].keyframe = final }
+        }
         if clips {
             try ClipWriter.write(scenes: &scenes, source: item.path, streamIndex: streamIndex, dir: dir, itemIndex: item.index)
         }
         item.scenes = scenes
         if !warnings.isEmpty { item.warnings = (item.warnings ?? []) + warnings }
+    }
+}
+
+private final class SegmentResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Result<SegmentResult, Error>?]
+
+    init(count: Int) { stored = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<SegmentResult, Error>) {
+        lock.lock()
+        stored[index] = value
+        lock.unlock()
+    }
+
+    var values: [Result<SegmentResult, Error>?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
     }
 }
 
@@ -164,25 +168,39 @@ struct SceneBuilder {
     private var previousCandidate: (frame: Frame, position: Int)?
     private var darkStart: Double?
     private var darkEnd = 0.0
+    private var seenBright = false
+    private var startsAtFirstFrame = false
+    /// The dark run the stretch began with, ended by its first bright frame.
+    private(set) var leadingDark: ClosedRange<Double>?
+    /// Where the dark run the stretch ends in began, if it ends dark.
+    var trailingDarkStart: Double? { darkStart }
 
-    init(fadeLevel: Double, frameDuration: Double, writeKeyframe: @escaping (Frame, Int) throws -> String) {
+    /// `start` nil makes the first frame's time the start (a stretch after a join).
+    init(fadeLevel: Double, frameDuration: Double, start: Double? = 0, writeKeyframe: @escaping (Frame, Int) throws -> String) {
         self.fadeLevel = fadeLevel
         self.frameDuration = frameDuration
+        self.start = start ?? -1
+        self.startsAtFirstFrame = start == nil
         self.writeKeyframe = writeKeyframe
     }
 
     mutating func add(_ frame: AnalysedFrame, cut: Bool) throws {
+        if startsAtFirstFrame {
+            start = frame.time
+            startsAtFirstFrame = false
+        }
         lastTime = max(lastTime, frame.time)
         let dark = frame.meanValue < fadeLevel
         if cut {
             try close(at: frame.time)
         } else if !dark, let darkStart {
             if brightCount > 0 {
-                let middle = (darkStart + darkEnd) / 2
-                let snapped = darkStart + ((middle - darkStart) / frameDuration + 1e-6).rounded(.down) * frameDuration
-                try close(at: min(snapped, frame.time))
+                try close(at: min(SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration), frame.time))
+            } else if !seenBright {
+                leadingDark = darkStart...darkEnd
             }
         }
+        if !dark { seenBright = true }
         if dark {
             if darkStart == nil { darkStart = frame.time }
             darkEnd = frame.time
@@ -213,6 +231,12 @@ struct SceneBuilder {
         previousCandidate = nil
     }
 
+    /// Where a fade through black cuts: the frame nearest the middle of the dark stretch.
+    static func fadeCut(_ darkStart: Double, _ darkEnd: Double, frameDuration: Double) -> Double {
+        let middle = (darkStart + darkEnd) / 2
+        return darkStart + ((middle - darkStart) / frameDuration + 1e-6).rounded(.down) * frameDuration
+    }
+
     private func chooseKeyframe() -> Frame? {
         let middle = Double(brightCount) / 2
         let options = [candidate, previousCandidate].compactMap { $0 }
@@ -222,6 +246,12 @@ struct SceneBuilder {
 
     mutating func finish(end: Double) throws -> [Scene] {
         if end > start || scenes.isEmpty { try close(at: max(end, start + frameDuration)) }
+        return scenes
+    }
+
+    /// Closes the stretch at a segment boundary, keeping the keyframe candidates' choice.
+    mutating func finishSegment(at end: Double) throws -> [Scene] {
+        if end > start { try close(at: end) }
         return scenes
     }
 }

@@ -248,3 +248,28 @@ final class TranscribeTests: XCTestCase {
         XCTAssertEqual(result.status, 65)
     }
 }
+
+/// Long indexed videos are decoded as parallel stretches; the joins must not change the scenes.
+final class SegmentedScenesTests: XCTestCase {
+    func testStretchesDecodedInParallelGiveTheSameScenes() throws {
+        try TestEnv.ensureFixtures()
+        let expected: [String: [Double]] = ["seg-cut.mp4": [3, 6, 9], "seg-nocut.mp4": [3, 7, 9.6], "seg-fade.mp4": [6], "seg-flash.mp4": [9]]
+        for (fixture, cuts) in expected.sorted(by: { $0.key < $1.key }) {
+            var lists = [[[Double]]]()
+            for segments in ["1", "2", "3"] {
+                let work = TestEnv.temporaryDirectory()
+                let result = try tool("gg-scenes", ["--work-dir", work.path, "--segments", segments], stdin: recordLine([(TestEnv.fixture(fixture), "video")], id: "s"))
+                let scenes = try result.records()[0].array("items")[0].array("scenes")
+                lists.append(scenes.map { [$0.double("start") ?? -1, $0.double("end") ?? -1] })
+                let files = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("s").path).sorted()
+                XCTAssertEqual(files, (0..<scenes.count).map { String(format: "0-scene-%03d.jpg", $0) }, "\(fixture) --segments \(segments)")
+                XCTAssertEqual(scenes.map { $0.string("keyframe") ?? "" }, files.map { work.appendingPathComponent("s/\($0)").path })
+            }
+            XCTAssertEqual(lists[1], lists[0], "\(fixture): 2 stretches")
+            XCTAssertEqual(lists[2], lists[0], "\(fixture): 3 stretches")
+            let found = lists[0].dropFirst().map { $0[0] }
+            XCTAssertEqual(found.count, cuts.count, "\(fixture): \(found)")
+            for (a, e) in zip(found, cuts) { XCTAssertEqual(a, e, accuracy: 0.041, fixture) }
+        }
+    }
+}

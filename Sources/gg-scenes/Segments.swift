@@ -1,0 +1,217 @@
+import CFFmpeg
+import Foundation
+import GGShared
+
+/// A stretch of a video by decoding timestamp: from one keyframe's packet to the next stretch's.
+/// Frames decodable from the packets before the next keyframe belong to this stretch.
+struct SegmentPlan: Sendable {
+    var start: Int64?
+    var end: Int64?
+
+    static let whole = SegmentPlan(start: nil, end: nil)
+
+    /// Splits an indexed video at keyframes near equal shares of its length. Short or
+    /// unindexed videos stay whole.
+    static func split(_ file: FormatContext, streamIndex: Int, parts: Int) -> [SegmentPlan] {
+        let stream = file.stream(streamIndex)
+        let timeBase = av_q2d(stream.pointee.time_base)
+        guard parts > 1, let duration = file.duration, duration >= 8, timeBase > 0 else { return [.whole] }
+        let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
+        let count = avformat_index_get_entries_count(stream)
+        var keyframes = [Int64]()
+        for i in 0..<count {
+            guard let entry = avformat_index_get_entry(stream, i), entry.pointee.flags & AVINDEX_KEYFRAME != 0 else { continue }
+            keyframes.append(entry.pointee.timestamp)
+        }
+        let shares = min(parts, Int(duration / 4))
+        var cuts = [Int64]()
+        for k in 1..<max(shares, 1) {
+            let target = origin + Int64(duration * Double(k) / Double(shares) / timeBase)
+            guard let nearest = keyframes.min(by: { abs($0 - target) < abs($1 - target) }) else { continue }
+            let seconds = Double(nearest - origin) * timeBase
+            if seconds >= 2, seconds <= duration - 2, nearest > (cuts.last ?? origin) { cuts.append(nearest) }
+        }
+        guard !cuts.isEmpty else { return [.whole] }
+        var plans = [SegmentPlan]()
+        var from: Int64?
+        for cut in cuts {
+            plans.append(SegmentPlan(start: from, end: cut))
+            from = cut
+        }
+        plans.append(SegmentPlan(start: from, end: nil))
+        return plans
+    }
+}
+
+/// What decoding one stretch found. The last stretch's builder stays open so that its end can
+/// be set once the file's real length is known.
+struct SegmentResult {
+    var builder: SceneBuilder
+    var scenes: [Scene]
+    var head: [AnalysedFrame]
+    var tail: [AnalysedFrame]
+    var lastTime: Double
+    var frameCount: Int
+    var decodeErrors: Int
+    var readStatus: Int32
+    var stoppedAfterErrors: Bool
+}
+
+/// Decodes and analyses one stretch with its own demuxer and decoder.
+struct SegmentDecoder {
+    static let edgeFrames = 8
+    let settings: DetectorSettings
+    let analysisWidth: Int
+    let writer: ImageWriter
+    let fastDecode: Bool
+    let frameDuration: Double
+
+    func decode(path: String, streamIndex: Int, plan: SegmentPlan, threads: Int32, context: StageContext,
+                keyframePath: @escaping (Int) -> String) throws -> SegmentResult {
+        let file = try FormatContext(path: path)
+        let stream = file.stream(streamIndex)
+        let decoder = try Decoder(stream: stream, threads: threads, fast: fastDecode)
+        let timeBase = av_q2d(stream.pointee.time_base)
+        let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
+        if let start = plan.start {
+            let sought = av_seek_frame(file.pointer, Int32(streamIndex), start, AVSEEK_FLAG_BACKWARD)
+            guard sought >= 0 else { throw GGError("not_media", "cannot seek: \(avErrorString(sought))") }
+        }
+        let writer = self.writer
+        var detector = CutDetector(settings: settings)
+        var builder = SceneBuilder(fadeLevel: settings.fadeLevel, frameDuration: frameDuration, start: plan.start == nil ? 0 : nil) { frame, scene in
+            let path = keyframePath(scene)
+            try writer.write(frame, to: path)
+            return path
+        }
+        let scaler = AnalysisScaler(width: analysisWidth)
+        let packet = Packet()
+        let frame = Frame()
+        var result = SegmentResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, frameCount: 0,
+                                   decodeErrors: 0, readStatus: 0, stoppedAfterErrors: false)
+        var hsv = [UInt8]()
+        var keyframePTS: Int64?
+
+        func drain() throws {
+            while decoder.receive(frame) >= 0 {
+                defer { frame.unref() }
+                let pts = frame.pointer.pointee.best_effort_timestamp
+                if let keyframePTS, pts != gg_av_nopts_value(), pts < keyframePTS { continue }
+                let time = pts == gg_av_nopts_value() ? Double(result.frameCount) * frameDuration : Double(pts - origin) * timeBase
+                let mean = try scaler.hsv(of: frame.pointer, into: &hsv)
+                var analysed = AnalysedFrame(index: result.frameCount, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: frame.reference())
+                result.frameCount += 1
+                for (decided, cut) in detector.push(analysed) { try builder.add(decided, cut: cut) }
+                analysed.payload = nil
+                if result.head.count < SegmentDecoder.edgeFrames { result.head.append(analysed) }
+                result.tail.append(analysed)
+                if result.tail.count > SegmentDecoder.edgeFrames { result.tail.removeFirst() }
+                if result.frameCount % 64 == 0 { try context.checkCancelled() }
+            }
+        }
+
+        while true {
+            result.readStatus = file.read(into: packet)
+            if result.readStatus < 0 { break }
+            defer { packet.unref() }
+            guard packet.pointer.pointee.stream_index == Int32(streamIndex) else { continue }
+            let dts = packet.pointer.pointee.dts == gg_av_nopts_value() ? packet.pointer.pointee.pts : packet.pointer.pointee.dts
+            if let end = plan.end, dts != gg_av_nopts_value(), dts >= end { break }
+            if let start = plan.start {
+                if dts != gg_av_nopts_value(), dts < start { continue }
+                if keyframePTS == nil { keyframePTS = packet.pointer.pointee.pts == gg_av_nopts_value() ? dts : packet.pointer.pointee.pts }
+            }
+            let sent = decoder.send(packet)
+            if sent < 0 && sent != gg_averror_eagain() {
+                result.decodeErrors += 1
+                if result.decodeErrors > 100 {
+                    result.stoppedAfterErrors = true
+                    break
+                }
+            }
+            try drain()
+        }
+        _ = decoder.send(nil)
+        try drain()
+        for (decided, cut) in detector.finish() { try builder.add(decided, cut: cut) }
+        result.lastTime = builder.lastTime
+        if plan.end != nil {
+            result.scenes = try builder.finishSegment(at: builder.lastTime + frameDuration)
+        }
+        result.builder = builder
+        return result
+    }
+}
+
+/// Joins stretches decoded apart into the scenes one pass would have found: the frames on each
+/// side of a join are run through the detector together to decide whether the join is a cut,
+/// and a fade through black that spans a join cuts in its middle.
+struct SegmentMerger {
+    let settings: DetectorSettings
+    let frameDuration: Double
+
+    func merge(_ results: [SegmentResult]) throws -> [Scene] {
+        var scenes = results[0].scenes
+        for k in results.indices.dropFirst() {
+            let previous = results[k - 1], next = results[k]
+            guard let boundary = next.head.first, !next.scenes.isEmpty else { continue }
+            if scenes.isEmpty {
+                scenes = next.scenes
+                continue
+            }
+            scenes[scenes.count - 1].end = roundedSeconds(boundary.time)
+            let cuts = decisions(previous.tail + next.head, lastCut: scenes[scenes.count - 1].start)
+            let settled = Set(next.head.dropLast(settings.window + 1).map { roundedSeconds($0.time) })
+            var incoming = next.scenes
+            var i = 1
+            while i < incoming.count {
+                if settled.contains(incoming[i].start) && cuts[incoming[i].start] == false {
+                    incoming[i - 1] = join(incoming[i - 1], incoming[i])
+                    incoming.remove(at: i)
+                } else {
+                    i += 1
+                }
+            }
+            if let fade = fadeCut(previous, next) {
+                scenes[scenes.count - 1].end = roundedSeconds(fade)
+                incoming[0].start = roundedSeconds(fade)
+            } else if cuts[roundedSeconds(boundary.time)] != true {
+                incoming[0] = join(scenes.removeLast(), incoming[0])
+            }
+            scenes += incoming
+        }
+        return scenes
+    }
+
+    /// One scene covering both, keeping the keyframe of the longer part.
+    private func join(_ a: Scene, _ b: Scene) -> Scene {
+        let (kept, dropped) = a.end - a.start >= b.end - b.start ? (a, b) : (b, a)
+        if !dropped.keyframe.isEmpty && dropped.keyframe != kept.keyframe { unlink(dropped.keyframe) }
+        return Scene(index: a.index, start: a.start, end: b.end, keyframe: kept.keyframe)
+    }
+
+    /// Cut decisions for frames seen together across a join, by rounded time.
+    private func decisions(_ frames: [AnalysedFrame], lastCut: Double) -> [Double: Bool] {
+        var detector = CutDetector(settings: settings, lastCutTime: lastCut, continuing: true)
+        var decided = [(AnalysedFrame, Bool)]()
+        for frame in frames { decided += detector.push(frame) }
+        decided += detector.finish()
+        return Dictionary(decided.map { (roundedSeconds($0.0.time), $0.1) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private func fadeCut(_ previous: SegmentResult, _ next: SegmentResult) -> Double? {
+        let level = settings.fadeLevel
+        guard let boundary = next.head.first, let before = previous.tail.last else { return nil }
+        let startsDark = boundary.meanValue < level
+        let endsDark = before.meanValue < level
+        guard startsDark || endsDark else { return nil }
+        let darkStart = previous.builder.trailingDarkStart ?? boundary.time
+        let darkEnd = startsDark
+            ? next.builder.leadingDark?.upperBound ?? next.head.last(where: { $0.meanValue < level })?.time ?? boundary.time
+            : before.time
+        let brightBefore = previous.tail.contains { $0.meanValue >= level } || previous.scenes.count > 1 || previous.frameCount > previous.tail.count
+        let brightAfter = next.head.contains { $0.meanValue >= level } || next.frameCount > next.head.count
+        guard brightBefore && brightAfter else { return nil }
+        return SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration)
+    }
+}
