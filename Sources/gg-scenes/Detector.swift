@@ -31,9 +31,9 @@ func contentDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
         b.withUnsafeBufferPointer { pb in
             var h = 0, s = 0, v = 0
             for i in 0..<planeSize {
-                h += abs(Int(pa[i]) - Int(pb[i]))
-                s += abs(Int(pa[planeSize + i]) - Int(pb[planeSize + i]))
-                v += abs(Int(pa[2 * planeSize + i]) - Int(pb[2 * planeSize + i]))
+                h &+= abs(Int(pa[i]) &- Int(pb[i]))
+                s &+= abs(Int(pa[planeSize &+ i]) &- Int(pb[planeSize &+ i]))
+                v &+= abs(Int(pa[2 &* planeSize &+ i]) &- Int(pb[2 &* planeSize &+ i]))
             }
             totals = (h, s, v)
         }
@@ -41,36 +41,42 @@ func contentDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
     return Double(totals.0 + totals.1 + totals.2) / Double(3 * planeSize)
 }
 
-/// Converts packed RGB24 rows into planar H (0-179), S, V (0-255) like OpenCV's BGR2HSV.
+/// 65536 / n for n in 0...255 (0 for 0): divisions become multiplications in the HSV loop.
+private let reciprocals: [Int] = (0..<256).map { $0 == 0 ? 0 : (65536 + $0 / 2) / $0 }
+
+/// Converts packed RGB24 rows into planar H (0-179), S, V (0-255) like OpenCV's BGR2HSV
+/// (to within one step of rounding); returns the mean V.
 func rgbToHSV(_ rgb: UnsafePointer<UInt8>, width: Int, height: Int, stride: Int, into hsv: inout [UInt8]) -> Double {
     let n = width * height
     if hsv.count != 3 * n { hsv = [UInt8](repeating: 0, count: 3 * n) }
     var valueSum = 0
-    hsv.withUnsafeMutableBufferPointer { out in
-        for y in 0..<height {
-            let row = rgb + y * stride
-            for x in 0..<width {
-                let r = Int(row[3 * x]), g = Int(row[3 * x + 1]), b = Int(row[3 * x + 2])
-                let v = max(r, g, b)
-                let m = min(r, g, b)
-                let delta = v - m
-                let s = v == 0 ? 0 : (255 * delta + v / 2) / v
-                var h = 0
-                if delta > 0 {
-                    if v == r {
-                        h = (60 * (g - b)) / delta
-                    } else if v == g {
-                        h = 120 + (60 * (b - r)) / delta
-                    } else {
-                        h = 240 + (60 * (r - g)) / delta
+    reciprocals.withUnsafeBufferPointer { inverse in
+        hsv.withUnsafeMutableBufferPointer { out in
+            for y in 0..<height {
+                let row = rgb + y &* stride
+                for x in 0..<width {
+                    let r = Int(row[3 &* x]), g = Int(row[3 &* x &+ 1]), b = Int(row[3 &* x &+ 2])
+                    let v = max(r, g, b)
+                    let delta = v &- min(r, g, b)
+                    let s = (255 &* delta &* inverse[v] &+ 32768) >> 16
+                    var h = 0
+                    if delta > 0 {
+                        let scale = 60 &* inverse[delta]
+                        if v == r {
+                            h = ((g &- b) &* scale) >> 16
+                        } else if v == g {
+                            h = 120 &+ (((b &- r) &* scale) >> 16)
+                        } else {
+                            h = 240 &+ (((r &- g) &* scale) >> 16)
+                        }
+                        if h < 0 { h &+= 360 }
                     }
-                    if h < 0 { h += 360 }
+                    let i = y &* width &+ x
+                    out[i] = UInt8(truncatingIfNeeded: min(h >> 1, 179))
+                    out[n &+ i] = UInt8(truncatingIfNeeded: min(s, 255))
+                    out[2 &* n &+ i] = UInt8(truncatingIfNeeded: v)
+                    valueSum &+= v
                 }
-                let i = y * width + x
-                out[i] = UInt8(h / 2)
-                out[n + i] = UInt8(s)
-                out[2 * n + i] = UInt8(v)
-                valueSum += v
             }
         }
     }
