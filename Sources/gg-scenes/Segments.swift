@@ -2,44 +2,74 @@ import CFFmpeg
 import Foundation
 import GGShared
 
-/// A stretch of a video by decoding timestamp: from one keyframe's packet to the next stretch's.
+/// A keyframe packet where one stretch of a video ends and the next begins.
+struct Join: Sendable {
+    /// Index timestamp to seek to (decoding or presentation time, as the container indexes).
+    var seek: Int64
+    /// The keyframe packet's decoding order key (its dts, else its pts) and presentation time.
+    var order: Int64
+    var pts: Int64
+}
+
+/// A stretch of a video in decoding order: from one join's keyframe packet up to the next's.
 /// Frames decodable from the packets before the next keyframe belong to this stretch.
 struct SegmentPlan: Sendable {
-    var start: Int64?
-    var end: Int64?
+    var start: Join?
+    var end: Join?
 
     static let whole = SegmentPlan(start: nil, end: nil)
 
-    /// Splits an indexed video at keyframes near equal shares of its length. Short or
-    /// unindexed videos stay whole.
+    /// Splits an indexed video at keyframes near equal shares of its length. Short videos and
+    /// those without an index when opened (MPEG-TS, Matroska, whose cues load lazily) stay whole.
     static func split(_ file: FormatContext, streamIndex: Int, parts: Int) -> [SegmentPlan] {
         let stream = file.stream(streamIndex)
         let timeBase = av_q2d(stream.pointee.time_base)
         guard parts > 1, let duration = file.duration, duration >= 8, timeBase > 0 else { return [.whole] }
         let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
-        let count = avformat_index_get_entries_count(stream)
         var keyframes = [Int64]()
-        for i in 0..<count {
+        for i in 0..<avformat_index_get_entries_count(stream) {
             guard let entry = avformat_index_get_entry(stream, i), entry.pointee.flags & AVINDEX_KEYFRAME != 0 else { continue }
             keyframes.append(entry.pointee.timestamp)
         }
         let shares = min(parts, Int(duration / 4))
-        var cuts = [Int64]()
+        var joins = [Join]()
         for k in 1..<max(shares, 1) {
             let target = origin + Int64(duration * Double(k) / Double(shares) / timeBase)
             guard let nearest = keyframes.min(by: { abs($0 - target) < abs($1 - target) }) else { continue }
             let seconds = Double(nearest - origin) * timeBase
-            if seconds >= 2, seconds <= duration - 2, nearest > (cuts.last ?? origin) { cuts.append(nearest) }
+            guard seconds >= 2, seconds <= duration - 2, let join = keyframePacket(file, streamIndex: streamIndex, seek: nearest),
+                  join.order > (joins.last?.order ?? Int64.min) else { continue }
+            joins.append(join)
         }
-        guard !cuts.isEmpty else { return [.whole] }
+        guard !joins.isEmpty else { return [.whole] }
         var plans = [SegmentPlan]()
-        var from: Int64?
-        for cut in cuts {
-            plans.append(SegmentPlan(start: from, end: cut))
-            from = cut
+        var from: Join?
+        for join in joins {
+            plans.append(SegmentPlan(start: from, end: join))
+            from = join
         }
         plans.append(SegmentPlan(start: from, end: nil))
         return plans
+    }
+
+    /// The first keyframe packet at or after an index timestamp.
+    private static func keyframePacket(_ file: FormatContext, streamIndex: Int, seek: Int64) -> Join? {
+        guard av_seek_frame(file.pointer, Int32(streamIndex), seek, AVSEEK_FLAG_BACKWARD) >= 0 else { return nil }
+        let packet = Packet()
+        for _ in 0..<1000 {
+            guard file.read(into: packet) >= 0 else { return nil }
+            defer { packet.unref() }
+            let p = packet.pointer.pointee
+            guard p.stream_index == Int32(streamIndex), p.flags & AV_PKT_FLAG_KEY != 0, p.pts != gg_av_nopts_value() else { continue }
+            let order = SegmentPlan.order(packet)
+            if order >= seek || p.pts >= seek { return Join(seek: seek, order: order, pts: p.pts) }
+        }
+        return nil
+    }
+
+    /// A packet's place in decoding order: its dts, or its pts when the container gives none.
+    static func order(_ packet: Packet) -> Int64 {
+        packet.pointer.pointee.dts == gg_av_nopts_value() ? packet.pointer.pointee.pts : packet.pointer.pointee.dts
     }
 }
 
@@ -74,7 +104,7 @@ struct SegmentDecoder {
         let timeBase = av_q2d(stream.pointee.time_base)
         let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
         if let start = plan.start {
-            let sought = av_seek_frame(file.pointer, Int32(streamIndex), start, AVSEEK_FLAG_BACKWARD)
+            let sought = av_seek_frame(file.pointer, Int32(streamIndex), start.seek, AVSEEK_FLAG_BACKWARD)
             guard sought >= 0 else { throw GGError("not_media", "cannot seek: \(avErrorString(sought))") }
         }
         let writer = self.writer
@@ -90,7 +120,7 @@ struct SegmentDecoder {
         var result = SegmentResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, frameCount: 0,
                                    decodeErrors: 0, readStatus: 0, stoppedAfterErrors: false)
         var hsv = [UInt8]()
-        var keyframePTS: Int64?
+        let keyframePTS = plan.start?.pts
 
         func drain() throws {
             while decoder.receive(frame) >= 0 {
@@ -115,12 +145,9 @@ struct SegmentDecoder {
             if result.readStatus < 0 { break }
             defer { packet.unref() }
             guard packet.pointer.pointee.stream_index == Int32(streamIndex) else { continue }
-            let dts = packet.pointer.pointee.dts == gg_av_nopts_value() ? packet.pointer.pointee.pts : packet.pointer.pointee.dts
-            if let end = plan.end, dts != gg_av_nopts_value(), dts >= end { break }
-            if let start = plan.start {
-                if dts != gg_av_nopts_value(), dts < start { continue }
-                if keyframePTS == nil { keyframePTS = packet.pointer.pointee.pts == gg_av_nopts_value() ? dts : packet.pointer.pointee.pts }
-            }
+            let order = SegmentPlan.order(packet)
+            if let end = plan.end, order != gg_av_nopts_value(), order >= end.order { break }
+            if let start = plan.start, order != gg_av_nopts_value(), order < start.order { continue }
             let sent = decoder.send(packet)
             if sent < 0 && sent != gg_averror_eagain() {
                 result.decodeErrors += 1
