@@ -89,7 +89,7 @@ struct TextReader: @unchecked Sendable {
             }
         }
         let jobs = pending
-        let results = ResultList(count: jobs.count)
+        let results = ResultSlots<TextResult>(count: jobs.count)
         DispatchQueue.concurrentPerform(iterations: jobs.count) { n in
             if context.cancellation.isCancelled { return }
             results.set(n, Result { try recognize(path: jobs[n].path) })
@@ -179,24 +179,5 @@ struct TextReader: @unchecked Sendable {
         let mean = words.isEmpty ? 0 : words.reduce(0) { $0 + $1.confidence } / Double(words.count)
         return TextResult(text: text, confidence: (mean * 10).rounded() / 10,
                           words: words.map { Word(text: $0.text, confidence: $0.confidence, box: $0.box) })
-    }
-}
-
-private final class ResultList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [Result<TextResult, Error>?]
-
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Result<TextResult, Error>) {
-        lock.lock()
-        values[index] = value
-        lock.unlock()
-    }
-
-    func get(_ index: Int) -> Result<TextResult, Error>? {
-        lock.lock()
-        defer { lock.unlock() }
-        return values[index]
     }
 }

@@ -97,9 +97,9 @@ struct SceneAnalyser: Sendable {
         if plans.count == 1 {
             results = [try decode(0)]
         } else {
-            let collected = SegmentResults(count: plans.count)
+            let collected = ResultSlots<SegmentResult>(count: plans.count)
             DispatchQueue.concurrentPerform(iterations: plans.count) { index in collected.set(index, Result { try decode(index) }) }
-            results = try collected.values.map { try $0!.get() }
+            results = try plans.indices.map { try collected.get($0)!.get() }
         }
         guard results.contains(where: { $0.frameCount > 0 }) else { throw GGError("not_media", "no decodable video frames") }
 
@@ -132,25 +132,6 @@ struct SceneAnalyser: Sendable {
         }
         item.scenes = scenes
         if !warnings.isEmpty { item.warnings = (item.warnings ?? []) + warnings }
-    }
-}
-
-private final class SegmentResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [Result<SegmentResult, Error>?]
-
-    init(count: Int) { stored = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Result<SegmentResult, Error>) {
-        lock.lock()
-        stored[index] = value
-        lock.unlock()
-    }
-
-    var values: [Result<SegmentResult, Error>?] {
-        lock.lock()
-        defer { lock.unlock() }
-        return stored
     }
 }
 
