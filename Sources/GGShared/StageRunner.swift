@@ -7,8 +7,11 @@ import Glibc
 public final class Cancellation: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
+    private let word = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
-    public init() {}
+    public init() { word.initialize(to: 0) }
+
+    deinit { word.deallocate() }
 
     public var isCancelled: Bool {
         lock.lock()
@@ -16,9 +19,13 @@ public final class Cancellation: @unchecked Sendable {
         return cancelled
     }
 
+    /// A word that becomes non-zero on cancellation, for C libraries that poll an abort flag.
+    public var flag: UnsafePointer<Int32> { UnsafePointer(word) }
+
     public func cancel() {
         lock.lock()
         cancelled = true
+        word.pointee = 1
         lock.unlock()
     }
 }

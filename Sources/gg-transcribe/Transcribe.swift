@@ -11,40 +11,87 @@ enum TranscribeTool {
         Audio is decoded and resampled to 16 kHz mono with libavformat/libswresample and cut into utterances at
         pauses (energy below --vad-threshold), so memory stays bounded and silence yields no words. Segment
         times are absolute. An item without an audio stream gets an empty transcript.
-        Engines: sphinx (PocketSphinx with Debian's pocketsphinx-en-us model). auto picks sphinx.
+        Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are packed
+        into windows of up to 28 s) and sphinx (PocketSphinx with Debian's pocketsphinx-en-us model).
+        auto picks whisper when a model is configured and falls back to sphinx, with a warning, when it
+        cannot be loaded. scripts/setup-whisper installs libwhisper and a tiny.en model under .whisper/.
         """,
         options: [
-            OptionSpec("--engine", value: "NAME", default: "auto", "auto or sphinx"),
+            OptionSpec("--engine", value: "NAME", default: "auto", "auto, whisper or sphinx"),
+            OptionSpec("--model", value: "FILE", default: "$GG_WHISPER_MODEL", "whisper.cpp ggml model (scripts/whisper-model.py makes one)"),
+            OptionSpec("--whisper-lib", value: "FILE", default: "$GG_WHISPER_LIB, else .whisper/lib, the linker's path, pywhispercpp",
+                       "libwhisper.so to load"),
+            OptionSpec("--language", value: "CODE", default: "auto", "spoken language for whisper (en, de, ...); English-only models use en"),
+            OptionSpec("--threads", value: "N", default: "number of CPUs", "whisper threads per decoder; CPUs/N decoders run at once"),
+            OptionSpec("--no-speech", value: "P", default: "0.6", "drop whisper windows whose no-speech probability is higher"),
             OptionSpec("--sphinx-hmm", value: "DIR", default: SphinxModel.debian.hmm, "PocketSphinx acoustic model"),
             OptionSpec("--sphinx-lm", value: "FILE", default: SphinxModel.debian.lm, "PocketSphinx language model"),
             OptionSpec("--sphinx-dict", value: "FILE", default: SphinxModel.debian.dict, "PocketSphinx pronunciation dictionary"),
             OptionSpec("--vad-threshold", value: "DB", default: "-45", "level in dBFS above which a 10 ms frame counts as sound"),
             OptionSpec("--max-utterance", value: "S", default: "20", "longest stretch recognised at once"),
-            OptionSpec("--segment-gap", value: "S", default: "0.5", "pause that starts a new transcript segment"),
+            OptionSpec("--segment-gap", value: "S", default: "0.5", "pause that starts a new sphinx transcript segment"),
         ],
-        libraries: { ffmpegVersions() + ["pocketsphinx 5prealpha"] })
+        libraries: { ffmpegVersions() + ["pocketsphinx 5prealpha", WhisperModel.compiled ? "whisper.cpp: loaded at run time" : "whisper.cpp: not compiled in (no whisper.h)"] })
 
     static func main() -> Never {
         let runner = StageRunner(tool: info)
         let options = runner.options
-        _ = options.choice("--engine", default: "auto", from: ["auto", "sphinx"])
+        let environment = ProcessInfo.processInfo.environment
+        let engineName = options.choice("--engine", default: "auto", from: ["auto", "whisper", "sphinx"])
+        let whisperSetup = WhisperSetup(library: options.string("--whisper-lib") ?? environment["GG_WHISPER_LIB"],
+                                        model: options.string("--model") ?? environment["GG_WHISPER_MODEL"])
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
+        let threads = options.int("--threads", default: cpus, min: 1, max: 256)
+        let language = options.string("--language") ?? "auto"
+        let segmenter = SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
+                                        maxSeconds: options.double("--max-utterance", default: 20, min: 1, max: 600))
+        let engine: SpeechEngine
+        if engineName == "whisper" || (engineName == "auto" && whisperSetup.model != nil) {
+            do {
+                let model = try whisperSetup.load()
+                let english = !model.multilingual || language == "en"
+                engine = .whisper(model, ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { try WhisperDecoder(model: model) },
+                                  threads: threads, language: english ? "en" : language,
+                                  noSpeech: Float(options.double("--no-speech", default: 0.6, min: 0, max: 1)))
+            } catch let error as GGError {
+                if engineName == "whisper" {
+                    engine = .unavailable(error)
+                } else {
+                    runner.diagnostics.warning("\(error.message); using the sphinx engine")
+                    engine = sphinxEngine(options, jobs: runner.jobs)
+                }
+            } catch {
+                fatalError("unexpected \(error)")
+            }
+        } else {
+            engine = sphinxEngine(options, jobs: runner.jobs)
+        }
+        let transcriber = Transcriber(engine: engine, segmenter: segmenter,
+                                      segmentGap: options.double("--segment-gap", default: 0.5, min: 0))
+        runner.run { record, context in try transcriber.transcribe(record, context) }
+    }
+
+    static func sphinxEngine(_ options: ParsedOptions, jobs: Int) -> SpeechEngine {
         let model = SphinxModel(hmm: options.string("--sphinx-hmm") ?? SphinxModel.debian.hmm,
                                 lm: options.string("--sphinx-lm") ?? SphinxModel.debian.lm,
                                 dict: options.string("--sphinx-dict") ?? SphinxModel.debian.dict)
-        let transcriber = Transcriber(
-            pool: ResourcePool(size: runner.jobs) { try SphinxEngine(model: model) },
-            missingModel: model.missing().map { GGError("engine_unavailable", "no PocketSphinx model at \($0); install pocketsphinx-en-us") },
-            segmenter: SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
-                                       maxSeconds: options.double("--max-utterance", default: 20, min: 1, max: 600)),
-            segmentGap: options.double("--segment-gap", default: 0.5, min: 0))
-        runner.run { record, context in try transcriber.transcribe(record, context) }
+        if let missing = model.missing() {
+            return .unavailable(GGError("engine_unavailable", "no PocketSphinx model at \(missing); install pocketsphinx-en-us"))
+        }
+        return .sphinx(ResourcePool(size: jobs) { try SphinxEngine(model: model) })
     }
 }
 
-/// Transcribes a record's items with pooled speech engines.
-struct Transcriber: @unchecked Sendable {
-    let pool: ResourcePool<SphinxEngine>
-    let missingModel: GGError?
+/// The recogniser a run uses, with its pooled per-worker state.
+enum SpeechEngine: @unchecked Sendable {
+    case whisper(WhisperModel, ResourcePool<WhisperDecoder>, threads: Int, language: String, noSpeech: Float)
+    case sphinx(ResourcePool<SphinxEngine>)
+    case unavailable(GGError)
+}
+
+/// Transcribes a record's items.
+struct Transcriber: Sendable {
+    let engine: SpeechEngine
     let segmenter: SpeechSegmenter
     let segmentGap: Double
 
@@ -52,7 +99,7 @@ struct Transcriber: @unchecked Sendable {
         var record = input
         guard var items = record.items else { return record }
         for i in items.indices where items[i].error == nil && items[i].type != .image {
-            if let missingModel { throw missingModel }
+            if case .unavailable(let error) = engine { throw error }
             try context.checkCancelled()
             do {
                 items[i].transcript = try transcript(path: items[i].path, context)
@@ -65,12 +112,32 @@ struct Transcriber: @unchecked Sendable {
     }
 
     func transcript(path: String, _ context: StageContext) throws -> Transcript {
-        var words = [TimedWord]()
-        _ = try SpeechAudio.utterances(path: path, segmenter: segmenter, cancellation: context.cancellation) { utterance in
-            words += try pool.with { $0.recognize(utterance) }
+        switch engine {
+        case .sphinx(let pool):
+            var words = [TimedWord]()
+            _ = try SpeechAudio.utterances(path: path, segmenter: segmenter, cancellation: context.cancellation) { utterance in
+                words += try pool.with { $0.recognize(utterance) }
+            }
+            let segments = Transcriber.segments(words, gap: segmentGap)
+            return Transcript(language: "en", engine: "sphinx", text: segments.map(\.text).joined(separator: " "), segments: segments)
+        case .whisper(_, let pool, let threads, let language, let noSpeech):
+            var packer = ChunkPacker()
+            var segments = [Segment]()
+            var detected = language == "auto" ? nil : language
+            func run(_ chunk: SpeechChunk) throws {
+                let result = try pool.with { try $0.transcribe(chunk, threads: threads, language: language, noSpeechThreshold: noSpeech, cancellation: context.cancellation) }
+                segments += result.segments
+                if detected == nil, !result.segments.isEmpty { detected = result.language }
+            }
+            _ = try SpeechAudio.utterances(path: path, segmenter: segmenter, cancellation: context.cancellation) { utterance in
+                if let chunk = packer.add(utterance) { try run(chunk) }
+            }
+            if let chunk = packer.finish() { try run(chunk) }
+            return Transcript(language: detected ?? (language == "auto" ? "" : language), engine: "whisper",
+                              text: segments.map(\.text).joined(separator: " "), segments: segments)
+        case .unavailable(let error):
+            throw error
         }
-        let segments = Transcriber.segments(words, gap: segmentGap)
-        return Transcript(language: "en", engine: "sphinx", text: segments.map(\.text).joined(separator: " "), segments: segments)
     }
 
     static func segments(_ words: [TimedWord], gap: Double) -> [Segment] {

@@ -1,0 +1,193 @@
+#include "gg_whisper.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if __has_include(<whisper.h>)
+#include <whisper.h>
+
+#define GG_WHISPER_FUNCTIONS(X) \
+    X(whisper_version) X(whisper_log_set) X(whisper_context_default_params) \
+    X(whisper_init_from_file_with_params_no_state) X(whisper_free) X(whisper_init_state) X(whisper_free_state) \
+    X(whisper_is_multilingual) X(whisper_model_type_readable) X(whisper_full_default_params) X(whisper_full_with_state) \
+    X(whisper_full_n_segments_from_state) X(whisper_full_get_segment_t0_from_state) \
+    X(whisper_full_get_segment_t1_from_state) X(whisper_full_get_segment_text_from_state) \
+    X(whisper_full_get_segment_no_speech_prob_from_state) X(whisper_full_lang_id_from_state) X(whisper_lang_str) \
+    X(whisper_full_n_tokens_from_state) X(whisper_full_get_token_id_from_state) X(whisper_full_get_token_p_from_state) X(whisper_token_eot)
+
+struct gg_whisper {
+    void *library;
+    struct whisper_context *context;
+#define GG_WHISPER_FIELD(name) __typeof__(name) *name;
+    GG_WHISPER_FUNCTIONS(GG_WHISPER_FIELD)
+};
+
+struct gg_whisper_state {
+    struct whisper_state *state;
+};
+
+static _Thread_local char last_error[512];
+
+static void gg_whisper_log(enum ggml_log_level level, const char *text, void *user_data) {
+    (void)user_data;
+    if (level == GGML_LOG_LEVEL_ERROR && text) {
+        snprintf(last_error, sizeof last_error, "%s", text);
+        size_t length = strlen(last_error);
+        while (length > 0 && (last_error[length - 1] == '\n' || last_error[length - 1] == ' ')) last_error[--length] = 0;
+    }
+}
+
+bool gg_whisper_compiled(void) { return true; }
+
+gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size) {
+    gg_whisper *whisper = calloc(1, sizeof *whisper);
+    if (!whisper) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    whisper->library = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (!whisper->library) {
+        snprintf(error, error_size, "cannot load %s: %s", library, dlerror());
+        free(whisper);
+        return NULL;
+    }
+#define GG_WHISPER_LOAD(name)                                                              \
+    whisper->name = (__typeof__(name) *)dlsym(whisper->library, #name);                   \
+    if (!whisper->name) {                                                                  \
+        snprintf(error, error_size, "%s has no %s: whisper.cpp 1.7.6 or later is needed", library, #name); \
+        dlclose(whisper->library);                                                         \
+        free(whisper);                                                                     \
+        return NULL;                                                                       \
+    }
+    GG_WHISPER_FUNCTIONS(GG_WHISPER_LOAD)
+    whisper->whisper_log_set(gg_whisper_log, NULL);
+    struct whisper_context_params params = whisper->whisper_context_default_params();
+    params.use_gpu = false;
+    last_error[0] = 0;
+    whisper->context = whisper->whisper_init_from_file_with_params_no_state(model, params);
+    if (!whisper->context) {
+        snprintf(error, error_size, "cannot load the whisper model %s%s%s", model, last_error[0] ? ": " : "", last_error);
+        dlclose(whisper->library);
+        free(whisper);
+        return NULL;
+    }
+    return whisper;
+}
+
+void gg_whisper_close(gg_whisper *whisper) {
+    if (!whisper) return;
+    whisper->whisper_free(whisper->context);
+    free(whisper);
+}
+
+const char *gg_whisper_library_version(const gg_whisper *whisper) { return whisper->whisper_version(); }
+
+const char *gg_whisper_model_type(const gg_whisper *whisper) { return whisper->whisper_model_type_readable(whisper->context); }
+
+bool gg_whisper_multilingual(const gg_whisper *whisper) { return whisper->whisper_is_multilingual(whisper->context) != 0; }
+
+gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper) {
+    gg_whisper_state *state = calloc(1, sizeof *state);
+    if (!state) return NULL;
+    state->state = whisper->whisper_init_state(whisper->context);
+    if (!state->state) {
+        free(state);
+        return NULL;
+    }
+    return state;
+}
+
+void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) {
+    if (!state) return;
+    whisper->whisper_free_state(state->state);
+    free(state);
+}
+
+static bool gg_whisper_abort(void *data) { return data && *(const volatile int32_t *)data != 0; }
+
+int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
+                   int threads, const char *language, const volatile int32_t *cancelled) {
+    struct whisper_full_params params = whisper->whisper_full_default_params(WHISPER_SAMPLING_GREEDY);
+    params.n_threads = threads > 0 ? threads : 1;
+    params.no_context = true;
+    params.print_progress = false;
+    params.print_realtime = false;
+    params.print_timestamps = false;
+    params.print_special = false;
+    params.suppress_blank = true;
+    params.suppress_nst = true;
+    params.language = language;
+    params.detect_language = false;
+    params.abort_callback = gg_whisper_abort;
+    params.abort_callback_user_data = (void *)cancelled;
+    return whisper->whisper_full_with_state(whisper->context, state->state, params, samples, count);
+}
+
+int gg_whisper_segment_count(gg_whisper *whisper, gg_whisper_state *state) {
+    return whisper->whisper_full_n_segments_from_state(state->state);
+}
+
+double gg_whisper_segment_start(gg_whisper *whisper, gg_whisper_state *state, int segment) {
+    return (double)whisper->whisper_full_get_segment_t0_from_state(state->state, segment) / 100.0;
+}
+
+double gg_whisper_segment_end(gg_whisper *whisper, gg_whisper_state *state, int segment) {
+    return (double)whisper->whisper_full_get_segment_t1_from_state(state->state, segment) / 100.0;
+}
+
+const char *gg_whisper_segment_text(gg_whisper *whisper, gg_whisper_state *state, int segment) {
+    return whisper->whisper_full_get_segment_text_from_state(state->state, segment);
+}
+
+float gg_whisper_segment_no_speech(gg_whisper *whisper, gg_whisper_state *state, int segment) {
+    return whisper->whisper_full_get_segment_no_speech_prob_from_state(state->state, segment);
+}
+
+float gg_whisper_segment_confidence(gg_whisper *whisper, gg_whisper_state *state, int segment) {
+    whisper_token eot = whisper->whisper_token_eot(whisper->context);
+    int count = whisper->whisper_full_n_tokens_from_state(state->state, segment), text_tokens = 0;
+    double sum = 0;
+    for (int i = 0; i < count; i++) {
+        if (whisper->whisper_full_get_token_id_from_state(state->state, segment, i) >= eot) continue;
+        sum += whisper->whisper_full_get_token_p_from_state(state->state, segment, i);
+        text_tokens++;
+    }
+    return text_tokens ? (float)(sum / text_tokens) : 0;
+}
+
+const char *gg_whisper_language(gg_whisper *whisper, gg_whisper_state *state) {
+    return whisper->whisper_lang_str(whisper->whisper_full_lang_id_from_state(state->state));
+}
+
+#else
+
+bool gg_whisper_compiled(void) { return false; }
+
+gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size) {
+    (void)library;
+    (void)model;
+    snprintf(error, error_size, "gg-transcribe was compiled without whisper.h: run scripts/setup-whisper, then rebuild");
+    return NULL;
+}
+
+void gg_whisper_close(gg_whisper *whisper) { (void)whisper; }
+const char *gg_whisper_library_version(const gg_whisper *whisper) { (void)whisper; return ""; }
+const char *gg_whisper_model_type(const gg_whisper *whisper) { (void)whisper; return ""; }
+bool gg_whisper_multilingual(const gg_whisper *whisper) { (void)whisper; return false; }
+gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper) { (void)whisper; return NULL; }
+void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) { (void)whisper; (void)state; }
+int gg_whisper_run(gg_whisper *w, gg_whisper_state *s, const float *p, int n, int t, const char *l, const volatile int32_t *c) {
+    (void)w; (void)s; (void)p; (void)n; (void)t; (void)l; (void)c;
+    return -1;
+}
+int gg_whisper_segment_count(gg_whisper *w, gg_whisper_state *s) { (void)w; (void)s; return 0; }
+double gg_whisper_segment_start(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return 0; }
+double gg_whisper_segment_end(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return 0; }
+const char *gg_whisper_segment_text(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return ""; }
+float gg_whisper_segment_no_speech(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return 1; }
+float gg_whisper_segment_confidence(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return 0; }
+const char *gg_whisper_language(gg_whisper *w, gg_whisper_state *s) { (void)w; (void)s; return ""; }
+
+#endif

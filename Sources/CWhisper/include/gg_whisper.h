@@ -1,0 +1,44 @@
+#ifndef GG_WHISPER_H
+#define GG_WHISPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/// whisper.cpp loaded at run time with dlopen: a model (weights) shared by many decoding states.
+typedef struct gg_whisper gg_whisper;
+/// One decoding state of a gg_whisper model; use from one thread at a time.
+typedef struct gg_whisper_state gg_whisper_state;
+
+/// True when gg was compiled against whisper.h, so the engine can be loaded at run time.
+bool gg_whisper_compiled(void);
+
+/// Loads `library` (a libwhisper.so path or soname) and the ggml model at `model`.
+/// NULL on failure, with a message in `error`.
+gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size);
+void gg_whisper_close(gg_whisper *whisper);
+/// whisper_version() of the loaded library, e.g. "1.8.5".
+const char *gg_whisper_library_version(const gg_whisper *whisper);
+/// "tiny", "base", ... as whisper.cpp names the loaded model, and whether it is multilingual.
+const char *gg_whisper_model_type(const gg_whisper *whisper);
+bool gg_whisper_multilingual(const gg_whisper *whisper);
+
+gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper);
+void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state);
+
+/// Transcribes 16 kHz mono samples; `language` "auto" detects it. `cancelled`, polled during
+/// computation, aborts the run when it becomes non-zero. Returns 0 on success.
+int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
+                   int threads, const char *language, const volatile int32_t *cancelled);
+int gg_whisper_segment_count(gg_whisper *whisper, gg_whisper_state *state);
+/// Segment bounds in seconds from the start of the samples.
+double gg_whisper_segment_start(gg_whisper *whisper, gg_whisper_state *state, int segment);
+double gg_whisper_segment_end(gg_whisper *whisper, gg_whisper_state *state, int segment);
+const char *gg_whisper_segment_text(gg_whisper *whisper, gg_whisper_state *state, int segment);
+float gg_whisper_segment_no_speech(gg_whisper *whisper, gg_whisper_state *state, int segment);
+/// Mean probability of the segment's text tokens (0-1).
+float gg_whisper_segment_confidence(gg_whisper *whisper, gg_whisper_state *state, int segment);
+/// Language of the last run ("en", ...).
+const char *gg_whisper_language(gg_whisper *whisper, gg_whisper_state *state);
+
+#endif

@@ -1,0 +1,169 @@
+import CWhisper
+import Foundation
+import GGShared
+
+/// Where to find libwhisper and a ggml model for the whisper engine.
+struct WhisperSetup: Sendable {
+    var library: String?
+    var model: String?
+
+    /// libwhisper paths tried in order when none is given: the repository's .whisper/ (scripts/setup-whisper),
+    /// the dynamic linker's search path, then pywhispercpp wheels installed for any Python.
+    static func libraryCandidates(executable: String = CommandLine.arguments[0]) -> [String] {
+        let exe = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        var candidates = ["../../.whisper/lib", "../.whisper/lib", "../lib/gg/whisper"].map {
+            exe.appendingPathComponent($0).appendingPathComponent("libwhisper.so.1").standardizedFileURL.path
+        }
+        candidates.append("libwhisper.so.1")
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        var sites = ["/usr/lib/python3/dist-packages", "\(home)/.local/lib"]
+        sites += ["/usr/local/lib", "/usr/lib", "\(home)/.pyenv/versions"].flatMap { pythonSites(under: $0) }
+        if let venv = ProcessInfo.processInfo.environment["VIRTUAL_ENV"] { sites += pythonSites(under: venv + "/lib") }
+        sites += pythonSites(under: "\(home)/.local/lib")
+        candidates += sites.map { "\($0)/libwhisper.so.1" }
+        return candidates
+    }
+
+    private static func pythonSites(under root: String) -> [String] {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: root) else { return [] }
+        return entries.sorted().flatMap { entry -> [String] in
+            let base = "\(root)/\(entry)"
+            if entry.hasPrefix("python3") { return ["\(base)/site-packages", "\(base)/dist-packages"] }
+            if fm.fileExists(atPath: "\(base)/lib") { return pythonSites(under: "\(base)/lib") }
+            return []
+        }
+    }
+
+    /// Loads the model from the first library that opens, or explains every failure.
+    func load() throws -> WhisperModel {
+        guard let model else { throw GGError("engine_unavailable", "no whisper model: pass --model FILE or set GG_WHISPER_MODEL") }
+        guard FileManager.default.isReadableFile(atPath: model) else {
+            throw GGError("engine_unavailable", "no whisper model at \(model); scripts/setup-whisper makes one")
+        }
+        let candidates = library.map { [$0] } ?? WhisperSetup.libraryCandidates()
+        var reasons = [String]()
+        for candidate in candidates where !candidate.hasPrefix("/") || FileManager.default.fileExists(atPath: candidate) {
+            do {
+                return try WhisperModel(library: candidate, model: model)
+            } catch let error as GGError {
+                reasons.append(error.message)
+                if error.kind == "model_unavailable" { break }
+            }
+        }
+        let reason = reasons.first ?? "no libwhisper.so.1 found; run scripts/setup-whisper, or pass --whisper-lib"
+        throw GGError("engine_unavailable", reason)
+    }
+}
+
+/// A whisper.cpp model loaded with its library; shared by the decoders of every worker.
+final class WhisperModel: @unchecked Sendable {
+    fileprivate let handle: OpaquePointer
+    let library: String
+    let version: String
+    let type: String
+    let multilingual: Bool
+
+    init(library: String, model: String) throws {
+        var message = [CChar](repeating: 0, count: 1024)
+        guard let handle = gg_whisper_open(library, model, &message, message.count) else {
+            let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw GGError(text.hasPrefix("cannot load the whisper model") ? "model_unavailable" : "engine_unavailable", text)
+        }
+        self.handle = handle
+        self.library = library
+        version = String(cString: gg_whisper_library_version(handle))
+        type = String(cString: gg_whisper_model_type(handle))
+        multilingual = gg_whisper_multilingual(handle)
+    }
+
+    deinit { gg_whisper_close(handle) }
+
+    static var compiled: Bool { gg_whisper_compiled() }
+}
+
+/// Audio handed to whisper at once: utterances within one window, silence between them zeroed.
+struct SpeechChunk {
+    var start: Double
+    var samples: [Float] = []
+
+    var end: Double { start + Double(samples.count) / Double(SpeechAudio.sampleRate) }
+}
+
+/// Packs consecutive utterances into chunks no longer than whisper's 30 s window, keeping their times.
+struct ChunkPacker {
+    let maxSeconds: Double
+    let maxGapSeconds: Double
+    private var current: SpeechChunk?
+
+    init(maxSeconds: Double = 28, maxGapSeconds: Double = 3) {
+        self.maxSeconds = maxSeconds
+        self.maxGapSeconds = maxGapSeconds
+    }
+
+    mutating func add(_ utterance: Utterance) -> SpeechChunk? {
+        let rate = Double(SpeechAudio.sampleRate)
+        let utteranceEnd = utterance.start + Double(utterance.samples.count) / rate
+        var finished: SpeechChunk?
+        if let chunk = current, utteranceEnd - chunk.start > maxSeconds || utterance.start - chunk.end > maxGapSeconds {
+            finished = chunk
+            current = nil
+        }
+        var chunk = current ?? SpeechChunk(start: utterance.start)
+        let offset = Int(((utterance.start - chunk.start) * rate).rounded())
+        if offset > chunk.samples.count { chunk.samples += [Float](repeating: 0, count: offset - chunk.samples.count) }
+        let overlap = chunk.samples.count - offset
+        chunk.samples += utterance.samples.dropFirst(max(0, overlap)).map { Float($0) / 32768 }
+        current = chunk
+        return finished
+    }
+
+    mutating func finish() -> SpeechChunk? {
+        defer { current = nil }
+        return current
+    }
+}
+
+/// One whisper decoding state, reused across chunks by one worker at a time.
+final class WhisperDecoder {
+    private let model: WhisperModel
+    private let state: OpaquePointer
+
+    init(model: WhisperModel) throws {
+        guard let state = gg_whisper_state_new(model.handle) else {
+            throw GGError("engine_unavailable", "whisper cannot allocate a decoding state")
+        }
+        self.model = model
+        self.state = state
+    }
+
+    deinit { gg_whisper_state_free(model.handle, state) }
+
+    /// Segments of one chunk with absolute times, and the language whisper used.
+    func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, noSpeechThreshold: Float, cancellation: Cancellation) throws -> (segments: [Segment], language: String) {
+        let status = chunk.samples.withUnsafeBufferPointer {
+            gg_whisper_run(model.handle, state, $0.baseAddress, Int32($0.count), Int32(threads), language, cancellation.flag)
+        }
+        if cancellation.isCancelled { throw GGError("timeout", "record exceeded its time limit") }
+        guard status == 0 else { throw GGError("engine_failed", "whisper failed on the audio at \(roundedSeconds(chunk.start)) s (status \(status))") }
+        var segments = [Segment]()
+        for i in 0..<gg_whisper_segment_count(model.handle, state) {
+            let text = String(cString: gg_whisper_segment_text(model.handle, state, i)).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !WhisperDecoder.isAnnotation(text), gg_whisper_segment_no_speech(model.handle, state, i) <= noSpeechThreshold else { continue }
+            if segments.count >= 2, segments.suffix(2).allSatisfy({ $0.text == text }) { continue }
+            let start = min(chunk.end, chunk.start + gg_whisper_segment_start(model.handle, state, i))
+            let end = min(chunk.end, max(start, chunk.start + gg_whisper_segment_end(model.handle, state, i)))
+            segments.append(Segment(start: roundedSeconds(start), end: roundedSeconds(end), text: text))
+        }
+        return (segments, String(cString: gg_whisper_language(model.handle, state)))
+    }
+
+    /// Empty text, symbols only ("♪♪"), or a bracketed sound description such as "[BLANK_AUDIO]" or "(music)": not speech.
+    static func isAnnotation(_ text: String) -> Bool {
+        if !text.unicodeScalars.contains(where: CharacterSet.alphanumerics.contains) { return true }
+        let stripped = text.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters).subtracting(CharacterSet(charactersIn: "[]()*♪")))
+        if stripped.isEmpty { return true }
+        let pairs: [(Character, Character)] = [("[", "]"), ("(", ")"), ("*", "*"), ("♪", "♪")]
+        return pairs.contains { stripped.first == $0.0 && stripped.last == $0.1 && !stripped.dropFirst().dropLast().contains($0.1) }
+    }
+}
