@@ -16,7 +16,8 @@ options:
   --threshold X        gg-scenes content threshold      --detector MODE  adaptive or content
   --clips              gg-scenes writes per-scene clips
   --lang LANGS         gg-ocr languages (default eng)
-  --engine NAME        gg-transcribe engine (default auto)
+  --engine NAME        gg-transcribe engine: auto (default), whisper or sphinx
+  --model FILE         whisper model (default: $GG_WHISPER_MODEL, else .whisper/models/ggml-tiny.en.bin if set up)
   --base64             embed keyframes, clips and images in the results
   --cleanup            delete work files once each record is assembled
   --array              write {"results": [...]} instead of NDJSON
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --threshold|--detector) scenes+=("$1" "$2"); shift 2 ;;
     --clips) scenes+=("$1"); shift ;;
     --lang) ocr+=("$1" "$2"); shift 2 ;;
-    --engine) transcribe+=("$1" "$2"); shift 2 ;;
+    --engine|--model) transcribe+=("$1" "$2"); shift 2 ;;
     --base64|--cleanup|--array) assemble+=("$1"); shift ;;
     --no-local) local=(); shift ;;
     --bin) bin="$2"; shift 2 ;;
@@ -46,6 +47,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$input" ] || { usage >&2; exit 64; }
+if [ -z "${GG_WHISPER_MODEL:-}" ] && [ -r "$here/.whisper/models/ggml-tiny.en.bin" ]; then
+  export GG_WHISPER_MODEL="$here/.whisper/models/ggml-tiny.en.bin"
+fi
 if [ -z "$bin" ]; then
   for candidate in "$here/.build/release" "$here/.build/debug"; do
     [ -x "$candidate/gg-fetch" ] && { bin="$candidate"; break; }

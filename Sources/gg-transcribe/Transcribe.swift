@@ -36,7 +36,7 @@ enum TranscribeTool {
     static func main() -> Never {
         let runner = StageRunner(tool: info)
         let options = runner.options
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         let engineName = options.choice("--engine", default: "auto", from: ["auto", "whisper", "sphinx"])
         let whisperSetup = WhisperSetup(library: options.string("--whisper-lib") ?? environment["GG_WHISPER_LIB"],
                                         model: options.string("--model") ?? environment["GG_WHISPER_MODEL"])

@@ -41,9 +41,11 @@ struct WhisperSetup: Sendable {
         guard FileManager.default.isReadableFile(atPath: model) else {
             throw GGError("engine_unavailable", "no whisper model at \(model); scripts/setup-whisper makes one")
         }
-        let candidates = library.map { [$0] } ?? WhisperSetup.libraryCandidates()
+        let candidates = library.map { [$0] } ?? WhisperSetup.libraryCandidates().filter {
+            !$0.hasPrefix("/") || FileManager.default.fileExists(atPath: $0)
+        }
         var reasons = [String]()
-        for candidate in candidates where !candidate.hasPrefix("/") || FileManager.default.fileExists(atPath: candidate) {
+        for candidate in candidates {
             do {
                 return try WhisperModel(library: candidate, model: model)
             } catch let error as GGError {

@@ -186,14 +186,13 @@ final class TranscribeTests: XCTestCase {
         work = TestEnv.temporaryDirectory()
     }
 
-    func transcripts(_ paths: [(String, String)]) throws -> [[String: Any]] {
-        let result = try tool("gg-transcribe", ["--work-dir", work.path], stdin: recordLine(paths))
+    func transcripts(_ paths: [(String, String)], _ arguments: [String] = ["--engine", "sphinx"]) throws -> [[String: Any]] {
+        let result = try tool("gg-transcribe", ["--work-dir", work.path] + arguments, stdin: recordLine(paths))
         XCTAssertEqual(result.status, 0, result.stderr)
         return try result.records()[0].array("items").map { $0.dict("transcript") ?? [:] }
     }
 
-    func testSphinxWordErrorRateOnRecordedSpeech() throws {
-        try XCTSkipIf(!FileManager.default.fileExists(atPath: "\(Self.testdata)/librivox/transcription"), "pocketsphinx-testdata is not installed")
+    func librivoxWordErrorRate(_ arguments: [String]) throws -> (wer: Double, hypothesis: String, engine: String?) {
         let lines = try String(contentsOfFile: "\(Self.testdata)/librivox/transcription", encoding: .utf8).split(separator: "\n")
         var references = [String: String]()
         for line in lines {
@@ -202,12 +201,16 @@ final class TranscribeTests: XCTestCase {
                 .split(separator: " ").joined(separator: " ")
         }
         let names = references.keys.sorted()
-        let results = try transcripts(names.map { ("\(Self.testdata)/librivox/\($0).wav", "audio") })
+        let results = try transcripts(names.map { ("\(Self.testdata)/librivox/\($0).wav", "audio") }, arguments)
         let reference = names.compactMap { references[$0] }.joined(separator: " ")
         let hypothesis = results.compactMap { $0.string("text") }.joined(separator: " ")
-        let wer = wordErrorRate(reference: reference, hypothesis: hypothesis)
-        XCTAssertLessThanOrEqual(wer, 0.45, "sphinx WER \(wer): \(hypothesis)")
-        XCTAssertEqual(results.first?.string("engine"), "sphinx")
+        return (wordErrorRate(reference: normalizedWords(reference), hypothesis: normalizedWords(hypothesis)), hypothesis, results.first?.string("engine"))
+    }
+
+    func testSphinxWordErrorRateOnRecordedSpeech() throws {
+        let result = try librivoxWordErrorRate(["--engine", "sphinx"])
+        XCTAssertLessThanOrEqual(result.wer, 0.45, "sphinx WER \(result.wer): \(result.hypothesis)")
+        XCTAssertEqual(result.engine, "sphinx")
     }
 
     func testShortCommandIsRecognisedExactly() throws {
@@ -238,6 +241,111 @@ final class TranscribeTests: XCTestCase {
             XCTAssertEqual(transcript.string("text"), "")
             XCTAssertEqual(transcript.array("segments").count, 0)
         }
+    }
+
+    static let whisperModel = TestEnv.repo.appendingPathComponent(".whisper/models/ggml-tiny.en.bin").path
+    let whisper = ["--engine", "whisper", "--model", TranscribeTests.whisperModel]
+
+    func requireWhisperModel() throws {
+        guard FileManager.default.fileExists(atPath: Self.whisperModel) else {
+            XCTFail("no \(Self.whisperModel): run scripts/setup (or scripts/setup-whisper)")
+            throw XCTSkip("whisper is not set up")
+        }
+    }
+
+    func testWhisperWordErrorRateOnRecordedSpeech() throws {
+        try requireWhisperModel()
+        let result = try librivoxWordErrorRate(whisper)
+        XCTAssertLessThanOrEqual(result.wer, 0.08, "whisper WER \(result.wer): \(result.hypothesis)")
+        XCTAssertEqual(result.engine, "whisper")
+    }
+
+    func testWhisperRecognisesAShortCommand() throws {
+        try requireWhisperModel()
+        let wav = work.appendingPathComponent("goforward.wav").path
+        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
+        let transcript = try transcripts([(wav, "audio")], whisper)[0]
+        XCTAssertEqual(normalizedWords(transcript.string("text") ?? ""), "go forward ten meters")
+        XCTAssertEqual(transcript.string("language"), "en")
+    }
+
+    /// long.wav: eight sentences at known seconds over 52 s, so several whisper windows.
+    func testWhisperSegmentsStartWhereEachSentenceDoes() throws {
+        try requireWhisperModel()
+        let sentences = try String(contentsOfFile: TestEnv.fixture("sentences.txt"), encoding: .utf8).split(separator: "\n").map {
+            let parts = $0.split(separator: "\t")
+            return (start: Double(parts[0]) ?? -1, text: String(parts[1]))
+        }
+        let transcript = try transcripts([(TestEnv.fixture("long.wav"), "audio")], whisper)[0]
+        let segments = transcript.array("segments")
+        let starts = segments.compactMap { $0.double("start") }
+        let ends = segments.compactMap { $0.double("end") }
+        XCTAssertEqual(starts, starts.sorted())
+        XCTAssertTrue(zip(starts, ends).allSatisfy { $0 <= $1 && $1 <= 52 })
+        for sentence in sentences {
+            let near = segments.filter { abs(($0.double("start") ?? -9) - sentence.start) < 0.75 }
+            let heard = near.map { $0.string("text") ?? "" }.joined(separator: " ")
+            XCTAssertGreaterThanOrEqual(wordRecall(expected: sentence.text, in: heard), 0.5, "'\(sentence.text)' at \(sentence.start) s: \(segments)")
+        }
+        let wer = wordErrorRate(reference: sentences.map(\.text).joined(separator: " "), hypothesis: normalizedWords(transcript.string("text") ?? ""))
+        XCTAssertLessThanOrEqual(wer, 0.2, "whisper WER \(wer) on espeak-ng speech")
+    }
+
+    func testWhisperInventsNothingForSilenceToneOrMissingAudio() throws {
+        try requireWhisperModel()
+        let results = try transcripts([(TestEnv.fixture("silent.mp4"), "video"), (TestEnv.fixture("noaudio.mp4"), "video"),
+                                       (TestEnv.fixture("music.wav"), "audio")], whisper)
+        for transcript in results {
+            XCTAssertEqual(transcript.string("text"), "", "\(transcript)")
+            XCTAssertEqual(transcript.array("segments").count, 0)
+            XCTAssertEqual(transcript.string("engine"), "whisper")
+        }
+    }
+
+    func testConcurrentWhisperDecodersAgreeWithOne() throws {
+        try requireWhisperModel()
+        let paths = [(TestEnv.fixture("talk.mp4"), "video"), (TestEnv.fixture("long.wav"), "audio")]
+        let one = try transcripts(paths, whisper + ["--jobs", "1", "--threads", "2"])
+        let two = try transcripts(paths, whisper + ["--jobs", "2", "--threads", "1"])
+        XCTAssertEqual(one.map { $0.string("text") }, two.map { $0.string("text") })
+        XCTAssertFalse((one[0].string("text") ?? "").isEmpty)
+    }
+
+    func testAutoPicksWhisperWhenAModelIsConfiguredAndFallsBackToSphinx() throws {
+        try requireWhisperModel()
+        let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
+        let configured = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": Self.whisperModel])
+        XCTAssertEqual(try configured.records()[0].array("items")[0].dict("transcript")?.string("engine"), "whisper")
+        let unconfigured = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": ""])
+        XCTAssertEqual(try unconfigured.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        let broken = try tool("gg-transcribe", ["--work-dir", work.path, "--whisper-lib", "/nonexistent/libwhisper.so.1"], stdin: input,
+                              environment: ["GG_WHISPER_MODEL": Self.whisperModel])
+        XCTAssertEqual(broken.status, 0, broken.stderr)
+        XCTAssertEqual(try broken.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        XCTAssertTrue(broken.stderr.hasPrefix("gg-transcribe: warning: cannot load /nonexistent/libwhisper.so.1"), broken.stderr)
+    }
+
+    func testExplicitWhisperWithoutAModelIsUnavailable() throws {
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--engine", "whisper", "--model", "/nonexistent/model.bin"],
+                              stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]))
+        XCTAssertEqual(try result.records()[0].errorKind, "engine_unavailable")
+        XCTAssertEqual(result.status, 69)
+        XCTAssertTrue(result.stderr.contains("no whisper model at /nonexistent/model.bin"), result.stderr)
+    }
+
+    /// A record that runs out of time stops using whisper, so the next record gets the decoder at once.
+    func testTimeoutStopsWhisperAndFreesTheDecoder() throws {
+        try requireWhisperModel()
+        let wav = work.appendingPathComponent("goforward.wav").path
+        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
+        let long = Array(repeating: (TestEnv.fixture("long.wav"), "audio"), count: 6)
+        let input = recordLine(long, id: "long") + "\n" + recordLine([(wav, "audio")], id: "short")
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--jobs", "1", "--timeout", "3"] + whisper, stdin: input)
+        let records = try result.records()
+        XCTAssertEqual(records.count, 2)
+        XCTAssertEqual(records[0].errorKind, "timeout")
+        XCTAssertEqual(normalizedWords(records[1].array("items")[0].dict("transcript")?.string("text") ?? ""), "go forward ten meters", result.stderr)
+        XCTAssertEqual(result.status, 75)
     }
 
     func testCorruptAudioIsAnItemError() throws {

@@ -147,3 +147,21 @@ func wordRecall(expected: String, in text: String) -> Double {
     let words = expected.uppercased().split(separator: " ").map(String.init)
     return Double(words.filter(found.contains).count) / Double(max(words.count, 1))
 }
+
+/// Words for scoring transcripts: lower case, punctuation and hyphens dropped, common abbreviations and
+/// numbers up to twenty spelled out (as in the references).
+func normalizedWords(_ text: String) -> String {
+    let spelled = ["mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"]
+    let numbers = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                   "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+    return text.lowercased()
+        .split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "'") })
+        .map { word -> String in
+            let bare = word.trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+            if let full = spelled[bare] { return full }
+            if let n = Int(bare), n >= 0, n < numbers.count { return numbers[n] }
+            return bare
+        }
+        .filter { !$0.isEmpty }
+        .joined(separator: " ")
+}
