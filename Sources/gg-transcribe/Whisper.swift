@@ -92,22 +92,21 @@ struct SpeechChunk {
     var end: Double { start + Double(samples.count) / Double(SpeechAudio.sampleRate) }
 }
 
-/// Packs consecutive utterances into chunks no longer than whisper's 30 s window, keeping their times.
+/// Packs consecutive utterances into chunks that fill whisper's 30 s window, keeping their times:
+/// one encoder pass per window, and the words around a pause decoded in context.
 struct ChunkPacker {
     let maxSeconds: Double
-    let maxGapSeconds: Double
     private var current: SpeechChunk?
 
-    init(maxSeconds: Double = 28, maxGapSeconds: Double = 3) {
+    init(maxSeconds: Double = 29) {
         self.maxSeconds = maxSeconds
-        self.maxGapSeconds = maxGapSeconds
     }
 
     mutating func add(_ utterance: Utterance) -> SpeechChunk? {
         let rate = Double(SpeechAudio.sampleRate)
         let utteranceEnd = utterance.start + Double(utterance.samples.count) / rate
         var finished: SpeechChunk?
-        if let chunk = current, utteranceEnd - chunk.start > maxSeconds || utterance.start - chunk.end > maxGapSeconds {
+        if let chunk = current, utteranceEnd - chunk.start > maxSeconds {
             finished = chunk
             current = nil
         }

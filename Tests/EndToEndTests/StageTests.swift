@@ -243,7 +243,7 @@ final class TranscribeTests: XCTestCase {
         }
     }
 
-    static let whisperModel = TestEnv.repo.appendingPathComponent(".whisper/models/ggml-tiny.en.bin").path
+    static let whisperModel = TestEnv.repo.appendingPathComponent(".whisper/models/ggml-tiny.en-q8_0.bin").path
     let whisper = ["--engine", "whisper", "--model", TranscribeTests.whisperModel]
 
     func requireWhisperModel() throws {
@@ -305,7 +305,7 @@ final class TranscribeTests: XCTestCase {
     func testConcurrentWhisperDecodersAgreeWithOne() throws {
         try requireWhisperModel()
         let paths = [(TestEnv.fixture("talk.mp4"), "video"), (TestEnv.fixture("long.wav"), "audio")]
-        let one = try transcripts(paths, whisper + ["--jobs", "1", "--threads", "2"])
+        let one = try transcripts(paths, whisper + ["--jobs", "1", "--threads", "1"])
         let two = try transcripts(paths, whisper + ["--jobs", "2", "--threads", "1"])
         XCTAssertEqual(one.map { $0.string("text") }, two.map { $0.string("text") })
         XCTAssertFalse((one[0].string("text") ?? "").isEmpty)
