@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 
 /// Golden tests: Tests/Golden/<tool>/<case>/ holds `args` (one per line), `input.ndjson`, and the
-/// expected `expected.ndjson`, `expected.stderr` and `expected.status`. `$FIXTURES` and `$WORK`
-/// stand for the fixture folder and a fresh work root; tools run in the fixture folder, so inputs
+/// expected `expected.ndjson`, `expected.stderr` and `expected.status`. `$FIXTURES`, `$WORK` and `$REPO`
+/// stand for the fixture folder, a fresh work root and the checkout (for its `.whisper/` model); tools run in the fixture folder, so inputs
 /// can name fixtures as `./NAME` and keep ids independent of where the checkout lives. Run with GG_RECORD=1 to rewrite the expectations.
 final class GoldenTests: XCTestCase {
     static let root = TestEnv.repo.appendingPathComponent("Tests/Golden")
@@ -27,6 +27,7 @@ final class GoldenTests: XCTestCase {
         let work = TestEnv.temporaryDirectory().appendingPathComponent("work")
         func expand(_ text: String) -> String {
             text.replacingOccurrences(of: "$FIXTURES", with: TestEnv.fixtures.path).replacingOccurrences(of: "$WORK", with: work.path)
+                .replacingOccurrences(of: "$REPO", with: TestEnv.repo.path)
         }
         func collapse(_ text: String) -> String {
             text.replacingOccurrences(of: work.path, with: "$WORK").replacingOccurrences(of: TestEnv.fixtures.path, with: "$FIXTURES")
