@@ -86,6 +86,9 @@ public final class Frame {
 
     public func unref() { av_frame_unref(pointer) }
 
+    /// A B picture: with `LoopFilter.skipUnreferenced` possibly not deblocked, so not shown as a keyframe.
+    public var isBidirectional: Bool { pointer.pointee.pict_type == AV_PICTURE_TYPE_B }
+
     /// A new frame that shares this frame's buffers.
     public func reference() -> Frame {
         let copy = Frame()
@@ -94,11 +97,21 @@ public final class Frame {
     }
 }
 
+/// How much of the H.264/HEVC in-loop deblocking a decoder may skip.
+public enum LoopFilter: Sendable {
+    /// Every frame is deblocked: pictures exactly as any player shows them.
+    case full
+    /// Frames no other frame references skip it: referenced frames (all I and P frames) stay exact.
+    case skipUnreferenced
+    /// No frame is deblocked, and the codec's fast flags are set.
+    case skipAll
+}
+
 /// A decoder (AVCodecContext) opened for one stream.
 public final class Decoder {
     public let pointer: UnsafeMutablePointer<AVCodecContext>
 
-    public init(stream: UnsafeMutablePointer<AVStream>, threads: Int32 = 0, fast: Bool = false) throws {
+    public init(stream: UnsafeMutablePointer<AVStream>, threads: Int32 = 0, loopFilter: LoopFilter = .full) throws {
         guard let codec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
             throw GGError("unsupported_codec", "no decoder for \(String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id)))")
         }
@@ -110,7 +123,12 @@ public final class Decoder {
         context.pointee.pkt_timebase = stream.pointee.time_base
         context.pointee.thread_count = threads
         context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
-        if fast {
+        switch loopFilter {
+        case .full:
+            break
+        case .skipUnreferenced:
+            context.pointee.skip_loop_filter = AVDISCARD_NONREF
+        case .skipAll:
             context.pointee.skip_loop_filter = AVDISCARD_ALL
             context.pointee.flags2 |= AV_CODEC_FLAG2_FAST
         }

@@ -23,7 +23,8 @@ enum ScenesTool {
             OptionSpec("--analysis-width", value: "PX", default: "160", "width frames are scaled to for analysis"),
             OptionSpec("--keyframe-format", value: "FMT", default: "jpg", "jpg or png"),
             OptionSpec("--keyframe-width", value: "PX", default: "1280", "largest keyframe width; smaller frames are not enlarged"),
-            OptionSpec("--fast-decode", "skip H.264/HEVC deblocking while decoding: faster, slightly blockier keyframes"),
+            OptionSpec("--deblock", value: "MODE", default: "referenced",
+                       "H.264/HEVC deblocking: referenced (frames others refer to; keyframes are taken from I and P frames, so they are exact), all, or none (fastest, blockier keyframes)"),
             OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
             OptionSpec("--clips", "also write each scene as an MP4 clip (stream copy; an edit list starts it at the cut)"),
         ],
@@ -45,7 +46,8 @@ enum ScenesTool {
             writer: ImageWriter(format: ImageWriter.Format(rawValue: options.choice("--keyframe-format", default: "jpg", from: ["jpg", "png"]))!,
                                 maxWidth: options.int("--keyframe-width", default: 1280, min: 16)),
             clips: options.flag("--clips"),
-            fastDecode: options.flag("--fast-decode"),
+            loopFilter: ["all": .full, "referenced": .skipUnreferenced, "none": .skipAll][
+                options.choice("--deblock", default: "referenced", from: ["referenced", "all", "none"])]!,
             segments: options.int("--segments", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 64))
         runner.run { record, context in
             var record = record
@@ -71,7 +73,7 @@ struct SceneAnalyser: Sendable {
     let analysisWidth: Int
     let writer: ImageWriter
     let clips: Bool
-    let fastDecode: Bool
+    let loopFilter: LoopFilter
 
     let segments: Int
 
@@ -88,7 +90,7 @@ struct SceneAnalyser: Sendable {
         let itemIndex = item.index
         let path = item.path
         @Sendable func decode(_ index: Int) throws -> SegmentResult {
-            try SegmentDecoder(settings: settings, analysisWidth: analysisWidth, writer: writer, fastDecode: fastDecode, frameDuration: frameDuration)
+            try SegmentDecoder(settings: settings, analysisWidth: analysisWidth, writer: writer, loopFilter: loopFilter, frameDuration: frameDuration)
                 .decode(path: path, streamIndex: streamIndex, plan: plans[index], threads: threads, context: context) { scene in
                     dir.appendingPathComponent("\(itemIndex)-part\(index)-\(scene).\(writer.format.rawValue)").path
                 }
@@ -146,6 +148,7 @@ struct SceneBuilder {
     private var brightCount = 0
     private var first: Frame?
     private var candidate: (frame: Frame, position: Int)?
+    private var wantsCandidate = false
     private var previousCandidate: (frame: Frame, position: Int)?
     private var darkStart: Double?
     private var darkEnd = 0.0
@@ -192,9 +195,11 @@ struct SceneBuilder {
         if first == nil { first = picture }
         if !dark {
             brightCount += 1
-            if brightCount & (brightCount - 1) == 0 {
+            if brightCount & (brightCount - 1) == 0 { wantsCandidate = true }
+            if wantsCandidate && !picture.isBidirectional {
                 previousCandidate = candidate
                 candidate = (picture, brightCount)
+                wantsCandidate = false
             }
         }
     }
@@ -210,6 +215,7 @@ struct SceneBuilder {
         first = nil
         candidate = nil
         previousCandidate = nil
+        wantsCandidate = false
     }
 
     /// Where a fade through black cuts: the frame nearest the middle of the dark stretch.

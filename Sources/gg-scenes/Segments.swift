@@ -19,23 +19,34 @@ struct SegmentPlan: Sendable {
 
     static let whole = SegmentPlan(start: nil, end: nil)
 
-    /// Splits an indexed video at keyframes near equal shares of its length. Short videos and
-    /// those without an index when opened (MPEG-TS, Matroska, whose cues load lazily) stay whole.
+    /// Splits an indexed video at keyframes near equal shares of its decoding cost, estimated as the
+    /// mean of its share of frames and its share of compressed bytes (busy pictures take longer).
+    /// Short videos and those without an index when opened (MPEG-TS, Matroska, whose cues load
+    /// lazily) stay whole.
     static func split(_ file: FormatContext, streamIndex: Int, parts: Int) -> [SegmentPlan] {
         let stream = file.stream(streamIndex)
         let timeBase = av_q2d(stream.pointee.time_base)
         guard parts > 1, let duration = file.duration, duration >= 8, timeBase > 0 else { return [.whole] }
         let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
-        var keyframes = [Int64]()
+        var entries = [(timestamp: Int64, size: Double, key: Bool)]()
         for i in 0..<avformat_index_get_entries_count(stream) {
-            guard let entry = avformat_index_get_entry(stream, i), entry.pointee.flags & AVINDEX_KEYFRAME != 0 else { continue }
-            keyframes.append(entry.pointee.timestamp)
+            guard let entry = avformat_index_get_entry(stream, i) else { continue }
+            entries.append((entry.pointee.timestamp, Double(entry.pointee.size), entry.pointee.flags & AVINDEX_KEYFRAME != 0))
+        }
+        let totalBytes = entries.reduce(0) { $0 + $1.size }
+        var keyframes = [(timestamp: Int64, cost: Double)]()
+        var bytes = 0.0
+        for (i, entry) in entries.enumerated() {
+            let frameShare = Double(i) / Double(entries.count)
+            if entry.key { keyframes.append((entry.timestamp, totalBytes > 0 ? (frameShare + bytes / totalBytes) / 2 : frameShare)) }
+            bytes += entry.size
         }
         let shares = min(parts, Int(duration / 4))
         var joins = [Join]()
         for k in 1..<max(shares, 1) {
-            let target = origin + Int64(duration * Double(k) / Double(shares) / timeBase)
-            guard let nearest = keyframes.min(by: { abs($0 - target) < abs($1 - target) }) else { continue }
+            let share = Double(k) / Double(shares)
+            let nearest = keyframes.min { abs($0.cost - share) < abs($1.cost - share) }?.timestamp
+            guard let nearest else { continue }
             let seconds = Double(nearest - origin) * timeBase
             guard seconds >= 2, seconds <= duration - 2, let join = keyframePacket(file, streamIndex: streamIndex, seek: nearest),
                   join.order > (joins.last?.order ?? Int64.min) else { continue }
@@ -93,14 +104,14 @@ struct SegmentDecoder {
     let settings: DetectorSettings
     let analysisWidth: Int
     let writer: ImageWriter
-    let fastDecode: Bool
+    let loopFilter: LoopFilter
     let frameDuration: Double
 
     func decode(path: String, streamIndex: Int, plan: SegmentPlan, threads: Int32, context: StageContext,
                 keyframePath: @escaping (Int) -> String) throws -> SegmentResult {
         let file = try FormatContext(path: path)
         let stream = file.stream(streamIndex)
-        let decoder = try Decoder(stream: stream, threads: threads, fast: fastDecode)
+        let decoder = try Decoder(stream: stream, threads: threads, loopFilter: loopFilter)
         let timeBase = av_q2d(stream.pointee.time_base)
         let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
         if let start = plan.start {

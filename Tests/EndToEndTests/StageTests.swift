@@ -43,6 +43,28 @@ final class ScenesTests: XCTestCase {
         for (a, b) in zip(scenes, scenes.dropFirst()) { XCTAssertEqual(a.double("end"), b.double("start")) }
     }
 
+    /// The default skips deblocking only on frames nothing refers to and takes keyframes from I and P
+    /// frames, so its scenes and keyframe files equal a full decode's; `none` keeps the cuts.
+    func testDeblockModesKeepCutsAndReferencedKeepsExactKeyframes() throws {
+        for fixture in ["cuts.mp4", "seg-cut.mp4", "captions.mp4"] {
+            var runs = [String: [[String: Any]]]()
+            var images = [String: [Data]]()
+            for mode in ["all", "referenced", "none"] {
+                let scenes = try scenes(fixture, ["--deblock", mode, "--work-dir", TestEnv.temporaryDirectory().path]).scenes
+                runs[mode] = scenes
+                images[mode] = try scenes.map { try Data(contentsOf: URL(fileURLWithPath: XCTUnwrap($0.string("keyframe")))) }
+            }
+            let starts = { (mode: String) in runs[mode]!.compactMap { $0.double("start") } }
+            XCTAssertGreaterThan(starts("all").count, 1, fixture)
+            XCTAssertEqual(starts("referenced"), starts("all"), fixture)
+            XCTAssertEqual(starts("none"), starts("all"), fixture)
+            XCTAssertEqual(images["referenced"], images["all"], "\(fixture): keyframes identical to a fully deblocked decode")
+        }
+        let probe = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "frame=pict_type", "-of", "csv=p=0",
+                                                        TestEnv.fixture("seg-cut.mp4")])
+        XCTAssertTrue(probe.stdout.contains("B"), "the fixture has B frames, so the modes differ in what they decode")
+    }
+
     func testContentModeAlsoFindsHardCuts() throws {
         assertCuts(cuts(try scenes("cuts.mp4", ["--detector", "content"]).scenes), [2.0, 3.6])
         assertCuts(cuts(try scenes("captions.mp4", ["--detector", "content"]).scenes), [2.0, 4.0])
