@@ -25,6 +25,7 @@ enum ScenesTool {
             OptionSpec("--keyframe-width", value: "PX", default: "1280", "largest keyframe width; smaller frames are not enlarged"),
             OptionSpec("--deblock", value: "MODE", default: "referenced",
                        "H.264/HEVC deblocking: referenced (frames others refer to; keyframes are taken from I and P frames, so they are exact), all, or none (fastest, blockier keyframes)"),
+            OptionSpec("--verbose", "note on standard error how each video is decoded (stretches and where they join)"),
             OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
             OptionSpec("--clips", "also write each scene as an MP4 clip (stream copy; an edit list starts it at the cut)"),
         ],
@@ -48,7 +49,8 @@ enum ScenesTool {
             clips: options.flag("--clips"),
             loopFilter: ["all": .full, "referenced": .skipUnreferenced, "none": .skipAll][
                 options.choice("--deblock", default: "referenced", from: ["referenced", "all", "none"])]!,
-            segments: options.int("--segments", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 64))
+            segments: options.int("--segments", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 64),
+            verbose: options.flag("--verbose"))
         runner.run { record, context in
             var record = record
             guard var items = record.items else { return record }
@@ -76,6 +78,7 @@ struct SceneAnalyser: Sendable {
     let loopFilter: LoopFilter
 
     let segments: Int
+    let verbose: Bool
 
     func analyse(_ item: inout Item, dir: URL, _ context: StageContext) throws {
         let file = try FormatContext(path: item.path)
@@ -87,6 +90,12 @@ struct SceneAnalyser: Sendable {
         let plans = SegmentPlan.split(file, streamIndex: streamIndex, parts: segments)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threads = Int32(max(1, cores / plans.count))
+        if verbose {
+            let timeBase = av_q2d(stream.pointee.time_base)
+            let joins = plans.compactMap(\.start).map { "\(roundedSeconds(Double($0.pts) * timeBase)) s" }
+            context.diagnostics.note("\(item.path): \(plans.count) stretch\(plans.count == 1 ? "" : "es")"
+                                     + (joins.isEmpty ? "" : ", joined at \(joins.joined(separator: ", "))"), at: context.location)
+        }
         let itemIndex = item.index
         let path = item.path
         @Sendable func decode(_ index: Int) throws -> SegmentResult {

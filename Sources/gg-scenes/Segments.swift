@@ -20,32 +20,35 @@ struct SegmentPlan: Sendable {
     static let whole = SegmentPlan(start: nil, end: nil)
 
     /// Splits an indexed video at keyframes near equal shares of its decoding cost, estimated as the
-    /// mean of its share of frames and its share of compressed bytes (busy pictures take longer).
-    /// Short videos and those without an index when opened (MPEG-TS, Matroska, whose cues load
-    /// lazily) stay whole.
+    /// mean of its share of time and its share of the file's bytes (busy pictures take longer).
+    /// Matroska/WebM cues load on a first seek; short videos and those without an index covering
+    /// their length (MPEG-TS, Matroska without cues) stay whole.
     static func split(_ file: FormatContext, streamIndex: Int, parts: Int) -> [SegmentPlan] {
         let stream = file.stream(streamIndex)
         let timeBase = av_q2d(stream.pointee.time_base)
         guard parts > 1, let duration = file.duration, duration >= 8, timeBase > 0 else { return [.whole] }
         let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
-        var entries = [(timestamp: Int64, size: Double, key: Bool)]()
+        if avformat_index_get_entries_count(stream) < 2 { _ = av_seek_frame(file.pointer, Int32(streamIndex), origin, AVSEEK_FLAG_BACKWARD) }
+        var keyframes = [(timestamp: Int64, position: Int64)]()
+        var firstPosition = Int64.max, endPosition = max(0, avio_size(file.pointer.pointee.pb))
         for i in 0..<avformat_index_get_entries_count(stream) {
             guard let entry = avformat_index_get_entry(stream, i) else { continue }
-            entries.append((entry.pointee.timestamp, Double(entry.pointee.size), entry.pointee.flags & AVINDEX_KEYFRAME != 0))
+            firstPosition = min(firstPosition, entry.pointee.pos)
+            endPosition = max(endPosition, entry.pointee.pos + Int64(entry.pointee.size))
+            if entry.pointee.flags & AVINDEX_KEYFRAME != 0 { keyframes.append((entry.pointee.timestamp, entry.pointee.pos)) }
         }
-        let totalBytes = entries.reduce(0) { $0 + $1.size }
-        var keyframes = [(timestamp: Int64, cost: Double)]()
-        var bytes = 0.0
-        for (i, entry) in entries.enumerated() {
-            let frameShare = Double(i) / Double(entries.count)
-            if entry.key { keyframes.append((entry.timestamp, totalBytes > 0 ? (frameShare + bytes / totalBytes) / 2 : frameShare)) }
-            bytes += entry.size
+        guard let lastKeyframe = keyframes.map(\.timestamp).max(),
+              duration - Double(lastKeyframe - origin) * timeBase <= max(12, duration / 4) else { return [.whole] }
+        let bytes = Double(endPosition - firstPosition)
+        func cost(_ keyframe: (timestamp: Int64, position: Int64)) -> Double {
+            let timeShare = Double(keyframe.timestamp - origin) * timeBase / duration
+            return bytes > 0 && keyframe.position >= firstPosition ? (timeShare + Double(keyframe.position - firstPosition) / bytes) / 2 : timeShare
         }
         let shares = min(parts, Int(duration / 4))
         var joins = [Join]()
         for k in 1..<max(shares, 1) {
             let share = Double(k) / Double(shares)
-            let nearest = keyframes.min { abs($0.cost - share) < abs($1.cost - share) }?.timestamp
+            let nearest = keyframes.min { abs(cost($0) - share) < abs(cost($1) - share) }?.timestamp
             guard let nearest else { continue }
             let seconds = Double(nearest - origin) * timeBase
             guard seconds >= 2, seconds <= duration - 2, let join = keyframePacket(file, streamIndex: streamIndex, seek: nearest),

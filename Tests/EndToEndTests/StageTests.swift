@@ -383,17 +383,25 @@ final class TranscribeTests: XCTestCase {
 final class SegmentedScenesTests: XCTestCase {
     func testStretchesDecodedInParallelGiveTheSameScenes() throws {
         try TestEnv.ensureFixtures()
-        let expected: [String: [Double]] = ["seg-cut.mp4": [3, 6, 9], "seg-nocut.mp4": [3, 7, 9.6], "seg-fade.mp4": [6], "seg-flash.mp4": [9]]
+        var expected: [String: [Double]] = [:]
+        for (name, cuts) in ["seg-cut": [3.0, 6, 9], "seg-nocut": [3, 7, 9.6], "seg-fade": [6], "seg-flash": [9]] {
+            expected[name + ".mp4"] = cuts
+            expected[name + ".mkv"] = cuts
+        }
+        expected["seg-nocut.webm"] = [3, 7, 9.6]
         for (fixture, cuts) in expected.sorted(by: { $0.key < $1.key }) {
             var lists = [[[Double]]]()
             for segments in ["1", "2", "3"] {
                 let work = TestEnv.temporaryDirectory()
-                let result = try tool("gg-scenes", ["--work-dir", work.path, "--segments", segments], stdin: recordLine([(TestEnv.fixture(fixture), "video")], id: "s"))
+                let result = try tool("gg-scenes", ["--work-dir", work.path, "--segments", segments, "--verbose"],
+                                      stdin: recordLine([(TestEnv.fixture(fixture), "video")], id: "s"))
                 let scenes = try result.records()[0].array("items")[0].array("scenes")
                 lists.append(scenes.map { [$0.double("start") ?? -1, $0.double("end") ?? -1] })
                 let files = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("s").path).sorted()
                 XCTAssertEqual(files, (0..<scenes.count).map { String(format: "0-scene-%03d.jpg", $0) }, "\(fixture) --segments \(segments)")
                 XCTAssertEqual(scenes.map { $0.string("keyframe") ?? "" }, files.map { work.appendingPathComponent("s/\($0)").path })
+                let stretches = result.stderr.contains(": 1 stretch\n") ? 1 : result.stderr.contains(" stretches, joined at ") ? 2 : 0
+                XCTAssertEqual(stretches, segments == "1" ? 1 : 2, "\(fixture) --segments \(segments) is split: \(result.stderr)")
             }
             XCTAssertEqual(lists[1], lists[0], "\(fixture): 2 stretches")
             XCTAssertEqual(lists[2], lists[0], "\(fixture): 3 stretches")
