@@ -59,7 +59,9 @@ public struct StageContext: Sendable {
 
     /// The folder for one record's files under the work root.
     public func recordDir(_ record: Record) -> URL {
-        workDir.appendingPathComponent(record.id ?? Record.id(for: record.url ?? ""), isDirectory: true)
+        let id = record.id ?? Record.id(for: record.url ?? "")
+        let safe = !id.isEmpty && !id.contains("/") && id != "." && id != ".." ? id : Record.id(for: id)
+        return workDir.appendingPathComponent(safe, isDirectory: true)
     }
 }
 

@@ -53,9 +53,12 @@ enum FetchTool {
             cache: options.flag("--no-cache") ? nil : cache,
             resolver: Resolver(program: options.string("--resolver") ?? "yt-dlp", timeout: options.double("--resolver-timeout", default: 120, min: 1)),
             allowLocal: options.flag("--allow-local"))
+        let ids = RecordIDs()
         runner.decodeLine = { line in
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            return trimmed.hasPrefix("{") ? try RecordJSON.decodeRecord(trimmed) : Record(url: trimmed)
+            var record = trimmed.hasPrefix("{") ? try RecordJSON.decodeRecord(trimmed) : Record(url: trimmed)
+            if let url = record.url?.trimmingCharacters(in: .whitespaces), !url.isEmpty { record.id = ids.next(for: url) }
+            return record
         }
         runner.run { record, context in try fetcher.fetch(record, context) }
     }
@@ -76,6 +79,22 @@ enum FetchTool {
     }
 }
 
+/// Record ids in input order: the URL's hash, with "-2", "-3", ... for later copies of the same URL
+/// in one run, so that each record has its own work folder (and --cleanup of one spares the other).
+final class RecordIDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: [String: Int] = [:]
+
+    func next(for url: String) -> String {
+        let base = Record.id(for: url)
+        lock.lock()
+        defer { lock.unlock() }
+        let count = (seen[base] ?? 0) + 1
+        seen[base] = count
+        return count == 1 ? base : "\(base)-\(count)"
+    }
+}
+
 /// Turns one record's URL into downloaded, probed items.
 struct Fetcher: Sendable {
     let http: HTTPClient
@@ -89,7 +108,7 @@ struct Fetcher: Sendable {
         }
         var record = input
         record.url = url
-        record.id = Record.id(for: url)
+        record.id = input.id ?? Record.id(for: url)
         do {
             try fetch(into: &record, url: url, context)
         } catch let error as GGError where error.kind != "timeout" {

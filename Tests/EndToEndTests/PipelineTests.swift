@@ -52,6 +52,28 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(schema.status, 0, schema.stdout + schema.stderr)
     }
 
+    /// The same URL twice in one batch: each copy gets its own id and work folder, so cleaning up
+    /// the first does not take the files the second still needs.
+    func testDuplicateURLsHaveTheirOwnFilesUnderCleanup() throws {
+        let url = server.url("/file/cuts.mp4")
+        let work = dir.appendingPathComponent("work")
+        let result = try runProcess("/bin/bash", [runScript, "--bin", TestEnv.products.path, "--work-dir", work.path, "--cache-dir", dir.appendingPathComponent("cache").path,
+                                                   "--cleanup", "--base64", "--jobs", "2", try writeURLs([url, url, url])])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let results = try result.records()
+        XCTAssertEqual(results.count, 3)
+        let ids = results.compactMap { $0.string("id") }
+        XCTAssertEqual(Set(ids).count, 3, "\(ids)")
+        XCTAssertEqual(ids[1], ids[0] + "-2")
+        for record in results {
+            XCTAssertEqual(record.string("status"), "success")
+            let scenes = record.array("videos")[0].array("scenes")
+            XCTAssertEqual(scenes.count, 3)
+            XCTAssertTrue(scenes.allSatisfy { ($0.string("keyframe_base64") ?? "").count > 100 }, "\(record)")
+        }
+        XCTAssertEqual(FileManager.default.enumerator(atPath: work.path)?.allObjects.count ?? 0, 0)
+    }
+
     func testEveryStageOutputMatchesItsSchema() throws {
         let urls = [server.url("/file/captions.mp4"), server.url("/carousel/talk.mp4/poster.jpg"), server.url("/status/500"), TestEnv.fixture("speech1.wav")]
         let work = dir.appendingPathComponent("work").path
