@@ -19,7 +19,7 @@ enum TranscribeTool {
         options: [
             OptionSpec("--engine", value: "NAME", default: "auto", "auto, whisper or sphinx"),
             OptionSpec("--model", value: "FILE", default: "$GG_WHISPER_MODEL", "whisper.cpp ggml model (scripts/whisper-model.py makes one)"),
-            OptionSpec("--whisper-lib", value: "FILE", default: "$GG_WHISPER_LIB, else .whisper/lib, the linker's path, pywhispercpp",
+            OptionSpec("--whisper-lib", value: "FILE", default: "$GG_WHISPER_LIB, else the checkout's .whisper/lib, the linker's path, installed pywhispercpp",
                        "libwhisper.so to load"),
             OptionSpec("--language", value: "CODE", default: "auto", "spoken language for whisper (en, de, ...); English-only models use en"),
             OptionSpec("--threads", value: "N", default: "number of CPUs", "whisper threads per decoder; CPUs/N decoders run at once"),

@@ -7,19 +7,21 @@ struct WhisperSetup: Sendable {
     var library: String?
     var model: String?
 
-    /// libwhisper paths tried in order when none is given: the repository's .whisper/ (scripts/setup-whisper),
-    /// the dynamic linker's search path, then pywhispercpp wheels installed for any Python.
-    static func libraryCandidates(executable: String = CommandLine.arguments[0]) -> [String] {
-        let exe = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
-        var candidates = ["../../.whisper/lib", "../.whisper/lib", "../lib/gg/whisper"].map {
-            exe.appendingPathComponent($0).appendingPathComponent("libwhisper.so.1").standardizedFileURL.path
+    /// libwhisper paths tried in order when none is given: the checkout's .whisper/ (scripts/setup-whisper)
+    /// next to the executable, the dynamic linker's search path, then pywhispercpp wheels installed for
+    /// the active virtual environment, the user, or the system's Pythons.
+    static func libraryCandidates() -> [String] {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let folder = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        var candidates = ["../../.whisper/lib", "../.whisper/lib"].map {
+            folder.appendingPathComponent($0).appendingPathComponent("libwhisper.so.1").standardizedFileURL.path
         }
         candidates.append("libwhisper.so.1")
-        let home = FileManager.default.homeDirectoryForCurrentUser.path
-        var sites = ["/usr/lib/python3/dist-packages", "\(home)/.local/lib"]
-        sites += ["/usr/local/lib", "/usr/lib", "\(home)/.pyenv/versions"].flatMap { pythonSites(under: $0) }
-        if let venv = ProcessInfo.processInfo.environment["VIRTUAL_ENV"] { sites += pythonSites(under: venv + "/lib") }
-        sites += pythonSites(under: "\(home)/.local/lib")
+        let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        var roots = [String]()
+        if let venv = ProcessInfo.processInfo.environment["VIRTUAL_ENV"], !venv.isEmpty { roots.append(venv + "/lib") }
+        roots += ["\(home)/.local/lib", "/usr/local/lib", "/usr/lib", "\(home)/.pyenv/versions"]
+        let sites = roots.flatMap { pythonSites(under: $0) } + ["/usr/lib/python3/dist-packages"]
         candidates += sites.map { "\($0)/libwhisper.so.1" }
         return candidates
     }
@@ -35,7 +37,7 @@ struct WhisperSetup: Sendable {
         }
     }
 
-    /// Loads the model from the first library that opens, or explains every failure.
+    /// Loads the model with the first library that opens; otherwise reports why the first one failed.
     func load() throws -> WhisperModel {
         guard let model else { throw GGError("engine_unavailable", "no whisper model: pass --model FILE or set GG_WHISPER_MODEL") }
         guard FileManager.default.isReadableFile(atPath: model) else {
@@ -49,11 +51,12 @@ struct WhisperSetup: Sendable {
             do {
                 return try WhisperModel(library: candidate, model: model)
             } catch let error as GGError {
-                reasons.append(error.message)
+                if library != nil || candidate.hasPrefix("/") { reasons.append(error.message) }
                 if error.kind == "model_unavailable" { break }
             }
         }
-        let reason = reasons.first ?? "no libwhisper.so.1 found; run scripts/setup-whisper, or pass --whisper-lib"
+        let reason = reasons.first ?? "no libwhisper.so.1 found (the checkout's .whisper/lib, the linker's path, pywhispercpp installs); "
+            + "run scripts/setup-whisper, or pass --whisper-lib"
         throw GGError("engine_unavailable", reason)
     }
 }

@@ -347,6 +347,28 @@ final class TranscribeTests: XCTestCase {
         XCTAssertTrue(broken.stderr.hasPrefix("gg-transcribe: warning: cannot load /nonexistent/libwhisper.so.1"), broken.stderr)
     }
 
+    /// Without --whisper-lib, a copied gg-transcribe finds libwhisper in the active virtual
+    /// environment's pywhispercpp install (here a copy of .whisper/lib laid out as pip does).
+    func testLibwhisperIsFoundInAVirtualEnvironment() throws {
+        try requireWhisperModel()
+        let fm = FileManager.default
+        let bin = work.appendingPathComponent("bin")
+        let site = work.appendingPathComponent("venv/lib/python3.11/site-packages")
+        try fm.createDirectory(at: bin, withIntermediateDirectories: true)
+        try fm.createDirectory(at: site.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try fm.copyItem(atPath: TestEnv.tool("gg-transcribe"), toPath: bin.appendingPathComponent("gg-transcribe").path)
+        try fm.copyItem(at: TestEnv.repo.appendingPathComponent(".whisper/lib"), to: site)
+        let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
+        let environment = ["GG_WHISPER_MODEL": Self.whisperModel, "HOME": work.path, "GG_WHISPER_LIB": ""]
+        let found = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path], stdin: input,
+                                   environment: environment.merging(["VIRTUAL_ENV": work.appendingPathComponent("venv").path]) { $1 })
+        XCTAssertEqual(try found.records()[0].array("items")[0].dict("transcript")?.string("engine"), "whisper", found.stderr)
+        let missing = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path], stdin: input,
+                                     environment: environment.merging(["VIRTUAL_ENV": ""]) { $1 })
+        XCTAssertEqual(try missing.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        XCTAssertTrue(missing.stderr.contains("no libwhisper.so.1 found"), missing.stderr)
+    }
+
     func testExplicitWhisperWithoutAModelIsUnavailable() throws {
         let result = try tool("gg-transcribe", ["--work-dir", work.path, "--engine", "whisper", "--model", "/nonexistent/model.bin"],
                               stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]))
