@@ -41,8 +41,9 @@ struct Utterance {
     var samples: [Int16]
 }
 
-/// Splits a 16 kHz sample stream into utterances at pauses, using frame energy.
-/// Memory is bounded by the longest utterance.
+/// Splits a 16 kHz sample stream into utterances at pauses, using frame energy. Speech that runs
+/// past `maxSeconds` without a pause is split at its longest short pause near the end (`splitPoint`),
+/// most often between phrases. Memory is bounded by the longest utterance.
 struct SpeechSegmenter {
     let thresholdDB: Double
     let maxSeconds: Double
@@ -92,8 +93,10 @@ struct SpeechSegmenter {
                 silentRun += 1
             }
             let length = Double(consumed - speechStart) / Double(SpeechAudio.sampleRate)
-            if inSpeech && (Double(silentRun) / 100 >= pauseSeconds || length >= maxSeconds) {
+            if inSpeech && Double(silentRun) / 100 >= pauseSeconds {
                 if let u = cut(end: min(consumed, consumed - silentRun * frame + pad)) { out.append(u) }
+            } else if inSpeech && length >= maxSeconds {
+                if let u = split(at: splitPoint()) { out.append(u) }
             } else if !inSpeech {
                 let keep = max(0, consumed - pad - pendingStart)
                 if keep > SpeechAudio.sampleRate {
@@ -108,6 +111,39 @@ struct SpeechSegmenter {
     mutating func finish() -> [Utterance] {
         guard inSpeech else { return [] }
         return cut(end: pendingStart + pending.count).map { [$0] } ?? []
+    }
+
+    /// Where to split speech that ran too long: the middle of the longest pause-like run of frames
+    /// (within 6 dB of the threshold) in its last 40% (at most 10 s), the latest if several are as
+    /// long; without one, the quietest frame.
+    private func splitPoint() -> Int {
+        let frame = SpeechSegmenter.frame
+        let frames = max(1, min(1000, (consumed - speechStart) / frame * 2 / 5))
+        let levels = (0..<frames).map { k -> Double in
+            let end = consumed - (frames - 1 - k) * frame
+            return SpeechSegmenter.level(pending[(end - frame - pendingStart)..<(end - pendingStart)])
+        }
+        let firstFrameStart = consumed - frames * frame
+        var bestRun = (start: 0, length: 0), run = 0
+        for (k, level) in levels.enumerated() {
+            run = level < thresholdDB + 6 ? run + 1 : 0
+            if run > 0 && run >= bestRun.length { bestRun = (k - run + 1, run) }
+        }
+        if bestRun.length > 0 { return firstFrameStart + (bestRun.start * frame) + bestRun.length * frame / 2 }
+        let quietest = levels.indices.min { levels[$0] < levels[$1] } ?? frames - 1
+        return firstFrameStart + quietest * frame + frame / 2
+    }
+
+    /// Ends the utterance at `point` and starts the next one there, without a pause between them.
+    private mutating func split(at point: Int) -> Utterance? {
+        let from = speechStart - pendingStart
+        let to = point - pendingStart
+        let utterance = Utterance(start: Double(speechStart) / Double(SpeechAudio.sampleRate), samples: Array(pending[from..<to]))
+        pending.removeFirst(to)
+        pendingStart += to
+        speechStart = point
+        voicedFrames = (consumed - point) / SpeechSegmenter.frame
+        return utterance
     }
 
     private mutating func cut(end: Int) -> Utterance? {

@@ -28,7 +28,8 @@ enum TranscribeTool {
             OptionSpec("--sphinx-lm", value: "FILE", default: SphinxModel.debian.lm, "PocketSphinx language model"),
             OptionSpec("--sphinx-dict", value: "FILE", default: SphinxModel.debian.dict, "PocketSphinx pronunciation dictionary"),
             OptionSpec("--vad-threshold", value: "DB", default: "-45", "level in dBFS above which a 10 ms frame counts as sound"),
-            OptionSpec("--max-utterance", value: "S", default: "20", "longest stretch recognised at once"),
+            OptionSpec("--max-utterance", value: "S", default: "20 for sphinx, 28 for whisper",
+                       "longest speech without a pause recognised at once; longer speech is split at its quietest point"),
             OptionSpec("--segment-gap", value: "S", default: "0.5", "pause that starts a new sphinx transcript segment"),
         ],
         libraries: { ffmpegVersions() + ["pocketsphinx 5prealpha", WhisperModel.compiled ? "whisper.cpp: loaded at run time" : "whisper.cpp: not compiled in (no whisper.h)"] })
@@ -43,8 +44,6 @@ enum TranscribeTool {
         let cpus = ProcessInfo.processInfo.activeProcessorCount
         let threads = options.int("--threads", default: cpus, min: 1, max: 256)
         let language = options.string("--language") ?? "auto"
-        let segmenter = SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
-                                        maxSeconds: options.double("--max-utterance", default: 20, min: 1, max: 600))
         let engine: SpeechEngine
         if engineName == "whisper" || (engineName == "auto" && whisperSetup.model != nil) {
             do {
@@ -66,6 +65,10 @@ enum TranscribeTool {
         } else {
             engine = sphinxEngine(options, jobs: runner.jobs)
         }
+        var isWhisper = false
+        if case .whisper = engine { isWhisper = true }
+        let segmenter = SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
+                                        maxSeconds: options.double("--max-utterance", default: isWhisper ? 28 : 20, min: 1, max: 600))
         let transcriber = Transcriber(engine: engine, segmenter: segmenter,
                                       segmentGap: options.double("--segment-gap", default: 0.5, min: 0))
         runner.run { record, context in try transcriber.transcribe(record, context) }
@@ -121,7 +124,7 @@ struct Transcriber: Sendable {
             let segments = Transcriber.segments(words, gap: segmentGap)
             return Transcript(language: "en", engine: "sphinx", text: segments.map(\.text).joined(separator: " "), segments: segments)
         case .whisper(_, let pool, let threads, let language, let noSpeech):
-            var packer = ChunkPacker()
+            var packer = ChunkPacker(maxSeconds: max(29, segmenter.maxSeconds))
             var segments = [Segment]()
             var detected = language == "auto" ? nil : language
             func run(_ chunk: SpeechChunk) throws {

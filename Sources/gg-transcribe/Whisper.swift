@@ -91,12 +91,24 @@ final class WhisperModel: @unchecked Sendable {
 struct SpeechChunk {
     var start: Double
     var samples: [Float] = []
+    /// Where the utterances are, in absolute seconds; the rest of the chunk is zeroed silence.
+    var voiced: [ClosedRange<Double>] = []
 
     var end: Double { start + Double(samples.count) / Double(SpeechAudio.sampleRate) }
+
+    /// A segment's bounds moved out of the silence into the utterances it spans (whisper's timestamps
+    /// drift at a window that begins in silence); nil when it lies wholly in silence.
+    func snap(_ start: Double, _ end: Double) -> (start: Double, end: Double)? {
+        let spanned = voiced.filter { $0.upperBound > start && $0.lowerBound < max(end, start + 0.01) }
+        guard let first = spanned.first, let last = spanned.last else { return nil }
+        return (max(start, first.lowerBound), min(end, last.upperBound))
+    }
 }
 
-/// Packs consecutive utterances into chunks that fill whisper's 30 s window, keeping their times:
-/// one encoder pass per window, and the words around a pause decoded in context.
+/// Packs consecutive utterances into chunks that fill whisper's 30 s window, silence between them
+/// zeroed and times kept: one encoder pass per window, no window decoded twice, and the words around
+/// a pause decoded in context. Each chunk is one whisper call, so no text carries over (and no
+/// hallucination loops through it) from one window to the next.
 struct ChunkPacker {
     let maxSeconds: Double
     private var current: SpeechChunk?
@@ -118,6 +130,7 @@ struct ChunkPacker {
         if offset > chunk.samples.count { chunk.samples += [Float](repeating: 0, count: offset - chunk.samples.count) }
         let overlap = chunk.samples.count - offset
         chunk.samples += utterance.samples.dropFirst(max(0, overlap)).map { Float($0) / 32768 }
+        chunk.voiced.append(utterance.start...utteranceEnd)
         current = chunk
         return finished
     }
@@ -155,9 +168,10 @@ final class WhisperDecoder {
             let text = String(cString: gg_whisper_segment_text(model.handle, state, i)).trimmingCharacters(in: .whitespacesAndNewlines)
             guard !WhisperDecoder.isAnnotation(text), gg_whisper_segment_no_speech(model.handle, state, i) <= noSpeechThreshold else { continue }
             if segments.count >= 2, segments.suffix(2).allSatisfy({ $0.text == text }) { continue }
-            let start = min(chunk.end, chunk.start + gg_whisper_segment_start(model.handle, state, i))
-            let end = min(chunk.end, max(start, chunk.start + gg_whisper_segment_end(model.handle, state, i)))
-            segments.append(Segment(start: roundedSeconds(start), end: roundedSeconds(end), text: text))
+            let start = chunk.start + gg_whisper_segment_start(model.handle, state, i)
+            let end = max(start, chunk.start + gg_whisper_segment_end(model.handle, state, i))
+            guard let bounds = chunk.snap(start, end) else { continue }
+            segments.append(Segment(start: roundedSeconds(bounds.start), end: roundedSeconds(bounds.end), text: text))
         }
         return (segments, String(cString: gg_whisper_language(model.handle, state)))
     }

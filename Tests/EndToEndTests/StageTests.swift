@@ -313,6 +313,35 @@ final class TranscribeTests: XCTestCase {
         XCTAssertLessThanOrEqual(wer, 0.2, "whisper WER \(wer) on espeak-ng speech")
     }
 
+    /// 43 s of speech with no pause to cut at: whisper reads it in windows that begin after the last
+    /// whole segment, so no word is cut at a window edge (a cut at 20 s cost 0.06 WER).
+    func testWhisperReadsContinuousSpeechWithoutCuttingWords() throws {
+        try requireWhisperModel()
+        let reference = try String(contentsOfFile: TestEnv.fixture("paragraph.txt"), encoding: .utf8)
+        let transcript = try transcripts([(TestEnv.fixture("paragraph.wav"), "audio")], whisper)[0]
+        let wer = wordErrorRate(reference: normalizedWords(reference), hypothesis: normalizedWords(transcript.string("text") ?? ""))
+        XCTAssertLessThanOrEqual(wer, 0.045, transcript.string("text") ?? "")
+        let segments = transcript.array("segments")
+        XCTAssertGreaterThan(segments.count, 6)
+        XCTAssertEqual(segments.last?.double("end") ?? 0, 42.9, accuracy: 1.5)
+    }
+
+    /// scripts/whisper-model.py's half-float output (setup makes the 8-bit one) loads and reads the same.
+    func testConverterWritesAWorkingHalfFloatModel() throws {
+        try requireWhisperModel()
+        let model = work.appendingPathComponent("ggml-tiny.en-f16.bin").path
+        let convert = try runProcess("/usr/bin/env", ["python3", TestEnv.repo.appendingPathComponent("scripts/whisper-model.py").path, "--type", "f16",
+                                                      TestEnv.repo.appendingPathComponent(".whisper/models/tiny.en").path, model])
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let wav = work.appendingPathComponent("goforward.wav").path
+        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
+        let transcript = try transcripts([(wav, "audio")], ["--engine", "whisper", "--model", model])[0]
+        XCTAssertEqual(normalizedWords(transcript.string("text") ?? ""), "go forward ten meters")
+        let size = try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int ?? 0
+        let quantized = try FileManager.default.attributesOfItem(atPath: Self.whisperModel)[.size] as? Int ?? 0
+        XCTAssertGreaterThan(size, quantized * 3 / 2, "f16 is larger than q8_0")
+    }
+
     func testWhisperInventsNothingForSilenceToneOrMissingAudio() throws {
         try requireWhisperModel()
         let results = try transcripts([(TestEnv.fixture("silent.mp4"), "video"), (TestEnv.fixture("noaudio.mp4"), "video"),
@@ -377,14 +406,16 @@ final class TranscribeTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("no whisper model at /nonexistent/model.bin"), result.stderr)
     }
 
-    /// A record that runs out of time stops using whisper, so the next record gets the decoder at once.
-    func testTimeoutStopsWhisperAndFreesTheDecoder() throws {
+    /// A record that runs out of time aborts whisper inside a 120 s chunk (--max-utterance 120 allows
+    /// one), so the next record gets the decoder at once instead of after the chunk.
+    func testTimeoutAbortsWhisperAndFreesTheDecoder() throws {
         try requireWhisperModel()
         let wav = work.appendingPathComponent("goforward.wav").path
         XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
-        let long = Array(repeating: (TestEnv.fixture("long.wav"), "audio"), count: 6)
-        let input = recordLine(long, id: "long") + "\n" + recordLine([(wav, "audio")], id: "short")
-        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--jobs", "1", "--timeout", "3"] + whisper, stdin: input)
+        let long = work.appendingPathComponent("long3.wav").path
+        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-stream_loop", "2", "-i", TestEnv.fixture("long.wav"), "-c", "copy", long]).status, 0)
+        let input = recordLine([(long, "audio")], id: "long") + "\n" + recordLine([(wav, "audio")], id: "short")
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--jobs", "1", "--timeout", "1.5", "--max-utterance", "120"] + whisper, stdin: input)
         let records = try result.records()
         XCTAssertEqual(records.count, 2)
         XCTAssertEqual(records[0].errorKind, "timeout")
