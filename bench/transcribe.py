@@ -4,7 +4,8 @@
   scripts/setup-whisper converted gg's ggml model from), greedy and with its default beam of 5;
   sphinx engine vs pocketsphinx_continuous.
 Inputs: Debian's pocketsphinx-testdata LibriVox recordings joined four times with 1 s pauses (119 s,
-references from the package), and the espeak-ng long.wav fixture (eight sentences over 52 s).
+references from the package), the espeak-ng long.wav fixture (eight sentences over 52 s) and the
+paragraph.wav fixture (43 s of speech without a pause long enough to cut at).
 Times are whole processes (start, model load, decode, recognise), best of 3; WER on normalised words."""
 import json, os, re, subprocess, sys
 from common import OUT, BIN, ROOT, ffmpeg, timed, row, require_release
@@ -66,7 +67,8 @@ if not os.path.exists(libri):
 fixtures = os.path.join(ROOT, ".fixtures")
 sentences = [line.split("\t", 1)[1].strip() for line in open(os.path.join(fixtures, "sentences.txt"))]
 INPUTS = [("LibriVox x4", libri, " ".join([" ".join(refs[n] for n in names)] * 4)),
-          ("espeak-ng sentences", os.path.join(fixtures, "long.wav"), " ".join(sentences))]
+          ("espeak-ng sentences", os.path.join(fixtures, "long.wav"), " ".join(sentences)),
+          ("espeak-ng paragraph, no pause to cut at", os.path.join(fixtures, "paragraph.wav"), open(os.path.join(fixtures, "paragraph.txt")).read())]
 
 FASTER_WHISPER = """
 import sys
@@ -103,6 +105,12 @@ def faster_whisper_run(path, compute, beam):
 
 
 def pocketsphinx(path):
+    """pocketsphinx_continuous reads 16 kHz mono WAV only: other inputs are converted first (untimed)."""
+    rate = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=sample_rate", "-of", "csv=p=0", path], capture_output=True, text=True)
+    if rate.stdout.strip() != "16000":
+        converted = os.path.join(OUT, os.path.basename(path) + ".16k.wav")
+        ffmpeg("-i", path, "-ar", "16000", "-ac", "1", converted)
+        path = converted
     return best(["pocketsphinx_continuous", "-infile", path, "-logfn", "/dev/null"], lambda p: " ".join(p.stdout.split()))
 
 
