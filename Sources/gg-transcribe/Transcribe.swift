@@ -11,9 +11,9 @@ enum TranscribeTool {
         Audio is decoded and resampled to 16 kHz mono with libavformat/libswresample and cut into utterances at
         pauses (energy below --vad-threshold), so memory stays bounded and silence yields no words. Segment
         times are absolute. An item without an audio stream gets an empty transcript.
-        Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are packed
-        into windows of up to 28 s) and sphinx (PocketSphinx with Debian's pocketsphinx-en-us model).
-        auto picks whisper when a model is configured and falls back to sphinx, with a warning, when it
+        Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are
+        packed into windows of up to 29 s, longer speech split at a short pause) and sphinx (PocketSphinx
+        with Debian's pocketsphinx-en-us model). auto picks whisper when a model is configured and falls back to sphinx, with a warning, when it
         cannot be loaded. scripts/setup-whisper installs libwhisper and a tiny.en model under .whisper/.
         """,
         options: [
