@@ -13,8 +13,9 @@ enum TranscribeTool {
         times are absolute. An item without an audio stream gets an empty transcript.
         Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are
         packed into windows of up to 29 s, longer speech split at a short pause) and sphinx (PocketSphinx
-        with Debian's pocketsphinx-en-us model). auto picks whisper when a model is configured and falls back to sphinx, with a warning, when it
-        cannot be loaded. scripts/setup-whisper installs libwhisper and a tiny.en model under .whisper/.
+        with Debian's pocketsphinx-en-us model). auto picks whisper when a model is configured and falls
+        back to sphinx, with a warning, when it cannot be loaded. scripts/setup-whisper installs libwhisper
+        and a tiny.en model under .whisper/.
         """,
         options: [
             OptionSpec("--engine", value: "NAME", default: "auto", "auto, whisper or sphinx"),
