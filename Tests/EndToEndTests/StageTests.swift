@@ -214,6 +214,16 @@ final class TranscribeTests: XCTestCase {
         return try result.records()[0].array("items").map { $0.dict("transcript") ?? [:] }
     }
 
+    /// pocketsphinx-testdata's "go forward ten meters" as a WAV file in the work folder.
+    func goForward() throws -> String {
+        let wav = work.appendingPathComponent("goforward.wav").path
+        if !FileManager.default.fileExists(atPath: wav) {
+            let raw = "\(Self.testdata)/goforward.raw"
+            XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", raw, wav]).status, 0)
+        }
+        return wav
+    }
+
     func librivoxWordErrorRate(_ arguments: [String]) throws -> (wer: Double, hypothesis: String, engine: String?) {
         let lines = try String(contentsOfFile: "\(Self.testdata)/librivox/transcription", encoding: .utf8).split(separator: "\n")
         var references = [String: String]()
@@ -236,9 +246,7 @@ final class TranscribeTests: XCTestCase {
     }
 
     func testShortCommandIsRecognisedExactly() throws {
-        let wav = work.appendingPathComponent("goforward.wav").path
-        try XCTSkipIf(!FileManager.default.fileExists(atPath: "\(Self.testdata)/goforward.raw"), "pocketsphinx-testdata is not installed")
-        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
+        let wav = try goForward()
         XCTAssertEqual(try transcripts([(wav, "audio")])[0].string("text"), "go forward ten meters")
     }
 
@@ -284,8 +292,7 @@ final class TranscribeTests: XCTestCase {
 
     func testWhisperRecognisesAShortCommand() throws {
         try requireWhisperModel()
-        let wav = work.appendingPathComponent("goforward.wav").path
-        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
+        let wav = try goForward()
         let transcript = try transcripts([(wav, "audio")], whisper)[0]
         XCTAssertEqual(normalizedWords(transcript.string("text") ?? ""), "go forward ten meters")
         XCTAssertEqual(transcript.string("language"), "en")
@@ -333,8 +340,7 @@ final class TranscribeTests: XCTestCase {
         let convert = try runProcess("/usr/bin/env", ["python3", TestEnv.repo.appendingPathComponent("scripts/whisper-model.py").path, "--type", "f16",
                                                       TestEnv.repo.appendingPathComponent(".whisper/models/tiny.en").path, model])
         XCTAssertEqual(convert.status, 0, convert.stderr)
-        let wav = work.appendingPathComponent("goforward.wav").path
-        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
+        let wav = try goForward()
         let transcript = try transcripts([(wav, "audio")], ["--engine", "whisper", "--model", model])[0]
         XCTAssertEqual(normalizedWords(transcript.string("text") ?? ""), "go forward ten meters")
         let size = try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int ?? 0
@@ -406,16 +412,15 @@ final class TranscribeTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("no whisper model at /nonexistent/model.bin"), result.stderr)
     }
 
-    /// A record that runs out of time aborts whisper inside a 120 s chunk (--max-utterance 120 allows
-    /// one), so the next record gets the decoder at once instead of after the chunk.
+    /// A record that runs out of time aborts whisper inside a 300 s chunk (--max-utterance 300 allows
+    /// one; it takes several seconds), so the next record gets the decoder at once, not after the chunk.
     func testTimeoutAbortsWhisperAndFreesTheDecoder() throws {
         try requireWhisperModel()
-        let wav = work.appendingPathComponent("goforward.wav").path
-        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "\(Self.testdata)/goforward.raw", wav]).status, 0)
-        let long = work.appendingPathComponent("long3.wav").path
-        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-stream_loop", "2", "-i", TestEnv.fixture("long.wav"), "-c", "copy", long]).status, 0)
+        let wav = try goForward()
+        let long = work.appendingPathComponent("long6.wav").path
+        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-stream_loop", "5", "-i", TestEnv.fixture("long.wav"), "-c", "copy", long]).status, 0)
         let input = recordLine([(long, "audio")], id: "long") + "\n" + recordLine([(wav, "audio")], id: "short")
-        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--jobs", "1", "--timeout", "1.5", "--max-utterance", "120"] + whisper, stdin: input)
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--jobs", "1", "--timeout", "2.5", "--max-utterance", "300"] + whisper, stdin: input)
         let records = try result.records()
         XCTAssertEqual(records.count, 2)
         XCTAssertEqual(records[0].errorKind, "timeout")
