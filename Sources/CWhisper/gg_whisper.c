@@ -76,6 +76,7 @@ gg_whisper *gg_whisper_open(const char *library, const char *model, char *error,
     return whisper;
 }
 
+/* The library stays loaded: ggml's OpenMP worker threads may outlive the context. */
 void gg_whisper_close(gg_whisper *whisper) {
     if (!whisper) return;
     whisper->whisper_free(whisper->context);
