@@ -43,6 +43,9 @@ struct WhisperSetup: Sendable {
         guard FileManager.default.isReadableFile(atPath: model) else {
             throw GGError("engine_unavailable", "no whisper model at \(model); scripts/setup-whisper makes one")
         }
+        if let problem = WhisperModelFile.problem(at: model) {
+            throw GGError("engine_unavailable", "cannot use the whisper model \(model): \(problem)")
+        }
         let candidates = library.map { [$0] } ?? WhisperSetup.libraryCandidates().filter {
             !$0.hasPrefix("/") || FileManager.default.fileExists(atPath: $0)
         }
@@ -58,6 +61,55 @@ struct WhisperSetup: Sendable {
         let reason = reasons.first ?? "no libwhisper.so.1 found (the checkout's .whisper/lib, the linker's path, pywhispercpp installs); "
             + "run scripts/setup-whisper, or pass --whisper-lib"
         throw GGError("engine_unavailable", reason)
+    }
+}
+
+/// A structural check of a whisper.cpp ggml model file before whisper.cpp reads it: whisper.cpp
+/// accepts a file that ends after its header as an "empty model" and later aborts the process.
+enum WhisperModelFile {
+    /// Bytes per block and values per block of the ggml tensor types whisper models use.
+    private static let blocks: [Int32: (bytes: Int, values: Int)] = [0: (4, 1), 1: (2, 1), 2: (18, 32), 3: (20, 32), 6: (22, 32),
+                                                                      7: (24, 32), 8: (34, 32), 30: (2, 1)]
+
+    /// Nil when the file holds every tensor its header promises, whole; otherwise what is wrong.
+    static func problem(at path: String) -> String? {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return "cannot read it" }
+        let size = data.count
+        var offset = 0
+        func int32() -> Int32? {
+            guard offset + 4 <= size else { return nil }
+            defer { offset += 4 }
+            return data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+        }
+        func skip(_ count: Int) -> Bool {
+            guard count >= 0, offset + count <= size else { return false }
+            offset += count
+            return true
+        }
+        guard int32() == 0x6767_6D6C else { return "not a ggml whisper model (bad magic)" }
+        guard let hparams = Optional((0..<11).compactMap { _ in int32() }), hparams.count == 11,
+              hparams.allSatisfy({ $0 >= 0 }), hparams[0] < 1 << 20 else { return "bad header" }
+        guard let mels = int32(), let fft = int32(), mels < 1024, fft < 1 << 16, skip(Int(mels) * Int(fft) * 4) else { return "truncated in the mel filters" }
+        guard let vocabulary = int32(), vocabulary >= 0, vocabulary < 1 << 20 else { return "bad vocabulary" }
+        for _ in 0..<vocabulary {
+            guard let length = int32(), length >= 0, length < 1 << 16, skip(Int(length)) else { return "truncated in the vocabulary" }
+        }
+        let expected = 7 + 15 * Int(hparams[4]) + 4 + 24 * Int(hparams[8])
+        var tensors = 0
+        while offset < size {
+            guard let dims = int32(), let nameLength = int32(), let type = int32(), (1...4).contains(dims), (1..<1024).contains(nameLength)
+            else { return "bad tensor header after \(tensors) tensors" }
+            var count = 1
+            for _ in 0..<dims {
+                guard let n = int32(), n > 0 else { return "bad tensor shape after \(tensors) tensors" }
+                count *= Int(n)
+            }
+            guard skip(Int(nameLength)) else { return "truncated after \(tensors) tensors" }
+            guard let block = blocks[type] else { return nil }
+            guard skip(count / block.values * block.bytes) else { return "truncated in tensor \(tensors + 1) of \(expected)" }
+            tensors += 1
+        }
+        return tensors == expected ? nil : "holds \(tensors) of the \(expected) tensors its header promises"
     }
 }
 

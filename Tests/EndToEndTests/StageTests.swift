@@ -412,6 +412,37 @@ final class TranscribeTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("no whisper model at /nonexistent/model.bin"), result.stderr)
     }
 
+    /// A model cut after its vocabulary (whisper.cpp takes it for an "empty model" and aborts later),
+    /// cut inside its tensors, or not a model at all is reported, never a crash.
+    func testDamagedWhisperModelsAreReportedNotLoaded() throws {
+        try requireWhisperModel()
+        let headerOnly = work.appendingPathComponent("header-only.bin").path
+        let cut = """
+        import struct, sys
+        d = open(sys.argv[1], 'rb').read(); p = 4 + 44
+        m, f = struct.unpack_from('<ii', d, p); p += 8 + m * f * 4
+        n, = struct.unpack_from('<i', d, p); p += 4
+        for _ in range(n):
+            l, = struct.unpack_from('<i', d, p); p += 4 + l
+        open(sys.argv[2], 'wb').write(d[:p])
+        """
+        XCTAssertEqual(try runProcess("/usr/bin/env", ["python3", "-c", cut, Self.whisperModel, headerOnly]).status, 0)
+        let truncated = work.appendingPathComponent("truncated.bin").path
+        let whole = try Data(contentsOf: URL(fileURLWithPath: Self.whisperModel))
+        try whole.prefix(whole.count * 2 / 3).write(to: URL(fileURLWithPath: truncated))
+        let notModel = TestEnv.fixture("sentences.txt")
+        let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
+        for (model, problem) in [(headerOnly, "holds 0 of the 167 tensors"), (truncated, "truncated in tensor"), (notModel, "not a ggml whisper model")] {
+            let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--engine", "whisper", "--model", model], stdin: input)
+            XCTAssertEqual(explicit.status, 69, explicit.stderr)
+            XCTAssertEqual(try explicit.records()[0].errorKind, "engine_unavailable")
+            XCTAssertTrue(explicit.stderr.contains("cannot use the whisper model \(model): \(problem)"), explicit.stderr)
+            let auto = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": model])
+            XCTAssertEqual(auto.status, 0, auto.stderr)
+            XCTAssertEqual(try auto.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        }
+    }
+
     /// A record that runs out of time aborts whisper inside a 300 s chunk (--max-utterance 300 allows
     /// one; it takes several seconds), so the next record gets the decoder at once, not after the chunk.
     func testTimeoutAbortsWhisperAndFreesTheDecoder() throws {
