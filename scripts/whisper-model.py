@@ -146,7 +146,8 @@ def main(model_dir, output, kind="f16"):
     v = read_ct2(model_dir / "model.bin")
     tensors, _ = whisper_tensors(v)
     vocab = (model_dir / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
-    vocab = [t for t in vocab if t != ""]
+    if vocab and vocab[-1] == "":
+        vocab.pop()  # the final newline; an empty token inside is real (multilingual models have one)
     decoder = byte_decoder()
     eot = vocab.index("<|endoftext|>")
     tokens = [bytes(decoder[c] for c in t) for t in vocab[:eot]]

@@ -348,6 +348,22 @@ final class TranscribeTests: XCTestCase {
         XCTAssertGreaterThan(size, quantized * 3 / 2, "f16 is larger than q8_0")
     }
 
+    /// With a multilingual model (`scripts/setup-whisper --multilingual`, as CI runs it) `--language auto`
+    /// detects the language; an English-only model always transcribes as English.
+    func testWhisperDetectsTheSpokenLanguageWithAMultilingualModel() throws {
+        let base = TestEnv.repo.appendingPathComponent(".whisper/base/ggml-base-q8_0.bin").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: base), "run scripts/setup-whisper --multilingual")
+        let paths = [(TestEnv.fixture("german.wav"), "audio"), (TestEnv.fixture("spanish.wav"), "audio"), (TestEnv.fixture("speech1.wav"), "audio")]
+        let detected = try transcripts(paths, ["--engine", "whisper", "--model", base])
+        XCTAssertEqual(detected.map { $0.string("language") }, ["de", "es", "en"])
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "GUTEN MORGEN HEUTE GEHEN WIR MIT DEN KINDERN IN DEN PARK", in: detected[0].string("text") ?? ""), 0.8)
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "BUENOS TODOS HOY VAMOS AL MERCADO PARA COMPRAR", in: detected[1].string("text") ?? ""), 0.8)
+        let forced = try transcripts([paths[0]], ["--engine", "whisper", "--model", base, "--language", "de"])[0]
+        XCTAssertEqual(forced.string("language"), "de")
+        let english = try transcripts([paths[0]], whisper + ["--language", "de"])[0]
+        XCTAssertEqual(english.string("language"), "en", "tiny.en only knows English")
+    }
+
     func testWhisperInventsNothingForSilenceToneOrMissingAudio() throws {
         try requireWhisperModel()
         let results = try transcripts([(TestEnv.fixture("silent.mp4"), "video"), (TestEnv.fixture("noaudio.mp4"), "video"),
