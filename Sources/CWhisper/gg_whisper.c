@@ -9,13 +9,12 @@
 #include <whisper.h>
 
 #define GG_WHISPER_FUNCTIONS(X) \
-    X(whisper_version) X(whisper_log_set) X(whisper_context_default_params) \
+    X(whisper_log_set) X(whisper_context_default_params) \
     X(whisper_init_from_file_with_params_no_state) X(whisper_free) X(whisper_init_state) X(whisper_free_state) \
-    X(whisper_is_multilingual) X(whisper_model_type_readable) X(whisper_full_default_params) X(whisper_full_with_state) \
+    X(whisper_is_multilingual) X(whisper_full_default_params) X(whisper_full_with_state) \
     X(whisper_full_n_segments_from_state) X(whisper_full_get_segment_t0_from_state) \
     X(whisper_full_get_segment_t1_from_state) X(whisper_full_get_segment_text_from_state) \
-    X(whisper_full_get_segment_no_speech_prob_from_state) X(whisper_full_lang_id_from_state) X(whisper_lang_str) \
-    X(whisper_full_n_tokens_from_state) X(whisper_full_get_token_id_from_state) X(whisper_full_get_token_p_from_state) X(whisper_token_eot)
+    X(whisper_full_get_segment_no_speech_prob_from_state) X(whisper_full_lang_id_from_state) X(whisper_lang_str)
 
 struct gg_whisper {
     void *library;
@@ -83,10 +82,6 @@ void gg_whisper_close(gg_whisper *whisper) {
     free(whisper);
 }
 
-const char *gg_whisper_library_version(const gg_whisper *whisper) { return whisper->whisper_version(); }
-
-const char *gg_whisper_model_type(const gg_whisper *whisper) { return whisper->whisper_model_type_readable(whisper->context); }
-
 bool gg_whisper_multilingual(const gg_whisper *whisper) { return whisper->whisper_is_multilingual(whisper->context) != 0; }
 
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper) {
@@ -146,18 +141,6 @@ float gg_whisper_segment_no_speech(gg_whisper *whisper, gg_whisper_state *state,
     return whisper->whisper_full_get_segment_no_speech_prob_from_state(state->state, segment);
 }
 
-float gg_whisper_segment_confidence(gg_whisper *whisper, gg_whisper_state *state, int segment) {
-    whisper_token eot = whisper->whisper_token_eot(whisper->context);
-    int count = whisper->whisper_full_n_tokens_from_state(state->state, segment), text_tokens = 0;
-    double sum = 0;
-    for (int i = 0; i < count; i++) {
-        if (whisper->whisper_full_get_token_id_from_state(state->state, segment, i) >= eot) continue;
-        sum += whisper->whisper_full_get_token_p_from_state(state->state, segment, i);
-        text_tokens++;
-    }
-    return text_tokens ? (float)(sum / text_tokens) : 0;
-}
-
 const char *gg_whisper_language(gg_whisper *whisper, gg_whisper_state *state) {
     return whisper->whisper_lang_str(whisper->whisper_full_lang_id_from_state(state->state));
 }
@@ -174,8 +157,6 @@ gg_whisper *gg_whisper_open(const char *library, const char *model, char *error,
 }
 
 void gg_whisper_close(gg_whisper *whisper) { (void)whisper; }
-const char *gg_whisper_library_version(const gg_whisper *whisper) { (void)whisper; return ""; }
-const char *gg_whisper_model_type(const gg_whisper *whisper) { (void)whisper; return ""; }
 bool gg_whisper_multilingual(const gg_whisper *whisper) { (void)whisper; return false; }
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper) { (void)whisper; return NULL; }
 void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) { (void)whisper; (void)state; }
@@ -188,7 +169,6 @@ double gg_whisper_segment_start(gg_whisper *w, gg_whisper_state *s, int i) { (vo
 double gg_whisper_segment_end(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return 0; }
 const char *gg_whisper_segment_text(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return ""; }
 float gg_whisper_segment_no_speech(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return 1; }
-float gg_whisper_segment_confidence(gg_whisper *w, gg_whisper_state *s, int i) { (void)w; (void)s; (void)i; return 0; }
 const char *gg_whisper_language(gg_whisper *w, gg_whisper_state *s) { (void)w; (void)s; return ""; }
 
 #endif

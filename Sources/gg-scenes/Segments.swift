@@ -40,15 +40,16 @@ struct SegmentPlan: Sendable {
         guard let lastKeyframe = keyframes.map(\.timestamp).max(),
               duration - Double(lastKeyframe - origin) * timeBase <= max(12, duration / 4) else { return [.whole] }
         let bytes = Double(endPosition - firstPosition)
-        func cost(_ keyframe: (timestamp: Int64, position: Int64)) -> Double {
+        let costs = keyframes.map { keyframe -> (timestamp: Int64, cost: Double) in
             let timeShare = Double(keyframe.timestamp - origin) * timeBase / duration
-            return bytes > 0 && keyframe.position >= firstPosition ? (timeShare + Double(keyframe.position - firstPosition) / bytes) / 2 : timeShare
+            let byteShare = bytes > 0 && keyframe.position >= firstPosition ? Double(keyframe.position - firstPosition) / bytes : timeShare
+            return (keyframe.timestamp, (timeShare + byteShare) / 2)
         }
         let shares = min(parts, Int(duration / 4))
         var joins = [Join]()
         for k in 1..<max(shares, 1) {
             let share = Double(k) / Double(shares)
-            let nearest = keyframes.min { abs(cost($0) - share) < abs(cost($1) - share) }?.timestamp
+            let nearest = costs.min { abs($0.cost - share) < abs($1.cost - share) }?.timestamp
             guard let nearest else { continue }
             let seconds = Double(nearest - origin) * timeBase
             guard seconds >= 2, seconds <= duration - 2, let join = keyframePacket(file, streamIndex: streamIndex, seek: nearest),

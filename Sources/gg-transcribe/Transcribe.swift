@@ -46,30 +46,29 @@ enum TranscribeTool {
         let threads = options.int("--threads", default: cpus, min: 1, max: 256)
         let language = options.string("--language") ?? "auto"
         let engine: SpeechEngine
+        var longestUtterance = 20.0
         if engineName == "whisper" || (engineName == "auto" && whisperSetup.model != nil) {
             do {
                 let model = try whisperSetup.load()
                 let english = !model.multilingual || language == "en"
-                engine = .whisper(model, ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { try WhisperDecoder(model: model) },
+                engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { try WhisperDecoder(model: model) },
                                   threads: threads, language: english ? "en" : language,
                                   noSpeech: Float(options.double("--no-speech", default: 0.6, min: 0, max: 1)))
-            } catch let error as GGError {
+                longestUtterance = 28
+            } catch {
+                let failure = error as? GGError ?? GGError("engine_unavailable", "\(error)")
                 if engineName == "whisper" {
-                    engine = .unavailable(error)
+                    engine = .unavailable(failure)
                 } else {
-                    runner.diagnostics.warning("\(error.message); using the sphinx engine")
+                    runner.diagnostics.warning("\(failure.message); using the sphinx engine")
                     engine = sphinxEngine(options, jobs: runner.jobs)
                 }
-            } catch {
-                fatalError("unexpected \(error)")
             }
         } else {
             engine = sphinxEngine(options, jobs: runner.jobs)
         }
-        var isWhisper = false
-        if case .whisper = engine { isWhisper = true }
         let segmenter = SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
-                                        maxSeconds: options.double("--max-utterance", default: isWhisper ? 28 : 20, min: 1, max: 600))
+                                        maxSeconds: options.double("--max-utterance", default: longestUtterance, min: 1, max: 600))
         let transcriber = Transcriber(engine: engine, segmenter: segmenter,
                                       segmentGap: options.double("--segment-gap", default: 0.5, min: 0))
         runner.run { record, context in try transcriber.transcribe(record, context) }
@@ -88,7 +87,7 @@ enum TranscribeTool {
 
 /// The recogniser a run uses, with its pooled per-worker state.
 enum SpeechEngine: @unchecked Sendable {
-    case whisper(WhisperModel, ResourcePool<WhisperDecoder>, threads: Int, language: String, noSpeech: Float)
+    case whisper(ResourcePool<WhisperDecoder>, threads: Int, language: String, noSpeech: Float)
     case sphinx(ResourcePool<SphinxEngine>)
     case unavailable(GGError)
 }
@@ -124,7 +123,7 @@ struct Transcriber: Sendable {
             }
             let segments = Transcriber.segments(words, gap: segmentGap)
             return Transcript(language: "en", engine: "sphinx", text: segments.map(\.text).joined(separator: " "), segments: segments)
-        case .whisper(_, let pool, let threads, let language, let noSpeech):
+        case .whisper(let pool, let threads, let language, let noSpeech):
             var packer = ChunkPacker(maxSeconds: max(29, segmenter.maxSeconds))
             var segments = [Segment]()
             var detected = language == "auto" ? nil : language
@@ -137,7 +136,7 @@ struct Transcriber: Sendable {
                 if let chunk = packer.add(utterance) { try run(chunk) }
             }
             if let chunk = packer.finish() { try run(chunk) }
-            return Transcript(language: detected ?? (language == "auto" ? "" : language), engine: "whisper",
+            return Transcript(language: detected ?? "", engine: "whisper",
                               text: segments.map(\.text).joined(separator: " "), segments: segments)
         case .unavailable(let error):
             throw error

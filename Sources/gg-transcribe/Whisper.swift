@@ -87,8 +87,8 @@ enum WhisperModelFile {
             return true
         }
         guard int32() == 0x6767_6D6C else { return "not a ggml whisper model (bad magic)" }
-        guard let hparams = Optional((0..<11).compactMap { _ in int32() }), hparams.count == 11,
-              hparams.allSatisfy({ $0 >= 0 }), hparams[0] < 1 << 20 else { return "bad header" }
+        let hparams = (0..<11).compactMap { _ in int32() }
+        guard hparams.count == 11, hparams.allSatisfy({ $0 >= 0 }), hparams[0] < 1 << 20 else { return "bad header" }
         guard let mels = int32(), let fft = int32(), mels < 1024, fft < 1 << 16, skip(Int(mels) * Int(fft) * 4) else { return "truncated in the mel filters" }
         guard let vocabulary = int32(), vocabulary >= 0, vocabulary < 1 << 20 else { return "bad vocabulary" }
         for _ in 0..<vocabulary {
@@ -116,9 +116,6 @@ enum WhisperModelFile {
 /// A whisper.cpp model loaded with its library; shared by the decoders of every worker.
 final class WhisperModel: @unchecked Sendable {
     fileprivate let handle: OpaquePointer
-    let library: String
-    let version: String
-    let type: String
     let multilingual: Bool
 
     init(library: String, model: String) throws {
@@ -128,9 +125,6 @@ final class WhisperModel: @unchecked Sendable {
             throw GGError(text.hasPrefix("cannot load the whisper model") ? "model_unavailable" : "engine_unavailable", text)
         }
         self.handle = handle
-        self.library = library
-        version = String(cString: gg_whisper_library_version(handle))
-        type = String(cString: gg_whisper_model_type(handle))
         multilingual = gg_whisper_multilingual(handle)
     }
 

@@ -214,6 +214,11 @@ final class TranscribeTests: XCTestCase {
         return try result.records()[0].array("items").map { $0.dict("transcript") ?? [:] }
     }
 
+    /// The engine that transcribed the first item of the first output record.
+    func engine(_ output: ProcessOutput) throws -> String? {
+        try output.records()[0].array("items")[0].dict("transcript")?.string("engine")
+    }
+
     /// pocketsphinx-testdata's "go forward ten meters" as a WAV file in the work folder.
     func goForward() throws -> String {
         let wav = work.appendingPathComponent("goforward.wav").path
@@ -388,13 +393,13 @@ final class TranscribeTests: XCTestCase {
         try requireWhisperModel()
         let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
         let configured = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": Self.whisperModel])
-        XCTAssertEqual(try configured.records()[0].array("items")[0].dict("transcript")?.string("engine"), "whisper")
+        XCTAssertEqual(try engine(configured), "whisper")
         let unconfigured = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": ""])
-        XCTAssertEqual(try unconfigured.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        XCTAssertEqual(try engine(unconfigured), "sphinx")
         let broken = try tool("gg-transcribe", ["--work-dir", work.path, "--whisper-lib", "/nonexistent/libwhisper.so.1"], stdin: input,
                               environment: ["GG_WHISPER_MODEL": Self.whisperModel])
         XCTAssertEqual(broken.status, 0, broken.stderr)
-        XCTAssertEqual(try broken.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        XCTAssertEqual(try engine(broken), "sphinx")
         XCTAssertTrue(broken.stderr.hasPrefix("gg-transcribe: warning: cannot load /nonexistent/libwhisper.so.1"), broken.stderr)
     }
 
@@ -413,10 +418,10 @@ final class TranscribeTests: XCTestCase {
         let environment = ["GG_WHISPER_MODEL": Self.whisperModel, "HOME": work.path, "GG_WHISPER_LIB": ""]
         let found = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path], stdin: input,
                                    environment: environment.merging(["VIRTUAL_ENV": work.appendingPathComponent("venv").path]) { $1 })
-        XCTAssertEqual(try found.records()[0].array("items")[0].dict("transcript")?.string("engine"), "whisper", found.stderr)
+        XCTAssertEqual(try engine(found), "whisper", found.stderr)
         let missing = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path], stdin: input,
                                      environment: environment.merging(["VIRTUAL_ENV": ""]) { $1 })
-        XCTAssertEqual(try missing.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        XCTAssertEqual(try engine(missing), "sphinx")
         XCTAssertTrue(missing.stderr.contains("no libwhisper.so.1 found"), missing.stderr)
     }
 
@@ -455,7 +460,7 @@ final class TranscribeTests: XCTestCase {
             XCTAssertTrue(explicit.stderr.contains("cannot use the whisper model \(model): \(problem)"), explicit.stderr)
             let auto = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": model])
             XCTAssertEqual(auto.status, 0, auto.stderr)
-            XCTAssertEqual(try auto.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+            XCTAssertEqual(try engine(auto), "sphinx")
         }
     }
 

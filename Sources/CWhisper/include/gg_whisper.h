@@ -17,10 +17,7 @@ bool gg_whisper_compiled(void);
 /// NULL on failure, with a message in `error`.
 gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size);
 void gg_whisper_close(gg_whisper *whisper);
-/// whisper_version() of the loaded library, e.g. "1.8.5".
-const char *gg_whisper_library_version(const gg_whisper *whisper);
-/// "tiny", "base", ... as whisper.cpp names the loaded model, and whether it is multilingual.
-const char *gg_whisper_model_type(const gg_whisper *whisper);
+/// Whether the loaded model knows languages other than English.
 bool gg_whisper_multilingual(const gg_whisper *whisper);
 
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper);
@@ -36,8 +33,6 @@ double gg_whisper_segment_start(gg_whisper *whisper, gg_whisper_state *state, in
 double gg_whisper_segment_end(gg_whisper *whisper, gg_whisper_state *state, int segment);
 const char *gg_whisper_segment_text(gg_whisper *whisper, gg_whisper_state *state, int segment);
 float gg_whisper_segment_no_speech(gg_whisper *whisper, gg_whisper_state *state, int segment);
-/// Mean probability of the segment's text tokens (0-1).
-float gg_whisper_segment_confidence(gg_whisper *whisper, gg_whisper_state *state, int segment);
 /// Language of the last run ("en", ...).
 const char *gg_whisper_language(gg_whisper *whisper, gg_whisper_state *state);
 
