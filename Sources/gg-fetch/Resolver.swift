@@ -17,26 +17,42 @@ struct ResolvedPage: Codable, Sendable, Equatable {
     var media: [ResolvedMedia]
 }
 
-/// Resolves platform pages to media URLs by running yt-dlp (`-J`) without a shell.
+/// Resolves platform pages to media URLs by running yt-dlp (`-J`) without a shell: its configuration
+/// files ignored, in a private empty working folder, under memory, file-size and CPU limits, its
+/// process group killed at the time limit.
 struct Resolver: Sendable {
     let program: String
     let timeout: Double
+
+    /// Limits a resolver runs under: enough for yt-dlp, far from what a hostile page could make it take.
+    var limits: ProcessLimits {
+        ProcessLimits(addressSpaceBytes: 4 << 30, fileSizeBytes: 256 << 20, cpuSeconds: UInt64(timeout.rounded(.up)) + 5, openFiles: 1024)
+    }
 
     func resolve(_ url: String, kind: URLKind, cancellation: Cancellation?) throws -> ResolvedPage {
         guard let executable = ProcessEnvironment.which(program) else {
             throw GGError("resolver_unavailable", "\(program) is not installed; install yt-dlp (apt-get install yt-dlp) or pass --resolver PATH")
         }
-        var arguments = ["-J", "--no-warnings", "--no-progress", "--socket-timeout", "20",
+        var arguments = ["--ignore-config", "-J", "--no-warnings", "--no-progress", "--socket-timeout", "20",
                          "-f", "best[vcodec!=none][acodec!=none]/best"]
         if kind == .youtubeVideo || kind == .youtubeShort { arguments.append("--no-playlist") }
         arguments += ["--", url]
+        var template = Array((NSTemporaryDirectory() + "/gg-resolver-XXXXXX").utf8CString)
+        guard let scratch = mkdtemp(&template).map({ String(cString: $0) }) else {
+            throw GGError("io", "cannot create a working folder for \(program): \(String(cString: strerror(errno)))")
+        }
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         let result: SubprocessResult
         do {
-            result = try Subprocess.run(executable, arguments, timeout: timeout, cancellation: cancellation)
-        } catch {
-            throw GGError("resolver_unavailable", "cannot run \(executable): \(error.localizedDescription)")
+            result = try Subprocess.run(executable, arguments, timeout: timeout, cancellation: cancellation, directory: scratch, limits: limits)
+        } catch let error as GGError {
+            throw GGError("resolver_unavailable", error.message)
         }
-        if result.timedOut { throw GGError("timeout", "\(program) did not answer within \(Int(timeout)) s", retryable: true) }
+        try cancellation?.check()
+        if result.timedOut {
+            throw GGError("timeout", "\(program) did not answer within \(ParsedOptions.plain(timeout)) s", retryable: true)
+        }
+        if result.outputTooLarge { throw GGError("resolver_failed", "\(program) printed more than the output limit") }
         guard result.status == 0 else {
             let stderr = String(decoding: result.stderr, as: UTF8.self)
             let last = stderr.split(separator: "\n").last(where: { $0.contains("ERROR") }).map(String.init) ?? stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"

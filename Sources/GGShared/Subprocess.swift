@@ -1,0 +1,166 @@
+import CProcess
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Resource limits a child process runs under (0 leaves one as inherited).
+public struct ProcessLimits: Sendable {
+    public var addressSpaceBytes: UInt64 = 0
+    public var fileSizeBytes: UInt64 = 0
+    public var cpuSeconds: UInt64 = 0
+    public var openFiles: UInt64 = 0
+
+    public init(addressSpaceBytes: UInt64 = 0, fileSizeBytes: UInt64 = 0, cpuSeconds: UInt64 = 0, openFiles: UInt64 = 0) {
+        self.addressSpaceBytes = addressSpaceBytes
+        self.fileSizeBytes = fileSizeBytes
+        self.cpuSeconds = cpuSeconds
+        self.openFiles = openFiles
+    }
+
+    public static let none = ProcessLimits()
+}
+
+/// Result of running a subprocess to completion.
+public struct SubprocessResult: Sendable {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: Data
+    /// The time limit ran out, or the caller's work was cancelled, and the process group was killed.
+    public var timedOut: Bool
+    /// The process printed more than the output limit and its group was killed.
+    public var outputTooLarge: Bool
+}
+
+/// Runs programs with explicit argument vectors, never through a shell: each in a process group of its
+/// own, killed as a group on timeout, on cancellation, when it leaves members behind, and when the stage exits.
+public enum Subprocess {
+    public static func run(_ executable: String, _ arguments: [String], timeout: Double, cancellation: Cancellation? = nil,
+                           environment: [String: String]? = nil, directory: String? = nil, limits: ProcessLimits = .none,
+                           maxOutputBytes: Int = 64 << 20) throws -> SubprocessResult {
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
+        guard gg_process_pipe(&out) == 0 else { throw GGError("io", "cannot create a pipe: \(String(cString: strerror(errno)))") }
+        guard gg_process_pipe(&err) == 0 else {
+            close(out[0]); close(out[1])
+            throw GGError("io", "cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let variables = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            variables.forEach { free($0) }
+        }
+        var cLimits = gg_process_limits(address_space_bytes: limits.addressSpaceBytes, file_size_bytes: limits.fileSizeBytes,
+                                        cpu_seconds: limits.cpuSeconds, open_files: limits.openFiles)
+        let pid = gg_process_spawn(executable, argv, variables, directory, -1, out[1], err[1], &cLimits)
+        let spawnError = errno
+        close(out[1])
+        close(err[1])
+        guard pid > 0 else {
+            close(out[0]); close(err[0])
+            throw GGError("unavailable", "cannot run \(executable): \(String(cString: strerror(spawnError)))")
+        }
+        let collector = OutputCollector(fds: [out[0], err[0]], limit: maxOutputBytes)
+        defer { collector.closeAll() }
+        let deadline = timeout > 0 ? Date().addingTimeInterval(timeout) : .distantFuture
+        var exitStatus: Int32?
+        var timedOut = false
+        while exitStatus == nil {
+            collector.poll(milliseconds: 20)
+            exitStatus = reap(pid, block: false)
+            if exitStatus != nil { break }
+            if collector.overflowed { break }
+            if Date() > deadline || cancellation?.isCancelled == true {
+                timedOut = true
+                break
+            }
+        }
+        if exitStatus == nil {
+            kill(-pid, SIGTERM)
+            let grace = Date().addingTimeInterval(0.3)
+            while exitStatus == nil && Date() < grace {
+                usleep(10_000)
+                exitStatus = reap(pid, block: false)
+            }
+        }
+        kill(-pid, SIGKILL)
+        if exitStatus == nil { exitStatus = reap(pid, block: true) }
+        gg_process_forget(pid)
+        if !timedOut && !collector.overflowed { collector.drain(until: Date().addingTimeInterval(1)) }
+        return SubprocessResult(status: exitStatus ?? -1, stdout: collector.data[0], stderr: collector.data[1],
+                                timedOut: timedOut, outputTooLarge: collector.overflowed)
+    }
+
+    /// The child's exit status (128 + signal when killed), or nil while it runs.
+    private static func reap(_ pid: pid_t, block: Bool) -> Int32? {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, block ? 0 : WNOHANG)
+            if result == pid { break }
+            if result == 0 { return nil }
+            if errno == EINTR { continue }
+            return -1
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}
+
+/// Reads a child's output pipes without ever blocking past the caller's limit.
+private final class OutputCollector {
+    var fds: [Int32]
+    var data: [Data]
+    let limit: Int
+    var overflowed = false
+
+    init(fds: [Int32], limit: Int) {
+        self.fds = fds
+        self.limit = limit
+        data = fds.map { _ in Data() }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    }
+
+    var open: Bool { fds.contains { $0 >= 0 } }
+
+    func poll(milliseconds: Int32) {
+        var watched = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        guard open else {
+            usleep(UInt32(milliseconds) * 1000)
+            return
+        }
+        guard Glibc.poll(&watched, nfds_t(watched.count), milliseconds) > 0 else { return }
+        for (index, entry) in watched.enumerated() where entry.fd >= 0 && entry.revents != 0 { read(index) }
+    }
+
+    /// Reads what the pipes still hold, until every writer has closed them or the time is up.
+    func drain(until deadline: Date) {
+        while open && Date() < deadline && !overflowed { poll(milliseconds: 20) }
+    }
+
+    private func read(_ index: Int) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fds[index], $0.baseAddress, $0.count) }
+            if n > 0 {
+                data[index].append(contentsOf: buffer[0..<n])
+                if data[index].count > limit {
+                    overflowed = true
+                    data[index] = data[index].prefix(limit)
+                    return
+                }
+                continue
+            }
+            if n < 0 && (errno == EINTR) { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            close(fds[index])
+            fds[index] = -1
+            return
+        }
+    }
+
+    func closeAll() {
+        for fd in fds where fd >= 0 { close(fd) }
+        fds = fds.map { _ in -1 }
+    }
+}
