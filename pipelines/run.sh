@@ -24,15 +24,18 @@ options:
   --no-local           refuse local paths and file:// URLs
   --bin DIR            folder holding the gg-* binaries (default: $GG_BIN, .build/release, .build/debug, PATH)
   --help               this help
-The exit status is the first failing stage's (65 when some URL failed; see its result's "error").
+The exit status is the most severe of the stages' (70 internal > 74 I/O > 69 unavailable > 66 no input >
+65 bad data > 64 usage > 75 retry later > 0): 65 when some URL failed (see its result's "error"), 75 when
+the only failures are worth retrying (timeouts, network).
 HELP
 }
 here="$(cd "$(dirname "$0")/.." && pwd)"
-common=() fetch=() local=(--allow-local) scenes=() ocr=() transcribe=() assemble=() bin="${GG_BIN:-}" input=""
+common=() timed=() fetch=() local=(--allow-local) scenes=() ocr=() transcribe=() assemble=() bin="${GG_BIN:-}" input=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h) usage; exit 0 ;;
-    --work-dir|--jobs|--timeout) common+=("$1" "$2"); shift 2 ;;
+    --work-dir|--jobs) common+=("$1" "$2"); shift 2 ;;
+    --timeout) timed+=("$1" "$2"); shift 2 ;;
     --cache-dir) fetch+=("$1" "$2"); shift 2 ;;
     --threshold|--detector) scenes+=("$1" "$2"); shift 2 ;;
     --clips) scenes+=("$1"); shift ;;
@@ -66,10 +69,20 @@ progress() {
     cat
   fi
 }
+set +e
 cat "$input" \
-  | "$(tool gg-fetch)" "${common[@]}" "${local[@]}" "${fetch[@]}" \
-  | "$(tool gg-scenes)" "${common[@]}" "${scenes[@]}" \
-  | "$(tool gg-ocr)" "${common[@]}" "${ocr[@]}" \
-  | "$(tool gg-transcribe)" "${common[@]}" "${transcribe[@]}" \
+  | "$(tool gg-fetch)" "${common[@]}" "${timed[@]}" "${local[@]}" "${fetch[@]}" \
+  | "$(tool gg-scenes)" "${common[@]}" "${timed[@]}" "${scenes[@]}" \
+  | "$(tool gg-ocr)" "${common[@]}" "${timed[@]}" "${ocr[@]}" \
+  | "$(tool gg-transcribe)" "${common[@]}" "${timed[@]}" "${transcribe[@]}" \
   | "$(tool gg-assemble)" "${common[@]}" "${assemble[@]}" \
   | progress
+statuses=("${PIPESTATUS[@]}")
+set -e
+# The most severe status of all stages, by the rule every gg tool uses.
+rank() { case "$1" in 0) echo 0 ;; 75) echo 1 ;; 64) echo 2 ;; 65) echo 3 ;; 66) echo 4 ;; 69) echo 5 ;; 74) echo 6 ;; 70) echo 7 ;; *) echo 8 ;; esac; }
+worst=0
+for s in "${statuses[@]:1}"; do
+  [ "$(rank "$s")" -gt "$(rank "$worst")" ] && worst=$s
+done
+exit "$worst"

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "gg_whisper.h"
 
 #include <dlfcn.h>
@@ -5,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include(<whisper.h>)
+#if __has_include(<whisper.h>) && __has_include(<gg_whisper_version.h>)
 #include <whisper.h>
+#include <gg_whisper_version.h>
 
 #define GG_WHISPER_FUNCTIONS(X) \
     X(whisper_log_set) X(whisper_context_default_params) \
@@ -40,15 +42,51 @@ static void gg_whisper_log(enum ggml_log_level level, const char *text, void *us
 
 bool gg_whisper_compiled(void) { return true; }
 
+const char *gg_whisper_header_version(void) { return GG_WHISPER_HEADER_VERSION; }
+
+/* dlopen()s the library and refuses it unless whisper_version() matches the headers. */
+static void *open_checked(const char *library, char *version, size_t version_size, char *path, size_t path_size,
+                          char *error, size_t error_size) {
+    void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        snprintf(error, error_size, "cannot load %s: %s", library, dlerror());
+        return NULL;
+    }
+    const char *(*version_of)(void) = (const char *(*)(void))dlsym(handle, "whisper_version");
+    Dl_info info;
+    if (path && path_size) snprintf(path, path_size, "%s", version_of && dladdr((void *)version_of, &info) && info.dli_fname ? info.dli_fname : library);
+    if (!version_of) {
+        snprintf(error, error_size, "%s reports no whisper_version(): gg-transcribe needs whisper.cpp %s", library, GG_WHISPER_HEADER_VERSION);
+        dlclose(handle);
+        return NULL;
+    }
+    const char *found = version_of();
+    if (version && version_size) snprintf(version, version_size, "%s", found ? found : "");
+    if (!found || strcmp(found, GG_WHISPER_HEADER_VERSION) != 0) {
+        snprintf(error, error_size, "%s is whisper.cpp %s, but gg-transcribe was built with the whisper.cpp %s headers "
+                 "(whisper_full_params differs between versions); run scripts/setup-whisper and rebuild, or pass --whisper-lib",
+                 library, found ? found : "(unknown)", GG_WHISPER_HEADER_VERSION);
+        dlclose(handle);
+        return NULL;
+    }
+    return handle;
+}
+
+int gg_whisper_probe(const char *library, char *version, size_t version_size, char *path, size_t path_size,
+                     char *error, size_t error_size) {
+    void *handle = open_checked(library, version, version_size, path, path_size, error, error_size);
+    if (!handle) return -1;
+    return 0; /* left loaded, as gg_whisper_close does: ggml's threads may outlive a context */
+}
+
 gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size) {
     gg_whisper *whisper = calloc(1, sizeof *whisper);
     if (!whisper) {
         snprintf(error, error_size, "out of memory");
         return NULL;
     }
-    whisper->library = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    whisper->library = open_checked(library, NULL, 0, NULL, 0, error, error_size);
     if (!whisper->library) {
-        snprintf(error, error_size, "cannot load %s: %s", library, dlerror());
         free(whisper);
         return NULL;
     }
@@ -148,6 +186,15 @@ const char *gg_whisper_language(gg_whisper *whisper, gg_whisper_state *state) {
 #else
 
 bool gg_whisper_compiled(void) { return false; }
+
+const char *gg_whisper_header_version(void) { return ""; }
+
+int gg_whisper_probe(const char *library, char *version, size_t version_size, char *path, size_t path_size,
+                     char *error, size_t error_size) {
+    (void)library; (void)version; (void)version_size; (void)path; (void)path_size;
+    snprintf(error, error_size, "gg-transcribe was compiled without whisper.h: run scripts/setup-whisper, then rebuild");
+    return -1;
+}
 
 gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size) {
     (void)library;

@@ -165,42 +165,54 @@ public struct Diagnostics: Sendable {
     }
 }
 
-/// The exit status of a run: once failed, it stays failed, keeping the first failure's code.
+/// The exit status of a run: the most severe of every failure seen, by the one rule all gg tools,
+/// run.sh, parallel-stage.sh and the Makefile share: 70 > 74 > 69 > 66 > 65 > 64 > 75 > 0.
 public final class ExitStatus: @unchecked Sendable {
     private let lock = NSLock()
-    private var firstHard: ExitCode?
-    private var sawRetryable = false
+    private var worst = ExitCode.ok
 
     public init() {}
 
-    public func record(_ failure: StageFailure) {
-        lock.lock()
-        defer { lock.unlock() }
-        if failure.retryable {
-            sawRetryable = true
-        } else if firstHard == nil {
-            firstHard = ExitStatus.code(forKind: failure.kind)
-        }
-    }
+    public func record(_ failure: StageFailure) { fail(ExitStatus.code(for: failure)) }
 
     public func fail(_ code: ExitCode) {
         lock.lock()
         defer { lock.unlock() }
-        if firstHard == nil { firstHard = code }
+        worst = ExitStatus.worse(worst, code)
     }
 
     public var code: ExitCode {
         lock.lock()
         defer { lock.unlock() }
-        return firstHard ?? (sawRetryable ? .tempFailure : .ok)
+        return worst
     }
 
-    public static func code(forKind kind: String) -> ExitCode {
-        switch kind {
-        case "resolver_unavailable", "engine_unavailable", "language_unavailable", "model_unavailable": return .unavailable
+    /// Severity rank: higher is worse.
+    public static func severity(_ code: ExitCode) -> Int {
+        switch code {
+        case .ok: return 0
+        case .tempFailure: return 1
+        case .usage: return 2
+        case .dataError: return 3
+        case .noInput: return 4
+        case .unavailable: return 5
+        case .ioError: return 6
+        case .software: return 7
+        }
+    }
+
+    public static func worse(_ a: ExitCode, _ b: ExitCode) -> ExitCode { severity(b) > severity(a) ? b : a }
+
+    /// The exit code a failure stands for: a bug 70, I/O 74, something unavailable 69, a failure worth
+    /// retrying (timeouts, network, interrupted) 75, anything else bad data 65.
+    public static func code(for failure: StageFailure) -> ExitCode {
+        switch failure.kind {
+        case "internal", "engine_failed": return .software
         case "io": return .ioError
+        case "unavailable", "resolver_unavailable", "engine_unavailable", "language_unavailable", "model_unavailable": return .unavailable
         case "no_input": return .noInput
-        default: return .dataError
+        case "timeout", "interrupted": return .tempFailure
+        default: return failure.retryable ? .tempFailure : .dataError
         }
     }
 }

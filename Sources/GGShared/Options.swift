@@ -23,14 +23,24 @@ public struct ToolInfo: Sendable {
     public let summary: String
     public let details: String
     public let options: [OptionSpec]
-    public let libraries: @Sendable () -> [String]
+    /// Lines `--version` prints under the tool's own, given the rest of the command line.
+    public let libraries: @Sendable (ParsedOptions) -> [String]
+    /// Whether records can run out of time here (`--timeout`); gg-assemble does no media work.
+    public let takesTimeout: Bool
 
-    public init(name: String, summary: String, details: String, options: [OptionSpec], libraries: @escaping @Sendable () -> [String] = { [] }) {
+    public init(name: String, summary: String, details: String, options: [OptionSpec], takesTimeout: Bool = true,
+                libraries: @escaping @Sendable (ParsedOptions) -> [String] = { _ in [] }) {
         self.name = name
         self.summary = summary
         self.details = details
         self.options = options
+        self.takesTimeout = takesTimeout
         self.libraries = libraries
+    }
+
+    /// The options this tool takes: its own and the common ones.
+    public var allOptions: [OptionSpec] {
+        options + ToolInfo.commonOptions.filter { takesTimeout || $0.name != "--timeout" }
     }
 
     public var stage: String { name.hasPrefix("gg-") ? String(name.dropFirst(3)) : name }
@@ -50,7 +60,7 @@ public struct ToolInfo: Sendable {
         var lines = ["usage: \(name) [options] [FILE...]", "", summary, ""]
         if !details.isEmpty { lines += [details, ""] }
         lines.append("options:")
-        let all = options + ToolInfo.commonOptions
+        let all = allOptions
         let width = all.map { $0.name.count + ($0.value.map { $0.count + 1 } ?? 0) }.max() ?? 0
         for option in all {
             let left = option.name + (option.value.map { " " + $0 } ?? "")
@@ -59,12 +69,13 @@ public struct ToolInfo: Sendable {
             lines.append("  " + left.padding(toLength: width + 2, withPad: " ", startingAt: 0) + right)
         }
         lines += ["", "Input is read from the FILEs, or standard input when none is given.",
-                  "Exit status: 0 ok, 64 usage, 65 bad data, 66 no input, 69 unavailable, 74 I/O error, 75 retry later."]
+                  "Exit status: the most severe of: 70 internal error, 74 I/O error, 69 unavailable, 66 no input, 65 bad data,",
+                  "64 usage, 75 retry later (a timeout or network failure); 0 when every record succeeded."]
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public var versionText: String {
-        ([("\(name) \(ToolInfo.version)")] + libraries().map { "  " + $0 }).joined(separator: "\n") + "\n"
+    public func versionText(_ options: ParsedOptions) -> String {
+        ([("\(name) \(ToolInfo.version)")] + libraries(options).map { "  " + $0 }).joined(separator: "\n") + "\n"
     }
 }
 
@@ -77,7 +88,7 @@ public struct ParsedOptions: Sendable {
 
     public init(tool: ToolInfo, arguments: [String]) {
         self.tool = tool.name
-        let specs = Dictionary((tool.options + ToolInfo.commonOptions).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let specs = Dictionary(tool.allOptions.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var index = 0
         var onlyInputs = false
         while index < arguments.count {
@@ -99,10 +110,6 @@ public struct ParsedOptions: Sendable {
                 try? FileHandle.standardOutput.write(contentsOf: Data(tool.helpText.utf8))
                 exit(ExitCode.ok.rawValue)
             }
-            if name == "--version" {
-                try? FileHandle.standardOutput.write(contentsOf: Data(tool.versionText.utf8))
-                exit(ExitCode.ok.rawValue)
-            }
             if spec.value != nil {
                 if let inline {
                     values[name] = inline
@@ -117,6 +124,10 @@ public struct ParsedOptions: Sendable {
                 flags.insert(name)
             }
         }
+        if flags.contains("--version") {
+            try? FileHandle.standardOutput.write(contentsOf: Data(tool.versionText(self).utf8))
+            exit(ExitCode.ok.rawValue)
+        }
     }
 
     public static func usage(_ tool: String, _ message: String) -> Never {
@@ -129,20 +140,25 @@ public struct ParsedOptions: Sendable {
 
     public func string(_ name: String) -> String? { values[name] }
 
-    public func int(_ name: String, default value: Int, min: Int = Int.min, max: Int = Int.max) -> Int {
+    public func int(_ name: String, default value: Int, min: Int, max: Int) -> Int {
         guard let raw = values[name] else { return value }
         guard let parsed = Int(raw), parsed >= min, parsed <= max else {
-            ParsedOptions.usage(tool, "option '\(name)' needs a whole number from \(min == Int.min ? "-inf" : String(min)) to \(max == Int.max ? "inf" : String(max)), not '\(raw)'")
+            ParsedOptions.usage(tool, "option '\(name)' needs a whole number from \(min) to \(max), not '\(raw)'")
         }
         return parsed
     }
 
-    public func double(_ name: String, default value: Double, min: Double = -.infinity, max: Double = .infinity) -> Double {
+    public func double(_ name: String, default value: Double, min: Double, max: Double) -> Double {
         guard let raw = values[name] else { return value }
         guard let parsed = Double(raw), parsed.isFinite, parsed >= min, parsed <= max else {
-            ParsedOptions.usage(tool, "option '\(name)' needs a number from \(min) to \(max), not '\(raw)'")
+            ParsedOptions.usage(tool, "option '\(name)' needs a number from \(ParsedOptions.plain(min)) to \(ParsedOptions.plain(max)), not '\(raw)'")
         }
         return parsed
+    }
+
+    /// A bound as people write it: 600, not 600.0.
+    public static func plain(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 
     /// A duration such as `90`, `90s`, `15m`, `12h` or `7d`, in seconds.
@@ -162,7 +178,7 @@ public struct ParsedOptions: Sendable {
             number = String(raw.dropLast())
             scale = unit
         }
-        guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+        guard let value = Double(number), value >= 0, value * scale <= 1e10 else { return nil }
         return value * scale
     }
 

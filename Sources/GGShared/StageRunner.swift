@@ -1,3 +1,4 @@
+import CProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -5,8 +6,14 @@ import Glibc
 
 /// Cooperative cancellation shared between the runner and a record's work.
 public final class Cancellation: @unchecked Sendable {
+    /// Why a record's work was stopped.
+    public enum Reason: Int32, Sendable {
+        case timeout = 1
+        case interrupted = 2
+    }
+
     private let lock = NSLock()
-    private var cancelled = false
+    private var reason: Reason?
     private let word = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     public init() { word.initialize(to: 0) }
@@ -16,17 +23,30 @@ public final class Cancellation: @unchecked Sendable {
     public var isCancelled: Bool {
         lock.lock()
         defer { lock.unlock() }
-        return cancelled
+        return reason != nil
     }
 
     /// A word that becomes non-zero on cancellation, for C libraries that poll an abort flag.
     public var flag: UnsafePointer<Int32> { UnsafePointer(word) }
 
-    public func cancel() {
+    public func cancel(_ why: Reason = .timeout) {
         lock.lock()
-        cancelled = true
-        word.pointee = 1
+        if reason == nil { reason = why }
+        word.pointee = why.rawValue
         lock.unlock()
+    }
+
+    /// The error a cancelled record's work stops with.
+    public var error: GGError {
+        lock.lock()
+        defer { lock.unlock() }
+        return reason == .interrupted ? GGError("interrupted", "the stage was stopped by a signal", retryable: true)
+            : GGError("timeout", "record exceeded its time limit", retryable: true)
+    }
+
+    /// Throws `error` once the record's work has been cancelled.
+    public func check() throws {
+        if isCancelled { throw error }
     }
 }
 
@@ -46,14 +66,15 @@ public struct StageContext: Sendable {
         self.diagnostics = diagnostics
     }
 
-    /// Throws a `timeout` error once the runner has given up on this record.
-    public func checkCancelled() throws {
-        if cancellation.isCancelled { throw GGError("timeout", "record exceeded its time limit") }
-    }
+    /// Throws a `timeout` (or `interrupted`) error once the runner has given up on this record.
+    public func checkCancelled() throws { try cancellation.check() }
 
     public func failure(_ error: Error) -> StageFailure {
         if let failure = error as? StageFailure { return failure }
         if let gg = error as? GGError { return gg.failure(stage: stage) }
+        if let file = error as? CocoaError, file.isFileError {
+            return StageFailure(stage: stage, kind: "io", message: file.localizedDescription)
+        }
         return StageFailure(stage: stage, kind: "internal", message: String(describing: error))
     }
 
@@ -66,6 +87,8 @@ public struct StageContext: Sendable {
 }
 
 /// Reads records, processes them on `--jobs` threads, and writes them in input order.
+/// SIGTERM or SIGINT stops it taking records: work in flight is cancelled (its records come out as
+/// `interrupted` errors), child process groups are killed, what is finished is written, and it exits 75.
 public final class StageRunner: @unchecked Sendable {
     public let tool: ToolInfo
     public let options: ParsedOptions
@@ -86,25 +109,35 @@ public final class StageRunner: @unchecked Sendable {
 
     private let writer: OutputWriter
     private let lock = NSLock()
-    private var pending: [Int: (line: String, failures: [StageFailure], location: String)] = [:]
+    private var pending: [Int: (line: String, failures: [StageFailure], carried: [StageFailure], location: String)] = [:]
     private var nextToEmit = 0
+    private var active: [Int: Cancellation] = [:]
+    private var stopping = false
     private let group = DispatchGroup()
     private let slots: DispatchSemaphore
     private let window: DispatchSemaphore
+    private var signalSources: [DispatchSourceSignal] = []
 
     public init(tool: ToolInfo, arguments: [String] = Array(CommandLine.arguments.dropFirst())) {
         self.tool = tool
         options = ParsedOptions(tool: tool, arguments: arguments)
         diagnostics = Diagnostics(tool: tool.name)
         jobs = options.int("--jobs", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 256)
-        timeout = options.double("--timeout", default: 0, min: 0)
+        timeout = tool.takesTimeout ? options.double("--timeout", default: 0, min: 0, max: 604_800) : 0
         keepGoing = options.flag("--keep-going")
-        maxLineBytes = options.int("--max-line-bytes", default: 16 << 20, min: 1024)
+        maxLineBytes = options.int("--max-line-bytes", default: 16 << 20, min: 1024, max: 1 << 30)
         let dir = options.string("--work-dir") ?? ProcessInfo.processInfo.environment["GG_WORK_DIR"] ?? "gg-work"
         workDir = URL(fileURLWithPath: dir, isDirectory: true).standardizedFileURL
         writer = OutputWriter(tool: tool.name)
         slots = DispatchSemaphore(value: jobs)
         window = DispatchSemaphore(value: jobs * 4)
+        for number in [SIGTERM, SIGINT, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [unowned self] in self.interrupt(number) }
+            source.resume()
+            signalSources.append(source)
+        }
     }
 
     /// Runs `process` over every input record and exits with the run's status. Records that
@@ -125,7 +158,8 @@ public final class StageRunner: @unchecked Sendable {
         passErrors: Bool,
         _ process: @escaping @Sendable (Record, StageContext) throws -> Output,
         failed: @escaping @Sendable (Record, StageFailure) -> Output,
-        failures: @escaping @Sendable (Output) -> [StageFailure]
+        failures: @escaping @Sendable (Output) -> [StageFailure],
+        carried: @escaping @Sendable (Output) -> [StageFailure] = { _ in [] }
     ) -> Never {
         var sequence = 0
         let inputs = options.inputs.isEmpty ? ["-"] : options.inputs
@@ -142,7 +176,7 @@ public final class StageRunner: @unchecked Sendable {
                 }
                 reader = LineReader(fd: fd, source: input, maxLineBytes: maxLineBytes, ownsDescriptor: true)
             }
-            while true {
+            while !isStopping {
                 let line: InputLine
                 do {
                     guard let next = try reader.next() else { break }
@@ -162,7 +196,7 @@ public final class StageRunner: @unchecked Sendable {
                         window.wait()
                         complete(seq, text, failures: [], location: location)
                     } else {
-                        schedule(seq, record, location: location, process: process, failed: failed, failures: failures)
+                        schedule(seq, record, location: location, process: process, failed: failed, failures: failures, carried: carried)
                     }
                 case .failure(let error):
                     if !keepGoing {
@@ -177,10 +211,39 @@ public final class StageRunner: @unchecked Sendable {
             }
         }
         finishInFlight()
+        if isStopping { Thread.sleep(forTimeInterval: 3600) }
         exit(status.code.rawValue)
     }
 
-    private func decode(_ line: InputLine) -> Result<Record, GGError> {
+    private var isStopping: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopping
+    }
+
+    /// Stops on a signal: no more records are taken, work in flight is cancelled and its child
+    /// processes killed, finished records are written, and the process exits 75.
+    private func interrupt(_ number: Int32) {
+        lock.lock()
+        guard !stopping else {
+            lock.unlock()
+            return
+        }
+        stopping = true
+        let running = Array(active.values)
+        lock.unlock()
+        diagnostics.warning("stopping on signal \(number): \(running.count) record(s) in flight are written as 'interrupted'")
+        running.forEach { $0.cancel(.interrupted) }
+        gg_process_kill_all(SIGTERM)
+        _ = group.wait(timeout: .now() + 5)
+        gg_process_kill_all(SIGKILL)
+        lock.lock()
+        if arrayOutput { writer.writeLine(emittedCount == 0 ? "{\"results\":[]}" : "]}") }
+        writer.flush()
+        _exit(ExitCode.tempFailure.rawValue)
+    }
+
+    private func decode(_ line: InputLine) -> Swift.Result<Record, GGError> {
         if line.tooLong { return .failure(GGError("malformed_record", "line longer than \(maxLineBytes) bytes")) }
         guard let text = line.text else { return .failure(GGError("malformed_record", "line is not valid UTF-8")) }
         do {
@@ -196,11 +259,10 @@ public final class StageRunner: @unchecked Sendable {
 
     private func finishInFlight() {
         group.wait()
-        if arrayOutput {
-            lock.lock()
-            writer.writeLine(emittedCount == 0 ? "{\"results\":[]}" : "]}")
-            lock.unlock()
-        }
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopping else { return }
+        if arrayOutput { writer.writeLine(emittedCount == 0 ? "{\"results\":[]}" : "]}") }
         writer.flush()
     }
 
@@ -208,27 +270,43 @@ public final class StageRunner: @unchecked Sendable {
         _ seq: Int, _ record: Record, location: String,
         process: @escaping @Sendable (Record, StageContext) throws -> Output,
         failed: @escaping @Sendable (Record, StageFailure) -> Output,
-        failures: @escaping @Sendable (Output) -> [StageFailure]
+        failures: @escaping @Sendable (Output) -> [StageFailure],
+        carried: @escaping @Sendable (Output) -> [StageFailure]
     ) {
         window.wait()
         slots.wait()
-        group.enter()
         let context = StageContext(stage: tool.stage, workDir: workDir, location: location, diagnostics: diagnostics)
-        let job = Thread { [self] in
-            let output = execute(record, context, process, failed)
+        lock.lock()
+        if stopping {
+            lock.unlock()
             slots.signal()
-            complete(seq, RecordJSON.encodeLine(output), failures: failures(output), location: location)
+            return
+        }
+        active[seq] = context.cancellation
+        group.enter()
+        lock.unlock()
+        let job = Thread { [self] in
+            let (output, finished) = execute(record, context, process, failed)
+            complete(seq, RecordJSON.encodeLine(output), failures: failures(output), carried: carried(output), location: location)
+            finished.wait()
+            lock.lock()
+            active[seq] = nil
+            lock.unlock()
+            slots.signal()
             group.leave()
         }
         job.stackSize = 16 << 20
         job.start()
     }
 
+    /// The record's output, and a semaphore signalled once its work has really returned: a record that
+    /// runs out of time gets its `timeout` output at once, but keeps its slot (and any pooled engine)
+    /// until its cancelled work stops, so no more than `--jobs` records ever run.
     private func execute<Output: Sendable>(
         _ record: Record, _ context: StageContext,
         _ process: @escaping @Sendable (Record, StageContext) throws -> Output,
         _ failed: @escaping @Sendable (Record, StageFailure) -> Output
-    ) -> Output {
+    ) -> (Output, DispatchSemaphore) {
         let attempt: @Sendable () -> Output = {
             do {
                 return try process(record, context)
@@ -236,9 +314,13 @@ public final class StageRunner: @unchecked Sendable {
                 return failed(record, context.failure(error))
             }
         }
-        guard timeout > 0 else { return attempt() }
-        let box = ResultBox<Output>()
         let done = DispatchSemaphore(value: 0)
+        guard timeout > 0 else {
+            let output = attempt()
+            done.signal()
+            return (output, done)
+        }
+        let box = ResultBox<Output>()
         let worker = Thread {
             box.set(attempt())
             done.signal()
@@ -246,21 +328,26 @@ public final class StageRunner: @unchecked Sendable {
         worker.stackSize = 16 << 20
         worker.start()
         if done.wait(timeout: .now() + timeout) == .timedOut {
-            context.cancellation.cancel()
-            return failed(record, StageFailure(stage: tool.stage, kind: "timeout", message: "record took longer than \(timeout) s", retryable: true))
+            context.cancellation.cancel(.timeout)
+            let failure = StageFailure(stage: tool.stage, kind: "timeout", message: "record took longer than \(timeout) s", retryable: true)
+            return (failed(record, failure), done)
         }
-        return box.get() ?? failed(record, StageFailure(stage: tool.stage, kind: "internal", message: "record produced no result"))
+        done.signal()
+        return (box.get() ?? failed(record, StageFailure(stage: tool.stage, kind: "internal", message: "record produced no result")), done)
     }
 
-    private func complete(_ seq: Int, _ line: String, failures: [StageFailure], location: String) {
+    /// Emits finished records in input order. `failures` are this stage's (reported and counted);
+    /// `carried` ones came from earlier stages and only count towards the exit status.
+    private func complete(_ seq: Int, _ line: String, failures: [StageFailure], carried: [StageFailure] = [], location: String) {
         lock.lock()
-        pending[seq] = (line, failures, location)
+        pending[seq] = (line, failures, carried, location)
         var emitted = 0
         while let next = pending.removeValue(forKey: nextToEmit) {
             for failure in next.failures {
                 status.record(failure)
                 diagnostics.error("\(failure.kind): \(failure.message)", at: next.location)
             }
+            next.carried.forEach(status.record)
             if arrayOutput {
                 writer.writeLine((emittedCount == 0 ? "{\"results\":[" : ",") + next.line)
             } else {

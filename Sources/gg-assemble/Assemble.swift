@@ -22,6 +22,14 @@ struct Result: Encodable, Sendable {
     var error: StageFailure?
 }
 
+extension Result {
+    /// Every error in the result, its items' and their scenes': the run's exit status counts them all.
+    var failures: [StageFailure] {
+        [error].compactMap { $0 } + videos.flatMap { [$0.error].compactMap { $0 } + $0.scenes.compactMap(\.error) }
+            + images.compactMap(\.error) + audio.compactMap(\.error)
+    }
+}
+
 /// A video item in the final result.
 struct VideoResult: Encodable, Sendable {
     var index: Int
@@ -85,7 +93,8 @@ enum AssembleTool {
             OptionSpec("--base64", "embed keyframes, clips and images as base64 (keyframe_base64, clip_base64, base64)"),
             OptionSpec("--cleanup", "delete the work files of each finished record (paths are then left out)"),
         ],
-        libraries: { [] })
+        takesTimeout: false,
+        libraries: { _ in [] })
 
     static func main() -> Never {
         let runner = StageRunner(tool: info)
@@ -102,6 +111,8 @@ enum AssembleTool {
             (result.warnings ?? []).filter { $0.hasPrefix("cleanup refused") }.map {
                 StageFailure(stage: "assemble", kind: "cleanup_refused", message: $0)
             }
+        }, carried: { result in
+            result.failures.filter { $0.stage != "assemble" }
         })
     }
 }

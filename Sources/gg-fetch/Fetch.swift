@@ -32,7 +32,7 @@ enum FetchTool {
             OptionSpec("--resolver", value: "PROGRAM", default: "yt-dlp", "page resolver for Instagram, YouTube and HTML pages"),
             OptionSpec("--resolver-timeout", value: "S", default: "120", "seconds allowed for the resolver"),
         ],
-        libraries: { [HTTPClient.version] + ffmpegVersions() })
+        libraries: { _ in [HTTPClient.version] + ffmpegVersions() })
 
     static func main() -> Never {
         HTTPClient.globalInit()
@@ -43,15 +43,15 @@ enum FetchTool {
         if runCacheCommand(options, cache) { exit(ExitCode.ok.rawValue) }
         let fetcher = Fetcher(
             http: HTTPClient(limits: HTTPLimits(
-                maxBytes: options.int("--max-bytes", default: 1 << 30, min: 1),
-                connectTimeout: options.double("--connect-timeout", default: 10, min: 0.001),
-                totalTimeout: options.double("--download-timeout", default: 300, min: 0.001),
+                maxBytes: options.int("--max-bytes", default: 1 << 30, min: 1, max: 1 << 44),
+                connectTimeout: options.double("--connect-timeout", default: 10, min: 0.001, max: 3600),
+                totalTimeout: options.double("--download-timeout", default: 300, min: 0.001, max: 604_800),
                 maxRedirects: options.int("--max-redirects", default: 5, min: 0, max: 50),
                 retries: options.int("--retries", default: 3, min: 0, max: 20),
-                retryDelay: options.double("--retry-delay", default: 0.5, min: 0),
+                retryDelay: options.double("--retry-delay", default: 0.5, min: 0, max: 3600),
                 userAgent: "gg-fetch/\(ToolInfo.version)")),
             cache: options.flag("--no-cache") ? nil : cache,
-            resolver: Resolver(program: options.string("--resolver") ?? "yt-dlp", timeout: options.double("--resolver-timeout", default: 120, min: 1)),
+            resolver: Resolver(program: options.string("--resolver") ?? "yt-dlp", timeout: options.double("--resolver-timeout", default: 120, min: 1, max: 86400)),
             allowLocal: options.flag("--allow-local"))
         let ids = RecordIDs()
         runner.decodeLine = { line in

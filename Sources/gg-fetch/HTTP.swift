@@ -162,7 +162,7 @@ struct HTTPClient: Sendable {
             throw GGError("too_large", "\(url): larger than --max-bytes \(limits.maxBytes)")
         }
         if sink.writeFailed { throw GGError("io", "cannot write \(destination.path)") }
-        if result == CURLE_ABORTED_BY_CALLBACK { throw GGError("timeout", "\(url): cancelled at the record time limit", retryable: true) }
+        if result == CURLE_ABORTED_BY_CALLBACK, let cancellation, cancellation.isCancelled { throw cancellation.error }
         if result != CURLE_OK {
             let message = "\(url): \(String(cString: curl_easy_strerror(result)))"
             switch result {

@@ -20,7 +20,7 @@ enum OCRTool {
             OptionSpec("--max-pixels", value: "N", default: "50000000", "reject larger images (pixel bombs)"),
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, enlarge, sparse fallback) or none"),
         ],
-        libraries: { [TesseractEngine.version, TesseractEngine.leptonicaVersion,
+        libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
                       "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
 
     static func main() -> Never {
@@ -33,7 +33,7 @@ enum OCRTool {
         let reader = TextReader(
             pool: ResourcePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
-            maxPixels: options.int("--max-pixels", default: 50_000_000, min: 1),
+            maxPixels: options.int("--max-pixels", default: 50_000_000, min: 1, max: 1 << 40),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
             missingLanguage: TextReader.missingLanguage(language, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
@@ -92,7 +92,7 @@ struct TextReader: @unchecked Sendable {
         let results = ResultSlots<TextResult>(count: jobs.count)
         DispatchQueue.concurrentPerform(iterations: jobs.count) { n in
             if context.cancellation.isCancelled { return }
-            results.set(n, Result { try recognize(path: jobs[n].path) })
+            results.set(n, Result { try recognize(path: jobs[n].path, cancellation: context.cancellation) })
         }
         try context.checkCancelled()
         for (n, job) in jobs.enumerated() {
@@ -115,7 +115,7 @@ struct TextReader: @unchecked Sendable {
                     items[job.item].error = failure
                 }
             case nil:
-                throw GGError("timeout", "record exceeded its time limit")
+                throw context.cancellation.error
             }
         }
         for i in items.indices where items[i].scenes != nil {
@@ -136,7 +136,7 @@ struct TextReader: @unchecked Sendable {
         }
     }
 
-    func recognize(path: String) throws -> TextResult {
+    func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path, maxPixels: maxPixels)
         var picture = original
         var scale = 1.0
@@ -152,14 +152,14 @@ struct TextReader: @unchecked Sendable {
         let factor = scale
         let strokeWidth = Int((Double(gray.height) / 120).rounded())
         return try pool.with { engine in
-            var best = kept(engine.recognize(gray, mode: PSM_AUTO, scale: factor))
+            var best = kept(try engine.recognize(gray, mode: PSM_AUTO, scale: factor, cancellation: cancellation))
             guard preprocess else { return result(best) }
             let thin = try gray.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90)
             let thick = try gray.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90)
             let candidates = [(thin, PSM_AUTO), (thick, PSM_AUTO), (thin, PSM_SPARSE_TEXT), (gray, PSM_SPARSE_TEXT)]
             for (index, (candidate, mode)) in candidates.enumerated() {
                 if index >= 1 && best.count >= 3 && !best.contains(where: { $0.confidence < 75 }) { break }
-                let words = kept(engine.recognize(candidate, mode: mode, scale: factor))
+                let words = kept(try engine.recognize(candidate, mode: mode, scale: factor, cancellation: cancellation))
                 if Recognition.score(words) > Recognition.score(best) { best = words }
             }
             return result(best)

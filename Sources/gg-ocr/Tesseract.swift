@@ -71,9 +71,11 @@ struct Recognition {
     }
 }
 
-/// An owned TessBaseAPI handle, initialised once and reused across images.
+/// An owned TessBaseAPI handle, initialised once and reused across images, with a progress monitor
+/// through which a cancelled record stops Tesseract mid-page.
 final class TesseractEngine {
     private let handle: OpaquePointer
+    private let monitor: OpaquePointer
 
     init(language: String, dataPath: String?) throws {
         guard let handle = TessBaseAPICreate() else { throw GGError("internal", "cannot create tesseract handle") }
@@ -83,9 +85,19 @@ final class TesseractEngine {
             throw GGError("language_unavailable", "tesseract cannot load language '\(language)'")
         }
         _ = TessBaseAPISetVariable(handle, "debug_file", "/dev/null")
+        guard let monitor = TessMonitorCreate() else {
+            TessBaseAPIEnd(handle)
+            TessBaseAPIDelete(handle)
+            throw GGError("internal", "cannot create a tesseract monitor")
+        }
+        self.monitor = monitor
+        TessMonitorSetCancelFunc(monitor) { flag, _ in
+            flag.map { $0.assumingMemoryBound(to: Int32.self).pointee != 0 } ?? false
+        }
     }
 
     deinit {
+        TessMonitorDelete(monitor)
         TessBaseAPIEnd(handle)
         TessBaseAPIDelete(handle)
     }
@@ -98,12 +110,18 @@ final class TesseractEngine {
         return String(cString: text)
     }
 
-    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double) -> Recognition {
+    /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires.
+    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, cancellation: Cancellation) throws -> Recognition {
+        try cancellation.check()
         TessBaseAPISetPageSegMode(handle, mode)
         TessBaseAPISetImage2(handle, picture.pointer)
         TessBaseAPISetSourceResolution(handle, 300)
         defer { TessBaseAPIClear(handle) }
-        guard TessBaseAPIRecognize(handle, nil) == 0, let iterator = TessBaseAPIGetIterator(handle) else { return Recognition(words: []) }
+        TessMonitorSetCancelThis(monitor, UnsafeMutableRawPointer(mutating: cancellation.flag))
+        defer { TessMonitorSetCancelThis(monitor, nil) }
+        let status = TessBaseAPIRecognize(handle, monitor)
+        try cancellation.check()
+        guard status == 0, let iterator = TessBaseAPIGetIterator(handle) else { return Recognition(words: []) }
         defer { TessResultIteratorDelete(iterator) }
         var words = [RecognizedWord]()
         let page = TessResultIteratorGetPageIterator(iterator)

@@ -29,7 +29,7 @@ enum ScenesTool {
             OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
             OptionSpec("--clips", "also write each scene as an MP4 clip (stream copy; an edit list starts it at the cut)"),
         ],
-        libraries: ffmpegVersions)
+        libraries: { _ in ffmpegVersions() })
 
     static func main() -> Never {
         let runner = StageRunner(tool: info)
@@ -37,15 +37,15 @@ enum ScenesTool {
         var settings = DetectorSettings()
         settings.mode = DetectorSettings.Mode(rawValue: options.choice("--detector", default: "adaptive", from: ["adaptive", "content"]))!
         settings.threshold = options.double("--threshold", default: 27, min: 0, max: 255)
-        settings.adaptiveThreshold = options.double("--adaptive-threshold", default: 3, min: 1)
+        settings.adaptiveThreshold = options.double("--adaptive-threshold", default: 3, min: 1, max: 255)
         settings.minContent = options.double("--min-content", default: 15, min: 0, max: 255)
-        settings.minSceneLength = options.double("--min-scene-len", default: 0.5, min: 0)
+        settings.minSceneLength = options.double("--min-scene-len", default: 0.5, min: 0, max: 86400)
         settings.fadeLevel = options.double("--fade-level", default: 12, min: 0, max: 255)
         let analyser = SceneAnalyser(
             settings: settings,
             analysisWidth: options.int("--analysis-width", default: 160, min: 16, max: 4096),
             writer: ImageWriter(format: ImageWriter.Format(rawValue: options.choice("--keyframe-format", default: "jpg", from: ["jpg", "png"]))!,
-                                maxWidth: options.int("--keyframe-width", default: 1280, min: 16)),
+                                maxWidth: options.int("--keyframe-width", default: 1280, min: 16, max: 16384)),
             clips: options.flag("--clips"),
             loopFilter: ["all": .full, "referenced": .skipUnreferenced, "none": .skipAll][
                 options.choice("--deblock", default: "referenced", from: ["referenced", "all", "none"])]!,

@@ -189,7 +189,7 @@ enum SpeechAudio {
             _ = decoder.send(packet)
             try drain()
             packets += 1
-            if packets % 256 == 0 && cancellation.isCancelled { throw GGError("timeout", "record exceeded its time limit") }
+            if packets % 256 == 0 { try cancellation.check() }
         }
         _ = decoder.send(nil)
         try drain()

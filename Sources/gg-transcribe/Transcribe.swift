@@ -13,15 +13,18 @@ enum TranscribeTool {
         times are absolute. An item without an audio stream gets an empty transcript.
         Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are
         packed into windows of up to 29 s, longer speech split at a short pause) and sphinx (PocketSphinx
-        with Debian's pocketsphinx-en-us model). auto picks whisper when a model is configured and falls
-        back to sphinx, with a warning, when it cannot be loaded. scripts/setup-whisper installs libwhisper
-        and a tiny.en model under .whisper/.
+        with Debian's pocketsphinx-en-us model). auto uses whisper and says so (engine, model, library) on
+        stderr; when whisper cannot be loaded it warns and falls back to sphinx. scripts/setup-whisper
+        installs libwhisper and a tiny.en model into the checkout's .whisper/ (found by walking up from the
+        executable; $GG_WHISPER_HOME or <prefix>/share/gg/whisper for installed binaries). --version says
+        which library and model would be used.
         """,
         options: [
             OptionSpec("--engine", value: "NAME", default: "auto", "auto, whisper or sphinx"),
-            OptionSpec("--model", value: "FILE", default: "$GG_WHISPER_MODEL", "whisper.cpp ggml model (scripts/whisper-model.py makes one)"),
-            OptionSpec("--whisper-lib", value: "FILE", default: "$GG_WHISPER_LIB, else the checkout's .whisper/lib, the linker's path, installed pywhispercpp",
-                       "libwhisper.so to load"),
+            OptionSpec("--model", value: "FILE", default: "$GG_WHISPER_MODEL, else .whisper/\(WhisperSetup.defaultModel) when set up",
+                       "whisper.cpp ggml model (scripts/whisper-model.py makes one)"),
+            OptionSpec("--whisper-lib", value: "FILE", default: "$GG_WHISPER_LIB, else .whisper/lib, the linker's path, installed pywhispercpp",
+                       "libwhisper.so to load; it must be the whisper.cpp version gg was built with"),
             OptionSpec("--language", value: "CODE", default: "auto", "spoken language for whisper (en, de, ...); English-only models use en"),
             OptionSpec("--threads", value: "N", default: "number of CPUs", "whisper threads per decoder; CPUs/N decoders run at once"),
             OptionSpec("--no-speech", value: "P", default: "0.6", "drop whisper windows whose no-speech probability is higher"),
@@ -33,23 +36,24 @@ enum TranscribeTool {
                        "longest speech without a pause recognised at once; longer speech is split at its quietest point"),
             OptionSpec("--segment-gap", value: "S", default: "0.5", "pause that starts a new sphinx transcript segment"),
         ],
-        libraries: { ffmpegVersions() + ["pocketsphinx 5prealpha", WhisperModel.compiled ? "whisper.cpp: loaded at run time" : "whisper.cpp: not compiled in (no whisper.h)"] })
+        libraries: { options in ffmpegVersions() + ["pocketsphinx 5prealpha"] + WhisperSetup.configured(options).versionLines() })
 
     static func main() -> Never {
         let runner = StageRunner(tool: info)
         let options = runner.options
-        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         let engineName = options.choice("--engine", default: "auto", from: ["auto", "whisper", "sphinx"])
-        let whisperSetup = WhisperSetup(library: options.string("--whisper-lib") ?? environment["GG_WHISPER_LIB"],
-                                        model: options.string("--model") ?? environment["GG_WHISPER_MODEL"])
+        let whisperSetup = WhisperSetup.configured(options)
         let cpus = ProcessInfo.processInfo.activeProcessorCount
         let threads = options.int("--threads", default: cpus, min: 1, max: 256)
         let language = options.string("--language") ?? "auto"
         let engine: SpeechEngine
         var longestUtterance = 20.0
-        if engineName == "whisper" || (engineName == "auto" && whisperSetup.model != nil) {
+        if engineName == "whisper" || engineName == "auto" {
             do {
                 let model = try whisperSetup.load()
+                if engineName == "auto" {
+                    runner.diagnostics.note("engine whisper: model \(model.path), whisper.cpp \(model.library.version) at \(model.library.path)")
+                }
                 let english = !model.multilingual || language == "en"
                 engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { try WhisperDecoder(model: model) },
                                   threads: threads, language: english ? "en" : language,
@@ -70,11 +74,12 @@ enum TranscribeTool {
         let segmenter = SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
                                         maxSeconds: options.double("--max-utterance", default: longestUtterance, min: 1, max: 600))
         let transcriber = Transcriber(engine: engine, segmenter: segmenter,
-                                      segmentGap: options.double("--segment-gap", default: 0.5, min: 0))
+                                      segmentGap: options.double("--segment-gap", default: 0.5, min: 0, max: 3600))
         runner.run { record, context in try transcriber.transcribe(record, context) }
     }
 
     static func sphinxEngine(_ options: ParsedOptions, jobs: Int) -> SpeechEngine {
+        if options.string("--engine") == nil { Diagnostics(tool: info.name).note("engine sphinx: model \(options.string("--sphinx-hmm") ?? SphinxModel.debian.hmm)") }
         let model = SphinxModel(hmm: options.string("--sphinx-hmm") ?? SphinxModel.debian.hmm,
                                 lm: options.string("--sphinx-lm") ?? SphinxModel.debian.lm,
                                 dict: options.string("--sphinx-dict") ?? SphinxModel.debian.dict)
@@ -82,6 +87,15 @@ enum TranscribeTool {
             return .unavailable(GGError("engine_unavailable", "no PocketSphinx model at \(missing); install pocketsphinx-en-us"))
         }
         return .sphinx(ResourcePool(size: jobs) { try SphinxEngine(model: model) })
+    }
+}
+
+extension WhisperSetup {
+    /// The library and model the options and environment name, with the set-up defaults.
+    static func configured(_ options: ParsedOptions? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> WhisperSetup {
+        let nonEmpty = environment.filter { !$0.value.isEmpty }
+        return WhisperSetup(library: options?.string("--whisper-lib") ?? nonEmpty["GG_WHISPER_LIB"],
+                            model: model(named: options?.string("--model") ?? nonEmpty["GG_WHISPER_MODEL"], home: home(environment: nonEmpty)))
     }
 }
 

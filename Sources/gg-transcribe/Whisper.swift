@@ -7,15 +7,49 @@ struct WhisperSetup: Sendable {
     var library: String?
     var model: String?
 
-    /// libwhisper paths tried in order when none is given: the checkout's .whisper/ (scripts/setup-whisper)
-    /// next to the executable, the dynamic linker's search path, then pywhispercpp wheels installed for
-    /// the active virtual environment, the user, or the system's Pythons.
-    static func libraryCandidates() -> [String] {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let folder = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        var candidates = ["../../.whisper/lib", "../.whisper/lib"].map {
-            folder.appendingPathComponent($0).appendingPathComponent("libwhisper.so.1").standardizedFileURL.path
+    /// The model scripts/setup-whisper makes, used when neither --model nor GG_WHISPER_MODEL names one.
+    static let defaultModel = "models/ggml-tiny.en-q8_0.bin"
+
+    /// The folder scripts/setup-whisper fills: $GG_WHISPER_HOME; else `.whisper` in the nearest folder
+    /// above the executable (followed through symbolic links, and as started) that has one, which finds
+    /// the checkout's from `.build/release` and `.build/<triple>/release` alike; else the install-time
+    /// folders `<prefix>/share/gg/whisper` beside a copied binary's `bin/`, /usr/local/share and /usr/share.
+    static func home(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let explicit = environment["GG_WHISPER_HOME"], !explicit.isEmpty { return explicit }
+        let fm = FileManager.default
+        let started = URL(fileURLWithPath: CommandLine.arguments[0], relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath))
+        let real = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map(URL.init(fileURLWithPath:))
+        let executables = [real, started.standardizedFileURL].compactMap { $0 }
+        for executable in executables {
+            var folder = executable.deletingLastPathComponent()
+            while true {
+                let candidate = folder.appendingPathComponent(".whisper")
+                if fm.fileExists(atPath: candidate.appendingPathComponent("lib").path) || fm.fileExists(atPath: candidate.appendingPathComponent("models").path) {
+                    return candidate.path
+                }
+                let parent = folder.deletingLastPathComponent()
+                if parent.path == folder.path { break }
+                folder = parent
+            }
         }
+        let installed = executables.map { $0.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/gg/whisper").path }
+            + ["/usr/local/share/gg/whisper", "/usr/share/gg/whisper"]
+        return installed.first { fm.fileExists(atPath: $0) }
+    }
+
+    /// The model to use: the one named, else the set-up default when it is there.
+    static func model(named: String?, home: String?) -> String? {
+        if let named, !named.isEmpty { return named }
+        guard let home else { return nil }
+        let path = "\(home)/\(defaultModel)"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// libwhisper paths tried in order when none is given: the set-up folder's, the dynamic linker's
+    /// search path, then pywhispercpp wheels installed for the active virtual environment, the user, or
+    /// the system's Pythons.
+    static func libraryCandidates(home: String? = WhisperSetup.home()) -> [String] {
+        var candidates = home.map { ["\($0)/lib/libwhisper.so.1"] } ?? []
         candidates.append("libwhisper.so.1")
         let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         var roots = [String]()
@@ -23,7 +57,7 @@ struct WhisperSetup: Sendable {
         roots += ["\(home)/.local/lib", "/usr/local/lib", "/usr/lib", "\(home)/.pyenv/versions"]
         let sites = roots.flatMap { pythonSites(under: $0) } + ["/usr/lib/python3/dist-packages"]
         candidates += sites.map { "\($0)/libwhisper.so.1" }
-        return candidates
+        return candidates.filter { !$0.hasPrefix("/") || FileManager.default.fileExists(atPath: $0) }
     }
 
     private static func pythonSites(under root: String) -> [String] {
@@ -37,30 +71,64 @@ struct WhisperSetup: Sendable {
         }
     }
 
-    /// Loads the model with the first library that opens; otherwise reports why the first one failed.
+    /// The first usable library: its file and version, or why none is (the first reason that matters).
+    func findLibrary() -> (library: WhisperLibrary?, problem: String) {
+        let candidates = library.map { [$0] } ?? WhisperSetup.libraryCandidates()
+        var reasons = [String]()
+        for candidate in candidates {
+            switch WhisperLibrary.probe(candidate) {
+            case .success(let found): return (found, "")
+            case .failure(let error):
+                if library != nil || candidate.hasPrefix("/") { reasons.append(error.message) }
+            }
+        }
+        return (nil, reasons.first ?? "no libwhisper.so.1 found (the set-up .whisper/lib, the linker's path, pywhispercpp installs); "
+            + "run scripts/setup-whisper, or pass --whisper-lib")
+    }
+
+    /// Loads the model with the first usable library; otherwise reports why there is none.
     func load() throws -> WhisperModel {
-        guard let model else { throw GGError("engine_unavailable", "no whisper model: pass --model FILE or set GG_WHISPER_MODEL") }
+        guard let model else {
+            throw GGError("engine_unavailable", "no whisper model: pass --model FILE, set GG_WHISPER_MODEL, or run scripts/setup-whisper")
+        }
         guard FileManager.default.isReadableFile(atPath: model) else {
             throw GGError("engine_unavailable", "no whisper model at \(model); scripts/setup-whisper makes one")
         }
         if let problem = WhisperModelFile.problem(at: model) {
             throw GGError("engine_unavailable", "cannot use the whisper model \(model): \(problem)")
         }
-        let candidates = library.map { [$0] } ?? WhisperSetup.libraryCandidates().filter {
-            !$0.hasPrefix("/") || FileManager.default.fileExists(atPath: $0)
+        let found = findLibrary()
+        guard let library = found.library else { throw GGError("engine_unavailable", found.problem) }
+        return try WhisperModel(library: library, model: model)
+    }
+
+    /// What `--version` says of the engine: the library found, where, its version, and the model.
+    func versionLines() -> [String] {
+        guard WhisperModel.compiled else { return ["whisper.cpp: not compiled in (no whisper.h): run scripts/setup-whisper, then rebuild"] }
+        let found = findLibrary()
+        let library = found.library.map { "whisper.cpp \($0.version) at \($0.path)" } ?? "whisper.cpp: not usable: \(found.problem)"
+        return [library + " (headers \(String(cString: gg_whisper_header_version())))",
+                "whisper model: " + (model ?? "none (pass --model, set GG_WHISPER_MODEL, or run scripts/setup-whisper)")]
+    }
+}
+
+/// A libwhisper that opened and reports the headers' version.
+struct WhisperLibrary: Sendable {
+    var path: String
+    var version: String
+
+    static func probe(_ candidate: String) -> Swift.Result<WhisperLibrary, GGError> {
+        var version = [CChar](repeating: 0, count: 64)
+        var path = [CChar](repeating: 0, count: 4096)
+        var message = [CChar](repeating: 0, count: 1024)
+        guard gg_whisper_probe(candidate, &version, version.count, &path, path.count, &message, message.count) == 0 else {
+            return .failure(GGError("engine_unavailable", WhisperLibrary.text(message)))
         }
-        var reasons = [String]()
-        for candidate in candidates {
-            do {
-                return try WhisperModel(library: candidate, model: model)
-            } catch let error as GGError {
-                if library != nil || candidate.hasPrefix("/") { reasons.append(error.message) }
-                if error.kind == "model_unavailable" { break }
-            }
-        }
-        let reason = reasons.first ?? "no libwhisper.so.1 found (the checkout's .whisper/lib, the linker's path, pywhispercpp installs); "
-            + "run scripts/setup-whisper, or pass --whisper-lib"
-        throw GGError("engine_unavailable", reason)
+        return .success(WhisperLibrary(path: text(path), version: text(version)))
+    }
+
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
@@ -117,14 +185,17 @@ enum WhisperModelFile {
 final class WhisperModel: @unchecked Sendable {
     fileprivate let handle: OpaquePointer
     let multilingual: Bool
+    let library: WhisperLibrary
+    let path: String
 
-    init(library: String, model: String) throws {
+    init(library: WhisperLibrary, model: String) throws {
         var message = [CChar](repeating: 0, count: 1024)
-        guard let handle = gg_whisper_open(library, model, &message, message.count) else {
-            let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw GGError(text.hasPrefix("cannot load the whisper model") ? "model_unavailable" : "engine_unavailable", text)
+        guard let handle = gg_whisper_open(library.path, model, &message, message.count) else {
+            throw GGError("engine_unavailable", WhisperLibrary.text(message))
         }
         self.handle = handle
+        self.library = library
+        path = model
         multilingual = gg_whisper_multilingual(handle)
     }
 
@@ -207,7 +278,7 @@ final class WhisperDecoder {
         let status = chunk.samples.withUnsafeBufferPointer {
             gg_whisper_run(model.handle, state, $0.baseAddress, Int32($0.count), Int32(threads), language, cancellation.flag)
         }
-        if cancellation.isCancelled { throw GGError("timeout", "record exceeded its time limit") }
+        try cancellation.check()
         guard status == 0 else { throw GGError("engine_failed", "whisper failed on the audio at \(roundedSeconds(chunk.start)) s (status \(status))") }
         var segments = [Segment]()
         for i in 0..<gg_whisper_segment_count(model.handle, state) {

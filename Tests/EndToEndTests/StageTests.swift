@@ -394,8 +394,8 @@ final class TranscribeTests: XCTestCase {
         let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
         let configured = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": Self.whisperModel])
         XCTAssertEqual(try engine(configured), "whisper")
-        let unconfigured = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": ""])
-        XCTAssertEqual(try engine(unconfigured), "sphinx")
+        let defaulted = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": ""])
+        XCTAssertEqual(try engine(defaulted), "whisper", "the set-up model is the default")
         let broken = try tool("gg-transcribe", ["--work-dir", work.path, "--whisper-lib", "/nonexistent/libwhisper.so.1"], stdin: input,
                               environment: ["GG_WHISPER_MODEL": Self.whisperModel])
         XCTAssertEqual(broken.status, 0, broken.stderr)

@@ -13,8 +13,18 @@ typedef struct gg_whisper_state gg_whisper_state;
 /// True when gg was compiled against whisper.h, so the engine can be loaded at run time.
 bool gg_whisper_compiled(void);
 
-/// Loads `library` (a libwhisper.so path or soname) and the ggml model at `model`.
-/// NULL on failure, with a message in `error`.
+/// The whisper.cpp version of the headers gg was compiled with ("" when compiled without them).
+const char *gg_whisper_header_version(void);
+
+/// Opens `library` without loading a model: 0 when it is the whisper.cpp version of the headers, with
+/// the version it reports in `version` and the file the dynamic linker opened in `path`; otherwise -1
+/// with the reason in `error` (a library of another version is refused: whisper_full_params changes
+/// layout between versions).
+int gg_whisper_probe(const char *library, char *version, size_t version_size, char *path, size_t path_size,
+                     char *error, size_t error_size);
+
+/// Loads `library` (a libwhisper.so path or soname), checks its version as gg_whisper_probe does, and
+/// loads the ggml model at `model`. NULL on failure, with a message in `error`.
 gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size);
 void gg_whisper_close(gg_whisper *whisper);
 /// Whether the loaded model knows languages other than English.

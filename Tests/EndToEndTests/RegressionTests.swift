@@ -1,0 +1,205 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One small test per fixed bug, named after it (ripgrep's tests/regression.rs is the model).
+final class RegressionTests: XCTestCase {
+    var work: URL!
+
+    override func setUpWithError() throws {
+        try TestEnv.ensureFixtures()
+        work = TestEnv.temporaryDirectory()
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    static let whisperHome = TestEnv.repo.appendingPathComponent(".whisper")
+
+    func requireWhisperSetUp() throws {
+        guard FileManager.default.fileExists(atPath: Self.whisperHome.appendingPathComponent("include/gg_whisper_version.h").path) else {
+            XCTFail("whisper is not set up in \(Self.whisperHome.path): run scripts/setup (or scripts/setup-whisper)")
+            throw XCTSkip("whisper is not set up")
+        }
+    }
+
+    /// An environment as a new user has it: an empty HOME, no virtual environment, nothing configured.
+    var freshUser: [String: String] {
+        ["HOME": work.path, "VIRTUAL_ENV": "", "GG_WHISPER_MODEL": "", "GG_WHISPER_LIB": "", "GG_WHISPER_HOME": ""]
+    }
+
+    /// A script in the work folder, executable.
+    func script(_ name: String, _ text: String) throws -> String {
+        let path = work.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// Whether a process still runs (a zombie waiting for its parent to reap it counts as gone).
+    func alive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true)
+    }
+
+    func pids(in file: String) -> [Int32] {
+        ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+    }
+
+    // MARK: issue 12: works from a fresh clone
+
+    /// `/proc/self/exe` is `.build/<triple>/debug/gg-transcribe`, so `../../.whisper` missed the checkout's
+    /// whisper and, with no other copy installed, every transcript silently came from sphinx.
+    func testFreshCheckoutFindsItsWhisperWithoutHomeOrVirtualEnv() throws {
+        try requireWhisperSetUp()
+        let result = try tool("gg-transcribe", ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]),
+                              environment: freshUser)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try result.records()[0].array("items")[0].dict("transcript")?.string("engine"), "whisper", result.stderr)
+        XCTAssertFalse(result.stderr.contains("warning"), result.stderr)
+        let model = Self.whisperHome.appendingPathComponent("models/ggml-tiny.en-q8_0.bin").path
+        XCTAssertTrue(result.stderr.contains("gg-transcribe: note: engine whisper: model \(model), whisper.cpp 1."), result.stderr)
+        let version = try tool("gg-transcribe", ["--version"], environment: freshUser)
+        XCTAssertTrue(version.stdout.contains("at \(Self.whisperHome.path)/lib/libwhisper.so.1"), version.stdout)
+        XCTAssertTrue(version.stdout.contains("whisper model: \(model)"), version.stdout)
+    }
+
+    /// A copied binary with no checkout above it finds nothing, and auto says so before using sphinx.
+    func testAutoWarnsWhenNoWhisperIsFound() throws {
+        let copy = work.appendingPathComponent("gg-transcribe").path
+        try FileManager.default.copyItem(atPath: TestEnv.tool("gg-transcribe"), toPath: copy)
+        let result = try runProcess(copy, ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]),
+                                    environment: freshUser)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try result.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        XCTAssertTrue(result.stderr.hasPrefix("gg-transcribe: warning: no whisper model"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("note: engine sphinx"), result.stderr)
+    }
+
+    /// whisper_full_params changed layout in whisper.cpp 1.8.1: a library of another version than the
+    /// headers would read the abort callback as another field. It is refused with both versions named.
+    func testWhisperLibraryOfAnotherVersionIsRefused() throws {
+        try requireWhisperSetUp()
+        let source = work.appendingPathComponent("stub.c").path
+        try #"const char *whisper_version(void) { return "1.7.2"; }"#.write(toFile: source, atomically: true, encoding: .utf8)
+        let stub = work.appendingPathComponent("libwhisper.so.1").path
+        let compiled = try runProcess("/usr/bin/cc", ["-shared", "-fPIC", "-o", stub, source])
+        XCTAssertEqual(compiled.status, 0, compiled.stderr)
+        let header = try String(contentsOf: Self.whisperHome.appendingPathComponent("include/gg_whisper_version.h"), encoding: .utf8)
+        let built = try XCTUnwrap(header.split(separator: "\"").dropFirst().first.map(String.init))
+        let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
+        let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--engine", "whisper", "--whisper-lib", stub], stdin: input)
+        XCTAssertEqual(explicit.status, 69, explicit.stderr)
+        XCTAssertEqual(try explicit.records()[0].errorKind, "engine_unavailable")
+        XCTAssertTrue(explicit.stderr.contains("\(stub) is whisper.cpp 1.7.2, but gg-transcribe was built with the whisper.cpp \(built) headers"),
+                      explicit.stderr)
+        let auto = try tool("gg-transcribe", ["--work-dir", work.path, "--whisper-lib", stub], stdin: input)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertEqual(try auto.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
+        XCTAssertTrue(auto.stderr.hasPrefix("gg-transcribe: warning: \(stub) is whisper.cpp 1.7.2"), auto.stderr)
+        let version = try tool("gg-transcribe", ["--version", "--whisper-lib", stub])
+        XCTAssertTrue(version.stdout.contains("whisper.cpp: not usable: \(stub) is whisper.cpp 1.7.2"), version.stdout)
+    }
+
+    // MARK: issue 12: child processes and timeouts under control
+
+    /// SIGTERM reached only the resolver, not the child it started, which kept the pipe open: a 2 s
+    /// limit became 100 s and left processes running.
+    func testResolverTimeoutKillsAGrandchildHoldingThePipe() throws {
+        let pidFile = work.appendingPathComponent("pids").path
+        let resolver = try script("resolver", "#!/bin/sh\nsleep 60 &\necho $! >> \(pidFile)\necho $$ >> \(pidFile)\nexec sleep 60\n")
+        let started = Date()
+        let result = try tool("gg-fetch", ["--work-dir", work.path, "--no-cache", "--resolver", resolver, "--resolver-timeout", "2"],
+                              stdin: "https://www.instagram.com/p/Cx1Timeout/\n")
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertLessThan(elapsed, 3.0, "the 2 s resolver limit took \(elapsed) s")
+        XCTAssertEqual(try result.records()[0].errorKind, "timeout", result.stdout)
+        XCTAssertEqual(result.status, 75, result.stderr)
+        let started2 = pids(in: pidFile)
+        XCTAssertEqual(started2.count, 2)
+        for pid in started2 { XCTAssertFalse(alive(pid), "process \(pid) outlived gg-fetch") }
+    }
+
+    /// A stage stopped by SIGTERM writes what it finished, marks what was in flight `interrupted`,
+    /// kills its children's process groups, and exits 75.
+    func testSigtermWritesFinishedRecordsAndLeavesNoOrphans() throws {
+        let pidFile = work.appendingPathComponent("pids").path
+        let resolver = try script("resolver", "#!/bin/sh\nsleep 60 &\necho $! >> \(pidFile)\necho $$ >> \(pidFile)\nwait\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnv.tool("gg-fetch"))
+        process.arguments = ["--work-dir", work.path, "--no-cache", "--allow-local", "--jobs", "2", "--resolver", resolver]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: Data("\(TestEnv.fixture("sign.png"))\nhttps://www.instagram.com/p/Cx2Sigterm/\n".utf8))
+        let deadline = Date().addingTimeInterval(20)
+        while pids(in: pidFile).count < 2 && Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(pids(in: pidFile).count, 2, "the resolver never started")
+        usleep(300_000)
+        let started = Date()
+        process.terminate()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 6)
+        XCTAssertEqual(process.terminationStatus, 75)
+        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, String(decoding: out, as: UTF8.self))
+        let records = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        XCTAssertNil(records.first?.errorKind, "the finished local file came out as an error")
+        XCTAssertEqual(records.first?.array("items").count, 1)
+        XCTAssertEqual(records.last?.errorKind, "interrupted")
+        for pid in pids(in: pidFile) { XCTAssertFalse(alive(pid), "process \(pid) outlived gg-fetch") }
+    }
+
+    /// A timed-out record kept its pooled Tesseract engine while the runner let the next record start:
+    /// with --jobs 1, one slow image made the three quick ones after it time out too.
+    func testOneSlowImageDoesNotTimeOutTheImagesAfterIt() throws {
+        let images = ["busy.jpg", "sign.png", "poster.jpg", "sign.png"].enumerated().map { n, name in
+            recordLine([(TestEnv.fixture(name), "image")], id: "r\(n)")
+        }
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--jobs", "1", "--timeout", "3"], stdin: images.joined(separator: "\n"))
+        let records = try result.records()
+        XCTAssertEqual(records.map(\.errorKind), ["timeout", nil, nil, nil], result.stderr)
+        XCTAssertEqual(records.dropFirst().map { $0.array("items")[0].string("text") },
+                       ["OPEN SOURCE VIDEO TOOLS", "SUMMER SALE FIFTY PERCENT", "OPEN SOURCE VIDEO TOOLS"])
+        XCTAssertEqual(result.status, 75)
+    }
+
+    // MARK: issue 12: exit codes
+
+    /// A work folder that cannot be created was an `internal` error with status 65, not I/O (74).
+    func testUnusableWorkFolderIsAnIOError() throws {
+        let junk = work.appendingPathComponent("junk").path
+        try "not a folder".write(toFile: junk, atomically: true, encoding: .utf8)
+        let result = try tool("gg-scenes", ["--work-dir", junk], stdin: recordLine([(TestEnv.fixture("cuts.mp4"), "video")]))
+        let kinds = try result.records()[0].array("items").map(\.errorKind) + [try result.records()[0].errorKind]
+        XCTAssertTrue(kinds.contains("io"), result.stdout)
+        XCTAssertEqual(result.status, 74, result.stderr)
+    }
+
+    /// gg-assemble took --timeout, turned records into `timeout` errors with their media dropped, and
+    /// exited 0; it does no media work, and now reports the errors it carries in its exit status.
+    func testAssembleTakesNoTimeoutAndCountsTimedOutRecords() throws {
+        let refused = try tool("gg-assemble", ["--work-dir", work.path, "--timeout", "1"], stdin: "")
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.stderr.contains("unknown option '--timeout'"), refused.stderr)
+        let timedOut = #"{"id":"t","url":"http://127.0.0.1:9/a.mp4","error":{"stage":"ocr","kind":"timeout","message":"record took longer than 3 s","retryable":true}}"#
+        let result = try tool("gg-assemble", ["--work-dir", work.path], stdin: timedOut + "\n" + recordLine([(TestEnv.fixture("sign.png"), "image")]))
+        XCTAssertEqual(try result.records().map(\.errorKind), ["timeout", nil])
+        XCTAssertEqual(result.status, 75, result.stderr)
+    }
+
+    /// --connect-timeout 1e16 overflowed a conversion and killed gg-fetch with SIGILL (132).
+    func testHugeNumericOptionIsAUsageError() throws {
+        for (tool_, option) in [("gg-fetch", "--connect-timeout"), ("gg-scenes", "--timeout"), ("gg-ocr", "--max-pixels"), ("gg-fetch", "--max-bytes")] {
+            let result = try tool(tool_, [option, "1e16", "--work-dir", work.path], stdin: "")
+            XCTAssertEqual(result.status, 64, "\(tool_) \(option): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("option '\(option)' needs"), result.stderr)
+        }
+    }
+}
