@@ -14,7 +14,65 @@ public func ffmpegVersions() -> [String] {
             text("libswscale", swscale_version()), text("libswresample", swresample_version())]
 }
 
-/// An opened media file (AVFormatContext) with its stream information read.
+/// Limits every stage that decodes media applies, set once from its options at start.
+public enum MediaLimits {
+    /// Largest picture (width x height) a decoder may produce: `--max-pixels`.
+    nonisolated(unsafe) public static var maxPixels = 50_000_000
+
+    /// The demuxers media is opened with: containers of video, audio and pictures people post. Nothing
+    /// else is probed (libgme, for one, inflated a 1 MB gzip of zeros into gigabytes).
+    public static let formats = ["mov", "mp4", "matroska", "webm", "mpegts", "flv", "avi", "mpeg", "asf", "m4v",
+                                 "wav", "w64", "flac", "mp3", "aac", "ogg", "aiff", "amr", "caf",
+                                 "image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif", "gif_pipe",
+                                 "pgm_pipe", "ppm_pipe", "pam_pipe", "jpegls_pipe"].joined(separator: ",")
+
+    /// Sample rates and channel counts real audio has: a header claiming 1 Hz made 150 KB a 21-hour track.
+    public static let sampleRates: ClosedRange<Int32> = 4000...768_000
+    public static let channels: ClosedRange<Int32> = 1...64
+
+    /// Throws `bad_media` for audio parameters no real recording has.
+    public static func checkAudio(_ parameters: AVCodecParameters) throws {
+        guard sampleRates.contains(parameters.sample_rate) else {
+            throw GGError("bad_media", "implausible audio sample rate \(parameters.sample_rate) Hz")
+        }
+        guard channels.contains(parameters.ch_layout.nb_channels) else {
+            throw GGError("bad_media", "implausible audio channel count \(parameters.ch_layout.nb_channels)")
+        }
+    }
+
+    /// Fewest bytes a second of real audio takes (silence in FLAC or Opus takes more).
+    public static let minAudioBytesPerSecond = 20.0
+
+    /// Throws `bad_media` when a file without video claims far more audio than its size can hold
+    /// (a FLAC whose STREAMINFO says 1 Hz claimed 15 hours in 65 KB).
+    public static func checkAudioDuration(_ file: FormatContext, path: String) throws {
+        guard file.bestStream(AVMEDIA_TYPE_VIDEO) == nil, let duration = file.duration, duration > 60 else { return }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        if Double(info.st_size) / duration < minAudioBytesPerSecond {
+            throw GGError("bad_media", "the file claims \(Int(duration)) s of audio in \(info.st_size) bytes")
+        }
+    }
+
+    /// The `--max-pixels` option of every stage that decodes pictures.
+    public static let maxPixelsOption = OptionSpec("--max-pixels", value: "N", default: "50000000",
+                                                   "refuse pictures larger than N pixels (pixel bombs): error 'too_many_pixels'")
+
+    /// Sets `maxPixels` from the stage's options.
+    public static func configure(_ options: ParsedOptions) {
+        maxPixels = options.int("--max-pixels", default: 50_000_000, min: 1, max: 1 << 40)
+    }
+
+    /// Throws `too_many_pixels` for pictures over `maxPixels`.
+    public static func checkPicture(width: Int32, height: Int32) throws {
+        guard Int(width) * Int(height) <= maxPixels else {
+            throw GGError("too_many_pixels", "\(width)x\(height) pictures exceed --max-pixels \(maxPixels)")
+        }
+    }
+}
+
+/// An opened media file (AVFormatContext) with its stream information read; only the demuxers of
+/// `MediaLimits.formats` are tried, only local files opened, and decoders probing it keep to the pixel limit.
 public final class FormatContext {
     public let pointer: UnsafeMutablePointer<AVFormatContext>
 
@@ -23,14 +81,26 @@ public final class FormatContext {
         var context: UnsafeMutablePointer<AVFormatContext>?
         var options: OpaquePointer?
         av_dict_set(&options, "protocol_whitelist", "file", 0)
+        av_dict_set(&options, "format_whitelist", MediaLimits.formats, 0)
         let opened = avformat_open_input(&context, path, nil, &options)
         av_dict_free(&options)
         guard opened >= 0, let context else {
             throw GGError("not_media", "cannot open as media: \(avErrorString(opened))")
         }
         pointer = context
-        let info = avformat_find_stream_info(context, nil)
+        for index in 0..<Int(context.pointee.nb_streams) {
+            let parameters = context.pointee.streams[index]!.pointee.codecpar.pointee
+            if parameters.codec_type == AVMEDIA_TYPE_VIDEO { try MediaLimits.checkPicture(width: parameters.width, height: parameters.height) }
+        }
+        var perStream = [OpaquePointer?](repeating: nil, count: Int(context.pointee.nb_streams))
+        for index in perStream.indices { av_dict_set(&perStream[index], "max_pixels", String(MediaLimits.maxPixels), 0) }
+        let info = perStream.withUnsafeMutableBufferPointer { avformat_find_stream_info(context, $0.baseAddress) }
+        for index in perStream.indices { av_dict_free(&perStream[index]) }
         if info < 0 { throw GGError("not_media", "cannot read stream information: \(avErrorString(info))") }
+        for index in 0..<Int(context.pointee.nb_streams) {
+            let parameters = context.pointee.streams[index]!.pointee.codecpar.pointee
+            if parameters.codec_type == AVMEDIA_TYPE_VIDEO { try MediaLimits.checkPicture(width: parameters.width, height: parameters.height) }
+        }
     }
 
     deinit {
@@ -121,6 +191,8 @@ public final class Decoder {
             throw GGError("not_media", "bad codec parameters")
         }
         context.pointee.pkt_timebase = stream.pointee.time_base
+        context.pointee.max_pixels = Int64(MediaLimits.maxPixels)
+        if context.pointee.codec_type == AVMEDIA_TYPE_AUDIO { try MediaLimits.checkAudio(stream.pointee.codecpar.pointee) }
         context.pointee.thread_count = threads
         context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
         switch loopFilter {
@@ -184,6 +256,8 @@ public enum MediaProber {
             if video == nil && (parameters.sample_rate <= 0 || parameters.ch_layout.nb_channels <= 0) {
                 throw GGError("not_media", "audio stream has no sample format")
             }
+            try MediaLimits.checkAudio(parameters)
+            try MediaLimits.checkAudioDuration(file, path: path)
         }
         guard video != nil || audio != nil else { throw GGError("not_media", "no audio or video stream") }
         let type: ItemType = isImage ? .image : (video != nil ? .video : .audio)

@@ -17,7 +17,7 @@ enum OCRTool {
             OptionSpec("--lang", value: "LANGS", default: "eng", "Tesseract languages, joined with +"),
             OptionSpec("--tessdata", value: "DIR", default: "$TESSDATA_PREFIX or Tesseract's built-in path", "folder holding LANG.traineddata"),
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
-            OptionSpec("--max-pixels", value: "N", default: "50000000", "reject larger images (pixel bombs)"),
+            MediaLimits.maxPixelsOption,
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, enlarge, sparse fallback) or none"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
@@ -28,12 +28,12 @@ enum OCRTool {
         gg_leptonica_quiet()
         let runner = StageRunner(tool: info)
         let options = runner.options
+        MediaLimits.configure(options)
         let language = options.string("--lang") ?? "eng"
         let dataPath = options.string("--tessdata")
         let reader = TextReader(
             pool: ResourcePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
-            maxPixels: options.int("--max-pixels", default: 50_000_000, min: 1, max: 1 << 40),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
             missingLanguage: TextReader.missingLanguage(language, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
@@ -51,7 +51,6 @@ struct TextResult: Sendable {
 struct TextReader: @unchecked Sendable {
     let pool: ResourcePool<TesseractEngine>
     let minConfidence: Double
-    let maxPixels: Int
     let preprocess: Bool
     let missingLanguage: GGError?
 
@@ -89,10 +88,11 @@ struct TextReader: @unchecked Sendable {
             }
         }
         let jobs = pending
+        let root = context.root
         let results = ResultSlots<TextResult>(count: jobs.count)
         DispatchQueue.concurrentPerform(iterations: jobs.count) { n in
             if context.cancellation.isCancelled { return }
-            results.set(n, Result { try recognize(path: jobs[n].path, cancellation: context.cancellation) })
+            results.set(n, Result { try recognize(path: root.confine(jobs[n].path), cancellation: context.cancellation) })
         }
         try context.checkCancelled()
         for (n, job) in jobs.enumerated() {
@@ -137,7 +137,7 @@ struct TextReader: @unchecked Sendable {
     }
 
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
-        let original = try Picture.read(path: path, maxPixels: maxPixels)
+        let original = try Picture.read(path: path)
         var picture = original
         var scale = 1.0
         if preprocess {

@@ -14,14 +14,13 @@ final class Picture {
     var height: Int { Int(gg_pix_height(pointer)) }
 
     /// Reads an image after checking its header against the pixel limit.
-    static func read(path: String, maxPixels: Int) throws -> Picture {
+    static func read(path: String) throws -> Picture {
         var format: Int32 = 0, w: Int32 = 0, h: Int32 = 0, bps: Int32 = 0, spp: Int32 = 0, cmap: Int32 = 0
         guard pixReadHeader(path, &format, &w, &h, &bps, &spp, &cmap) == 0, w > 0, h > 0 else {
             throw GGError("unreadable_image", "cannot read image header of \(path)")
         }
-        guard Int(w) * Int(h) <= maxPixels, w <= 65535, h <= 65535 else {
-            throw GGError("image_too_large", "\(w)x\(h) image exceeds --max-pixels \(maxPixels)")
-        }
+        try MediaLimits.checkPicture(width: w, height: h)
+        guard w <= 65535, h <= 65535 else { throw GGError("too_many_pixels", "\(w)x\(h) pictures are larger than Leptonica reads") }
         guard let pix = pixRead(path) else { throw GGError("unreadable_image", "cannot decode image \(path)") }
         return Picture(pix)
     }

@@ -168,6 +168,7 @@ enum SpeechAudio {
                            _ body: (Utterance) throws -> Void) throws -> Bool {
         let file = try FormatContext(path: path)
         guard let index = file.bestStream(AVMEDIA_TYPE_AUDIO) else { return false }
+        try MediaLimits.checkAudioDuration(file, path: path)
         let decoder = try Decoder(stream: file.stream(index), threads: 1)
         let resampler = try Resampler(from: decoder)
         var segmenter = segmenter
