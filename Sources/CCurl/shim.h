@@ -1,6 +1,87 @@
 #ifndef GG_CCURL_SHIM_H
 #define GG_CCURL_SHIM_H
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/// Which addresses a transfer may connect to: with deny_private set, none of loopback, private,
+/// link-local (cloud metadata), unique-local, carrier-grade NAT, multicast, reserved or unspecified
+/// addresses, except the `allowed` ones. `blocked` records the first address refused.
+typedef struct gg_socket_policy {
+    int deny_private;
+    int allowed_count;
+    struct sockaddr_storage allowed[16];
+    int blocked;
+    char blocked_address[INET6_ADDRSTRLEN];
+} gg_socket_policy;
+
+static inline int gg_ipv4_forbidden(uint32_t host) {
+    uint8_t a = host >> 24, b = (host >> 16) & 0xff, c = (host >> 8) & 0xff;
+    return a == 0 || a == 10 || a == 127 || (a == 100 && (b & 0xc0) == 64) || (a == 169 && b == 254) ||
+           (a == 172 && (b & 0xf0) == 16) || (a == 192 && b == 168) || (a == 192 && b == 0 && c == 0) ||
+           (a == 198 && (b & 0xfe) == 18) || a >= 224;
+}
+
+/// Whether `address` is one a transfer with deny_private may not reach.
+static inline int gg_sockaddr_forbidden(const struct sockaddr *address) {
+    if (address->sa_family == AF_INET) return gg_ipv4_forbidden(ntohl(((const struct sockaddr_in *)address)->sin_addr.s_addr));
+    if (address->sa_family != AF_INET6) return 1;
+    const uint8_t *x = ((const struct sockaddr_in6 *)address)->sin6_addr.s6_addr;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t zero[15] = {0};
+    if (memcmp(x, mapped, 12) == 0 || memcmp(x, nat64, 12) == 0)
+        return gg_ipv4_forbidden((uint32_t)x[12] << 24 | (uint32_t)x[13] << 16 | (uint32_t)x[14] << 8 | x[15]);
+    if (memcmp(x, zero, 15) == 0) return 1;             /* :: and ::1 */
+    if ((x[0] & 0xfe) == 0xfc) return 1;                /* fc00::/7 unique local */
+    if (x[0] == 0xfe && (x[1] & 0xc0) == 0x80) return 1; /* fe80::/10 link local */
+    if (x[0] == 0xff) return 1;                         /* multicast */
+    if (x[0] == 0x20 && x[1] == 0x01 && x[2] == 0x0d && x[3] == 0xb8) return 1; /* documentation */
+    return 0;
+}
+
+static inline int gg_sockaddr_same_host(const struct sockaddr *a, const struct sockaddr_storage *b) {
+    if (a->sa_family != b->ss_family) return 0;
+    if (a->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/// The policy's verdict on `address`: 1 when it must not be reached.
+static inline int gg_policy_refuses(const gg_socket_policy *policy, const struct sockaddr *address) {
+    if (!policy || !policy->deny_private || !gg_sockaddr_forbidden(address)) return 0;
+    for (int i = 0; i < policy->allowed_count && i < 16; i++) {
+        if (gg_sockaddr_same_host(address, &policy->allowed[i])) return 0;
+    }
+    return 1;
+}
+
+static inline void gg_sockaddr_text(const struct sockaddr *address, char *out, size_t size) {
+    const void *host = address->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)address)->sin_addr
+                                                      : (const void *)&((const struct sockaddr_in6 *)address)->sin6_addr;
+    if (!inet_ntop(address->sa_family, host, out, (socklen_t)size)) snprintf(out, size, "?");
+}
+
+/* Every connection of a transfer, redirects included, is opened here: the check is on the address
+   curl actually connects to, after its own name resolution. */
+static curl_socket_t gg_open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *address) {
+    (void)purpose;
+    gg_socket_policy *policy = (gg_socket_policy *)data;
+    if (gg_policy_refuses(policy, &address->addr)) {
+        if (!policy->blocked) gg_sockaddr_text(&address->addr, policy->blocked_address, sizeof policy->blocked_address);
+        policy->blocked = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
+static inline CURLcode gg_curl_set_socket_policy(CURL *h, gg_socket_policy *policy) {
+    CURLcode code = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, gg_open_socket);
+    return code == CURLE_OK ? curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, policy) : code;
+}
 
 typedef size_t (*gg_curl_write_fn)(char *, size_t, size_t, void *);
 typedef int (*gg_curl_xferinfo_fn)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t);

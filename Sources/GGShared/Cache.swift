@@ -32,7 +32,8 @@ public struct CacheStats: Codable, Sendable, Equatable {
 
 /// A URL-keyed file cache with a time to live. Objects are written to a temporary name
 /// and renamed into place, data before metadata, so readers in other processes never see
-/// a half-written entry.
+/// a half-written entry. Folders are 0700 and files 0600; the key is the hash of the whole URL, but the
+/// stored metadata has its credentials redacted. An entry dated in the future counts as expired.
 public final class URLCache: Sendable {
     public let root: URL
     public let ttl: Double
@@ -57,22 +58,45 @@ public final class URLCache: Sendable {
     func dataURL(_ key: String) -> URL { objectsDir.appendingPathComponent(String(key.prefix(2))).appendingPathComponent(key + ".data") }
     func metaURL(_ key: String) -> URL { objectsDir.appendingPathComponent(String(key.prefix(2))).appendingPathComponent(key + ".json") }
 
+    /// Whether an entry made at `created` is still fresh at `now`: not older than the TTL, not from the future.
+    func isFresh(_ created: Double, now: Double, ttl: Double) -> Bool {
+        now - created <= ttl && created <= now + 60
+    }
+
     /// A fresh entry for `url`, or nil when missing, expired or incomplete.
     public func lookup(_ url: String, now: Double = Date().timeIntervalSince1970) -> (file: URL, entry: CacheEntry)? {
         let key = URLCache.key(url)
         guard let data = try? Data(contentsOf: metaURL(key)),
               let entry = try? RecordJSON.decoder().decode(CacheEntry.self, from: data),
-              entry.url == url, now - entry.created <= ttl else { return nil }
+              entry.url == Secrets.redact(url), isFresh(entry.created, now: now, ttl: ttl) else { return nil }
         let file = dataURL(key)
         var info = stat()
         guard stat(file.path, &info) == 0, Int(info.st_size) == entry.bytes else { return nil }
         return (file, entry)
     }
 
-    /// A new private path in the cache's temporary folder, on the same file system as the objects.
+    /// Creates `dir` (and the cache root) as private folders.
+    func makePrivateFolder(_ dir: URL) throws {
+        for folder in [root, dir] {
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw GGError("io", "cannot create the cache folder \(folder.path): \(error.localizedDescription)")
+            }
+        }
+        chmod(root.path, 0o700)
+    }
+
+    /// A new private (0600) file in the cache's temporary folder, on the same file system as the objects.
+    /// A download keeps writing it (and so refreshing its time) until it is renamed into place, which is
+    /// how `clear` and `prune` tell it from a leftover.
     public func temporaryFile() throws -> URL {
-        try FileManager.default.createDirectory(at: tempDir, withIntermediateDirectories: true)
-        return tempDir.appendingPathComponent("\(getpid())-\(UUID().uuidString).part")
+        try makePrivateFolder(tempDir)
+        let file = tempDir.appendingPathComponent("\(getpid())-\(UUID().uuidString).part")
+        let fd = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw GGError("io", "cannot create \(file.path): \(String(cString: strerror(errno)))") }
+        close(fd)
+        return file
     }
 
     /// Moves a finished temporary file into the cache and returns its cached path.
@@ -80,8 +104,15 @@ public final class URLCache: Sendable {
     public func store(_ url: String, file: URL, entry: CacheEntry) throws -> URL {
         let key = URLCache.key(url)
         let data = dataURL(key)
-        try FileManager.default.createDirectory(at: data.deletingLastPathComponent(), withIntermediateDirectories: true)
-        guard rename(file.path, data.path) == 0 else { throw GGError("io", "cannot store cache object: \(String(cString: strerror(errno)))") }
+        var stored = false
+        for _ in 0..<3 where !stored {
+            try makePrivateFolder(objectsDir)
+            try makePrivateFolder(data.deletingLastPathComponent())
+            stored = rename(file.path, data.path) == 0
+            if !stored && errno != ENOENT { break }
+        }
+        guard stored else { throw GGError("io", "cannot store cache object: \(String(cString: strerror(errno)))") }
+        chmod(data.path, 0o600)
         try writeAtomically(RecordJSON.encoder().encode(entry), to: metaURL(key))
         return data
     }
@@ -89,7 +120,7 @@ public final class URLCache: Sendable {
     public func storeData(_ url: String, data: Data, contentType: String? = nil) throws {
         let temp = try temporaryFile()
         try data.write(to: temp)
-        try store(url, file: temp, entry: CacheEntry(url: url, created: Date().timeIntervalSince1970, bytes: data.count, contentType: contentType))
+        try store(url, file: temp, entry: CacheEntry(url: Secrets.redact(url), created: Date().timeIntervalSince1970, bytes: data.count, contentType: contentType))
     }
 
     public func lookupData(_ url: String) -> Data? {
@@ -134,29 +165,40 @@ public final class URLCache: Sendable {
         return CacheStats(entries: entries.count, bytes: bytes, oldest: iso(created.min()), newest: iso(created.max()), ttlSeconds: ttl, dir: root.path)
     }
 
-    /// Removes entries created more than `age` seconds ago (and stale temporary files); returns how many.
+    /// What a clear or prune removed, and the entries it could not remove.
+    public struct Removal: Sendable, Equatable {
+        public var removed = 0
+        public var failed: [String] = []
+    }
+
+    /// Removes entries created more than `age` seconds ago or dated in the future, and temporary files
+    /// no download has touched for an hour (or dated in the future).
     @discardableResult
-    public func prune(olderThan age: Double, now: Double = Date().timeIntervalSince1970) -> Int {
-        var removed = 0
-        for (key, entry) in allEntries() where (entry?.created ?? 0) < now - age {
-            unlink(metaURL(key).path)
-            unlink(dataURL(key).path)
-            removed += 1
+    public func prune(olderThan age: Double, now: Double = Date().timeIntervalSince1970) -> Removal {
+        remove(where: { created in !isFresh(created ?? 0, now: now, ttl: age) }, now: now)
+    }
+
+    /// Removes every entry, and the temporary files of downloads that are no longer running.
+    @discardableResult
+    public func clear(now: Double = Date().timeIntervalSince1970) -> Removal {
+        remove(where: { _ in true }, now: now)
+    }
+
+    private func remove(where expired: (Double?) -> Bool, now: Double) -> Removal {
+        var result = Removal()
+        for (key, entry) in allEntries() where expired(entry?.created) {
+            let paths: [String] = [metaURL(key).path, dataURL(key).path]
+            let gone = paths.allSatisfy { path in unlink(path) == 0 || errno == ENOENT }
+            if gone { result.removed += 1 } else { result.failed.append("\(key): \(String(cString: strerror(errno)))") }
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tempDir.path)) ?? [] {
             let path = tempDir.appendingPathComponent(name).path
             var info = stat()
-            if stat(path, &info) == 0, Double(info.st_mtim.tv_sec) < now - max(age, 3600) { unlink(path) }
+            guard stat(path, &info) == 0 else { continue }
+            let modified = Double(info.st_mtim.tv_sec)
+            if modified < now - 3600 || modified > now + 60 { unlink(path) }
         }
-        return removed
-    }
-
-    @discardableResult
-    public func clear() -> Int {
-        let count = allEntries().count
-        try? FileManager.default.removeItem(at: objectsDir)
-        try? FileManager.default.removeItem(at: tempDir)
-        return count
+        return result
     }
 }
 

@@ -161,7 +161,7 @@ public struct Diagnostics: Sendable {
 
     private func emit(_ severity: String, _ message: String, _ location: String?) {
         let prefix = location.map { "\(tool): \($0): " } ?? "\(tool): "
-        try? FileHandle.standardError.write(contentsOf: Data((prefix + severity + ": " + message + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data((prefix + severity + ": " + Secrets.redact(message) + "\n").utf8))
     }
 }
 

@@ -14,6 +14,7 @@ struct HTTPLimits: Sendable {
     var retries: Int
     var retryDelay: Double
     var userAgent: String
+    var addresses = AddressPolicy()
 }
 
 /// A finished download.
@@ -130,7 +131,7 @@ struct HTTPClient: Sendable {
     }
 
     private func downloadOnce(_ url: String, to destination: URL, headers: [String: String], cancellation: Cancellation?) throws -> Download {
-        let fd = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw GGError("io", "cannot create \(destination.path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let sink = DownloadSink(fd: fd, limit: limits.maxBytes, cancellation: cancellation)
@@ -148,6 +149,9 @@ struct HTTPClient: Sendable {
         easy.set(CURLOPT_USERAGENT, limits.userAgent)
         easy.set(CURLOPT_NOPROGRESS, 0)
         if let list = headerList.list { _ = gg_curl_setopt_slist(easy.handle, CURLOPT_HTTPHEADER, list) }
+        let policy = limits.addresses.makeCPolicy()
+        defer { policy.deallocate() }
+        _ = gg_curl_set_socket_policy(easy.handle, policy)
         _ = gg_curl_setopt_write(easy.handle, writeCallback)
         _ = gg_curl_setopt_xferinfo(easy.handle, progressCallback)
         let unmanaged = Unmanaged.passRetained(sink)
@@ -158,6 +162,11 @@ struct HTTPClient: Sendable {
         let status = easy.responseCode()
         let contentType = easy.string(CURLINFO_CONTENT_TYPE)
         let effective = easy.string(CURLINFO_EFFECTIVE_URL)
+        if policy.pointee.blocked != 0 {
+            throw AddressPolicy.forbidden(url, address: withUnsafeBytes(of: policy.pointee.blocked_address) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            })
+        }
         if sink.exceeded || result == CURLE_FILESIZE_EXCEEDED {
             throw GGError("too_large", "\(url): larger than --max-bytes \(limits.maxBytes)")
         }
