@@ -9,7 +9,8 @@ Runs gg-fetch | gg-scenes | gg-ocr | gg-transcribe | gg-assemble over the URLs (
 Local paths are accepted unless --no-local is given.
 
 options:
-  --work-dir DIR       work root for media and keyframes (default: ./gg-work)
+  --work-dir DIR       work root for media and keyframes (default: a new folder under $TMPDIR, removed
+                       after the run with --cleanup); two runs on one work root are refused
   --cache-dir DIR      gg-fetch URL cache (default: gg-fetch's)
   --jobs N             records processed at once in each stage
   --timeout S          seconds allowed per record in each stage
@@ -22,6 +23,7 @@ options:
   --cleanup            delete work files once each record is assembled
   --array              write {"results": [...]} instead of NDJSON
   --no-local           refuse local paths and file:// URLs
+  --keep-going         (the default) a line a stage cannot read becomes an error result in its place
   --bin DIR            folder holding the gg-* binaries (default: $GG_BIN, .build/release, .build/debug, PATH)
   --help               this help
 The exit status is the most severe of the stages' (70 internal > 74 I/O > 69 unavailable > 66 no input >
@@ -30,18 +32,22 @@ the only failures are worth retrying (timeouts, network).
 HELP
 }
 here="$(cd "$(dirname "$0")/.." && pwd)"
-common=() timed=() fetch=() local=(--allow-local) scenes=() ocr=() transcribe=() assemble=() bin="${GG_BIN:-}" input=""
+work="" cleanup=false
+common=(--keep-going) timed=() fetch=() local=(--allow-local) scenes=() ocr=() transcribe=() assemble=() bin="${GG_BIN:-}" input=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h) usage; exit 0 ;;
-    --work-dir|--jobs) common+=("$1" "$2"); shift 2 ;;
+    --work-dir) work="$2"; shift 2 ;;
+    --jobs) common+=("$1" "$2"); shift 2 ;;
     --timeout) timed+=("$1" "$2"); shift 2 ;;
     --cache-dir) fetch+=("$1" "$2"); shift 2 ;;
     --threshold|--detector) scenes+=("$1" "$2"); shift 2 ;;
     --clips) scenes+=("$1"); shift ;;
     --lang) ocr+=("$1" "$2"); shift 2 ;;
     --engine|--model) transcribe+=("$1" "$2"); shift 2 ;;
-    --base64|--cleanup|--array) assemble+=("$1"); shift ;;
+    --cleanup) assemble+=("$1"); cleanup=true; shift ;;
+    --base64|--array) assemble+=("$1"); shift ;;
+    --keep-going) shift ;;
     --no-local) local=(); shift ;;
     --bin) bin="$2"; shift 2 ;;
     -) input="-"; shift ;;
@@ -60,6 +66,19 @@ if [ -z "$bin" ]; then
 fi
 tool() { if [ -n "$bin" ]; then echo "$bin/$1"; else command -v "$1"; fi; }
 if [ "$input" != "-" ] && [ ! -r "$input" ]; then echo "run.sh: error: cannot read $input" >&2; exit 66; fi
+own_work=false
+if [ -z "$work" ]; then
+  work=$(mktemp -d "${TMPDIR:-/tmp}/gg-work.XXXXXX")
+  own_work=true
+fi
+mkdir -p "$work"
+exec 9<"$work"
+if ! flock -n 9; then
+  echo "run.sh: error: another run is using the work root $work; give each run its own --work-dir" >&2
+  exit 75
+fi
+if $own_work && $cleanup; then trap 'rm -rf "$work"' EXIT; fi
+common+=(--work-dir "$work")
 total=0
 [ "$input" != "-" ] && total=$(grep -cv '^[[:space:]]*$' "$input" || true)
 progress() {

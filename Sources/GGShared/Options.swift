@@ -51,6 +51,7 @@ public struct ToolInfo: Sendable {
         OptionSpec("--timeout", value: "S", default: "0 = none", "seconds allowed per record; a record over it gets a 'timeout' error"),
         OptionSpec("--keep-going", "turn a malformed input line into an error record instead of stopping with status 65"),
         OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or ./gg-work", "work root where media and derived files are written"),
+        OptionSpec("--allow-root", value: "DIRS", "also read (never delete) files under these folders, separated by ':'"),
         OptionSpec("--max-line-bytes", value: "N", default: "16777216", "longest input line accepted"),
         OptionSpec("--help", "print this help and exit"),
         OptionSpec("--version", "print the tool and library versions and exit"),

@@ -22,6 +22,31 @@ public struct Record: Codable, Sendable, Equatable {
         self.error = error
     }
 
+    /// Longest title, uploader and tag, and description kept in a record, in UTF-8 bytes.
+    public static let maxShortText = 4096
+    public static let maxDescription = 65536
+    public static let maxTags = 200
+
+    /// The metadata cut to the limits above, with a warning naming what was cut, so that one page's
+    /// metadata cannot push a record over a stage's line limit.
+    public mutating func truncateMetadata() {
+        func cut(_ text: String?, _ limit: Int, _ name: String) -> String? {
+            guard let text, text.utf8.count > limit else { return text }
+            warnings = (warnings ?? []) + ["\(name) truncated from \(text.utf8.count) to \(limit) bytes"]
+            var kept = String(decoding: text.utf8.prefix(limit), as: UTF8.self)
+            while kept.hasSuffix("\u{FFFD}") { kept.removeLast() }
+            return kept
+        }
+        title = cut(title, Record.maxShortText, "title")
+        uploader = cut(uploader, Record.maxShortText, "uploader")
+        description = cut(description, Record.maxDescription, "description")
+        if let all = tags {
+            let kept = all.prefix(Record.maxTags).compactMap { tag in tag.utf8.count <= 200 ? tag : nil }
+            if kept.count != all.count { warnings = (warnings ?? []) + ["tags truncated from \(all.count) to \(kept.count)"] }
+            tags = kept
+        }
+    }
+
     /// Stable identifier of a URL: the first 16 hex digits of its SHA-256.
     public static func id(for url: String) -> String {
         String(SHA256.hex(Array(url.utf8)).prefix(16))
@@ -152,6 +177,13 @@ public struct StageFailure: Codable, Sendable, Equatable, Error {
     }
 }
 
+extension Record {
+    /// Every file the record names: its items' media, keyframes and clips.
+    public var files: [String] {
+        (items ?? []).flatMap { item in [item.path] + (item.scenes ?? []).flatMap { [$0.keyframe, $0.clip ?? ""] } }.filter { !$0.isEmpty }
+    }
+}
+
 /// A failure raised inside a stage before the stage name is attached.
 public struct GGError: Error, Sendable, Equatable, CustomStringConvertible {
     public var kind: String
@@ -166,8 +198,11 @@ public struct GGError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(kind): \(message)" }
 
+    /// A record's time ran out or its stage is stopping: the whole record fails, not one item.
+    public var stopsRecord: Bool { kind == "timeout" || kind == "interrupted" }
+
     public func failure(stage: String) -> StageFailure {
-        StageFailure(stage: stage, kind: kind, message: message, retryable: retryable)
+        StageFailure(stage: stage, kind: kind, message: Secrets.redact(message), retryable: retryable)
     }
 }
 

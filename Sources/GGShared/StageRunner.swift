@@ -54,16 +54,37 @@ public final class Cancellation: @unchecked Sendable {
 public struct StageContext: Sendable {
     public let stage: String
     public let workDir: URL
+    public let readableRoots: [String]
     public let location: String
     public let cancellation: Cancellation
     public let diagnostics: Diagnostics
 
-    public init(stage: String, workDir: URL, location: String, cancellation: Cancellation = Cancellation(), diagnostics: Diagnostics) {
+    public init(stage: String, workDir: URL, readableRoots: [String] = [], location: String, cancellation: Cancellation = Cancellation(),
+                diagnostics: Diagnostics) {
         self.stage = stage
         self.workDir = workDir
+        self.readableRoots = readableRoots
         self.location = location
         self.cancellation = cancellation
         self.diagnostics = diagnostics
+    }
+
+    /// The work root: the only place a record's files may be.
+    public var root: WorkRoot { WorkRoot(workDir, readable: readableRoots) }
+
+    /// Runs `body` on each item `selected` picks, after checking that the item's file is under the work
+    /// root. An item's failure becomes its `error` and the record goes on; a cancelled record stops.
+    public func forEachItem(_ items: inout [Item], where selected: (Item) -> Bool, _ body: (inout Item) throws -> Void) throws {
+        let root = self.root
+        for index in items.indices where items[index].error == nil && selected(items[index]) {
+            try checkCancelled()
+            do {
+                _ = try root.confine(items[index].path)
+                try body(&items[index])
+            } catch let error as GGError where !error.stopsRecord {
+                items[index].error = error.failure(stage: stage)
+            }
+        }
     }
 
     /// Throws a `timeout` (or `interrupted`) error once the runner has given up on this record.
@@ -95,9 +116,12 @@ public final class StageRunner: @unchecked Sendable {
     public let diagnostics: Diagnostics
     public let jobs: Int
     public let timeout: Double
-    public let keepGoing: Bool
+    /// Turn lines that are not records into error results instead of stopping (`--keep-going`).
+    public var keepGoing: Bool
     public let workDir: URL
     public let maxLineBytes: Int
+    /// Folders besides the work root that records may name files in (`--allow-root`).
+    public let readableRoots: [String]
     public let status = ExitStatus()
 
     /// Writes one JSON document `{"results": [...]}` instead of one line per record.
@@ -128,6 +152,7 @@ public final class StageRunner: @unchecked Sendable {
         maxLineBytes = options.int("--max-line-bytes", default: 16 << 20, min: 1024, max: 1 << 30)
         let dir = options.string("--work-dir") ?? ProcessInfo.processInfo.environment["GG_WORK_DIR"] ?? "gg-work"
         workDir = URL(fileURLWithPath: dir, isDirectory: true).standardizedFileURL
+        readableRoots = (options.string("--allow-root") ?? "").split(separator: ":").map(String.init)
         writer = OutputWriter(tool: tool.name)
         slots = DispatchSemaphore(value: jobs)
         window = DispatchSemaphore(value: jobs * 4)
@@ -204,7 +229,7 @@ public final class StageRunner: @unchecked Sendable {
                         diagnostics.error("malformed record: \(error.message)", at: location)
                         exit(ExitCode.dataError.rawValue)
                     }
-                    let failure = StageFailure(stage: tool.stage, kind: "malformed_record", message: "\(location): \(error.message)")
+                    let failure = StageFailure(stage: tool.stage, kind: error.kind, message: "\(location): \(error.message)")
                     window.wait()
                     complete(seq, RecordJSON.encodeLine(failed(Record(), failure)), failures: [failure], location: location)
                 }
@@ -275,7 +300,7 @@ public final class StageRunner: @unchecked Sendable {
     ) {
         window.wait()
         slots.wait()
-        let context = StageContext(stage: tool.stage, workDir: workDir, location: location, diagnostics: diagnostics)
+        let context = StageContext(stage: tool.stage, workDir: workDir, readableRoots: readableRoots, location: location, diagnostics: diagnostics)
         lock.lock()
         if stopping {
             lock.unlock()
@@ -286,8 +311,15 @@ public final class StageRunner: @unchecked Sendable {
         group.enter()
         lock.unlock()
         let job = Thread { [self] in
-            let (output, finished) = execute(record, context, process, failed)
-            complete(seq, RecordJSON.encodeLine(output), failures: failures(output), carried: carried(output), location: location)
+            var (output, finished) = execute(record, context, process, failed)
+            var line = RecordJSON.encodeLine(output)
+            if line.utf8.count > maxLineBytes {
+                let failure = StageFailure(stage: tool.stage, kind: "record_too_large",
+                                          message: "the record would be \(line.utf8.count) bytes, over --max-line-bytes \(maxLineBytes)")
+                output = failed(Record(id: record.id, url: record.url, kind: record.kind), failure)
+                line = RecordJSON.encodeLine(output)
+            }
+            complete(seq, line, failures: failures(output), carried: carried(output), location: location)
             finished.wait()
             lock.lock()
             active[seq] = nil

@@ -99,7 +99,8 @@ enum AssembleTool {
     static func main() -> Never {
         let runner = StageRunner(tool: info)
         runner.arrayOutput = runner.options.flag("--array")
-        let assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir)
+        let assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir,
+                                  readableRoots: runner.readableRoots)
         runner.runTransform(passErrors: false, { record, context in
             try assembler.assemble(record, context)
         }, failed: { record, failure in
@@ -112,7 +113,7 @@ enum AssembleTool {
                 StageFailure(stage: "assemble", kind: "cleanup_refused", message: $0)
             }
         }, carried: { result in
-            result.failures.filter { $0.stage != "assemble" }
+            result.failures.filter { $0.stage != "assemble" || $0.kind == "forbidden_path" }
         })
     }
 }
@@ -122,13 +123,23 @@ struct Assembler: Sendable {
     let base64: Bool
     let cleanup: Bool
     let workRoot: URL
+    let readableRoots: [String]
 
     static func header(_ record: Record) -> Result {
         Result(id: record.id, url: record.url, status: "success", kind: record.kind, title: record.title, description: record.description,
                tags: record.tags, uploader: record.uploader, duration: record.duration, warnings: record.warnings)
     }
 
-    func assemble(_ record: Record, _ context: StageContext) throws -> Result {
+    func assemble(_ input: Record, _ context: StageContext) throws -> Result {
+        var record = input
+        let root = WorkRoot(workRoot, readable: readableRoots)
+        for index in (record.items ?? []).indices where record.items![index].error == nil {
+            let item = record.items![index]
+            if let outside = ([item.path] + (item.scenes ?? []).flatMap { [$0.keyframe, $0.clip ?? ""] }).first(where: { !$0.isEmpty && !root.mayRead($0) }) {
+                record.items![index].error = StageFailure(stage: "assemble", kind: "forbidden_path", message: "\(outside) is outside the work root \(workRoot.path)")
+                record.items![index].scenes = nil
+            }
+        }
         var result = Assembler.header(record)
         result.error = record.error
         for item in record.items ?? [] {
@@ -153,7 +164,7 @@ struct Assembler: Sendable {
         if result.error == nil, !itemErrors.isEmpty, itemErrors.count == record.items?.count { result.error = itemErrors[0] }
         if result.error != nil { result.status = "error" }
         if cleanup {
-            let refused = removeWorkFiles(of: record)
+            let refused = removeWorkFiles(of: input)
             if !refused.isEmpty { result.warnings = (result.warnings ?? []) + refused.map { "cleanup refused: \($0) is outside the work root" } }
         }
         return result
@@ -162,42 +173,26 @@ struct Assembler: Sendable {
     private func nonEmpty(_ path: String) -> String? { path.isEmpty ? nil : path }
 
     private func embed(_ path: String) -> String? {
-        guard base64, !path.isEmpty, let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard base64, !path.isEmpty, WorkRoot(workRoot, readable: readableRoots).mayRead(path), let data = FileManager.default.contents(atPath: path) else { return nil }
         return data.base64EncodedString()
     }
 
     /// Deletes the record's files under the work root; returns the paths it refused.
     func removeWorkFiles(of record: Record) -> [String] {
-        let root = Assembler.canonical(workRoot.path)
+        let root = WorkRoot(workRoot, readable: readableRoots)
         var refused = [String]()
-        var paths = [String]()
-        for item in record.items ?? [] {
-            if record.kind != "local" { paths.append(item.path) }
-            for scene in item.scenes ?? [] { paths += [scene.keyframe, scene.clip ?? ""] }
-        }
-        for path in paths where !path.isEmpty {
-            let resolved = Assembler.canonical(path)
-            guard resolved.hasPrefix(root + "/") else {
-                refused.append(path)
+        for path in record.files where !path.isEmpty {
+            guard root.contains(path) else {
+                if !root.mayRead(path) { refused.append(path) }
                 continue
             }
-            unlink(resolved)
+            unlink(WorkRoot.canonical(path))
         }
         if let id = record.id ?? record.url.map(Record.id(for:)), !id.contains("/"), !id.isEmpty, id != "." && id != ".." {
-            rmdir(root + "/" + id)
+            let folder = root.canonical + "/" + id
+            var info = stat()
+            if lstat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { try? FileManager.default.removeItem(atPath: folder) }
         }
         return refused
-    }
-
-    /// The absolute path with symbolic links and `..` resolved, as far as the path exists.
-    static func canonical(_ path: String) -> String {
-        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        if let resolved = realpath(absolute, nil) {
-            defer { free(resolved) }
-            return String(cString: resolved)
-        }
-        let parent = (absolute as NSString).deletingLastPathComponent
-        guard parent != absolute, !parent.isEmpty else { return absolute }
-        return (canonical(parent) as NSString).appendingPathComponent((absolute as NSString).lastPathComponent)
     }
 }

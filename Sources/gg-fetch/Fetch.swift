@@ -10,8 +10,9 @@ enum FetchTool {
         name: "gg-fetch",
         summary: "Download the media behind each input URL and describe it.",
         details: """
-        Input lines are URLs (or absolute paths) or NDJSON records with a "url" field. Each gives one record, in
-        input order, whose items are files under WORK-DIR/<id>/ named by hash. Instagram and YouTube pages are
+        Input lines are URLs (or, with --allow-local, absolute paths); a JSON line is an error result, never a
+        record. Each gives one record, in input order, whose items are files under WORK-DIR/<id>/ named by hash
+        (local files are hard-linked or copied there, so later stages read nothing outside the work root). Instagram and YouTube pages are
         resolved with yt-dlp; media bytes are downloaded with libcurl (http and https only) through a URL cache.
         Cache maintenance (no input is read): --cache-stats, --cache-clear, --cache-prune AGE.
         """,
@@ -23,6 +24,8 @@ enum FetchTool {
             OptionSpec("--cache-clear", "remove every cache entry, then exit"),
             OptionSpec("--cache-prune", value: "AGE", "remove cache entries older than AGE, then exit"),
             OptionSpec("--allow-local", "accept local paths and file:// URLs as input"),
+            OptionSpec("--deny-private", "refuse URLs and redirects that reach loopback, private, link-local (cloud metadata), unique-local, multicast or reserved addresses (error 'forbidden_address'); checked on the address connected to"),
+            OptionSpec("--allow-host", value: "HOSTS", "comma-separated hosts or addresses --deny-private lets through"),
             OptionSpec("--max-bytes", value: "N", default: "1073741824", "largest download accepted"),
             OptionSpec("--connect-timeout", value: "S", default: "10", "seconds to establish a connection"),
             OptionSpec("--download-timeout", value: "S", default: "300", "seconds allowed for one transfer"),
@@ -30,6 +33,7 @@ enum FetchTool {
             OptionSpec("--retry-delay", value: "S", default: "0.5", "first backoff delay; doubles on every retry"),
             OptionSpec("--max-redirects", value: "N", default: "5", "redirects followed"),
             OptionSpec("--resolver", value: "PROGRAM", default: "yt-dlp", "page resolver for Instagram, YouTube and HTML pages"),
+            MediaLimits.maxPixelsOption,
             OptionSpec("--resolver-timeout", value: "S", default: "120", "seconds allowed for the resolver"),
         ],
         libraries: { _ in [HTTPClient.version] + ffmpegVersions() })
@@ -38,9 +42,18 @@ enum FetchTool {
         HTTPClient.globalInit()
         let runner = StageRunner(tool: info)
         let options = runner.options
+        MediaLimits.configure(options)
         let cacheRoot = options.string("--cache-dir").map { URL(fileURLWithPath: $0) } ?? URLCache.defaultRoot()
         let cache = URLCache(root: cacheRoot, ttl: options.duration("--cache-ttl", default: 7 * 86400))
         if runCacheCommand(options, cache) { exit(ExitCode.ok.rawValue) }
+        let addresses: AddressPolicy
+        do {
+            addresses = try AddressPolicy(denyPrivate: options.flag("--deny-private"), allowHosts: options.string("--allow-host"))
+        } catch let error as GGError {
+            ParsedOptions.usage(info.name, error.message)
+        } catch {
+            ParsedOptions.usage(info.name, "\(error)")
+        }
         let fetcher = Fetcher(
             http: HTTPClient(limits: HTTPLimits(
                 maxBytes: options.int("--max-bytes", default: 1 << 30, min: 1, max: 1 << 44),
@@ -49,15 +62,20 @@ enum FetchTool {
                 maxRedirects: options.int("--max-redirects", default: 5, min: 0, max: 50),
                 retries: options.int("--retries", default: 3, min: 0, max: 20),
                 retryDelay: options.double("--retry-delay", default: 0.5, min: 0, max: 3600),
-                userAgent: "gg-fetch/\(ToolInfo.version)")),
+                userAgent: "gg-fetch/\(ToolInfo.version)",
+                addresses: addresses)),
             cache: options.flag("--no-cache") ? nil : cache,
             resolver: Resolver(program: options.string("--resolver") ?? "yt-dlp", timeout: options.double("--resolver-timeout", default: 120, min: 1, max: 86400)),
             allowLocal: options.flag("--allow-local"))
+        runner.keepGoing = true
         let ids = RecordIDs()
         runner.decodeLine = { line in
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            var record = trimmed.hasPrefix("{") ? try RecordJSON.decodeRecord(trimmed) : Record(url: trimmed)
-            if let url = record.url?.trimmingCharacters(in: .whitespaces), !url.isEmpty { record.id = ids.next(for: url) }
+            if trimmed.hasPrefix("{") || trimmed.hasPrefix("[") {
+                throw GGError("not_a_url", "input lines are URLs (or local paths), not records")
+            }
+            var record = Record(url: trimmed)
+            record.id = ids.next(for: trimmed)
             return record
         }
         runner.run { record, context in try fetcher.fetch(record, context) }
@@ -67,10 +85,15 @@ enum FetchTool {
         let output: String
         if options.flag("--cache-stats") {
             output = RecordJSON.encodeLine(cache.stats())
-        } else if options.flag("--cache-clear") {
-            output = "{\"removed\":\(cache.clear())}"
-        } else if options.string("--cache-prune") != nil {
-            output = "{\"removed\":\(cache.prune(olderThan: options.duration("--cache-prune", default: 0)))}"
+        } else if options.flag("--cache-clear") || options.string("--cache-prune") != nil {
+            let removal = options.flag("--cache-clear") ? cache.clear() : cache.prune(olderThan: options.duration("--cache-prune", default: 0))
+            output = "{\"removed\":\(removal.removed),\"failed\":\(removal.failed.count)}"
+            if !removal.failed.isEmpty {
+                try? FileHandle.standardOutput.write(contentsOf: Data((output + "\n").utf8))
+                let diagnostics = Diagnostics(tool: info.name)
+                removal.failed.prefix(5).forEach { diagnostics.error("cannot remove cache entry \($0)") }
+                exit(ExitCode.ioError.rawValue)
+            }
         } else {
             return false
         }
@@ -125,11 +148,16 @@ struct Fetcher: Sendable {
         switch kind {
         case .local:
             guard allowLocal else { throw GGError("unsupported_url", "local files are disabled; pass --allow-local") }
-            let path = URL(fileURLWithPath: target).standardizedFileURL.path
-            var item = Item(index: 0, type: .video, path: path)
-            try describe(&item, file: URL(fileURLWithPath: path))
+            let source = URL(fileURLWithPath: target).standardizedFileURL
+            var item = Item(index: 0, type: .video, path: "")
+            try describe(&item, file: source)
+            let destination = dir.appendingPathComponent("0-\(String(URLCache.key(source.path).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
+            try placeFile(source, at: destination)
+            item.path = destination.path
+            item.sourceUrl = "file://" + source.path
             record.items = [item]
             record.duration = item.duration
+            if record.title == nil { record.title = source.lastPathComponent }
         case .direct:
             do {
                 let item = try downloadItem(index: 0, url: target, headers: [:], into: dir, context)
@@ -148,11 +176,13 @@ struct Fetcher: Sendable {
     }
 
     private func resolvePage(_ record: inout Record, pageURL: String, kind: URLKind, dir: URL, _ context: StageContext) throws {
+        try http.limits.addresses.check(url: pageURL)
         let page = try resolveCached(pageURL, kind: kind, context)
         record.title = page.title
         record.description = page.description
         record.uploader = page.uploader
         record.tags = page.tags
+        record.truncateMetadata()
         if kind == .instagramPost && page.media.count > 1 { record.kind = URLKind.instagramCarousel.rawValue }
         var items = [Item]()
         for (index, media) in page.media.enumerated() {
@@ -161,14 +191,14 @@ struct Fetcher: Sendable {
                 items.append(try downloadItem(index: index, url: media.url, headers: media.headers, into: dir, context))
             } catch let error as GGError where page.media.count > 1 {
                 var failed = Item(index: index, type: .video, path: "")
-                failed.sourceUrl = media.url
+                failed.sourceUrl = Secrets.redact(media.url)
                 failed.error = error.failure(stage: context.stage)
                 items.append(failed)
             } catch is PageError {
                 let failure = GGError("not_media", "\(media.url) is an HTML page, not media")
                 if page.media.count == 1 { throw failure }
                 var failed = Item(index: index, type: .video, path: "")
-                failed.sourceUrl = media.url
+                failed.sourceUrl = Secrets.redact(media.url)
                 failed.error = failure.failure(stage: context.stage)
                 items.append(failed)
             }
@@ -219,7 +249,8 @@ struct Fetcher: Sendable {
                 throw error
             }
             contentType = download.contentType
-            let entry = CacheEntry(url: url, created: Date().timeIntervalSince1970, bytes: download.bytes, contentType: download.contentType, effectiveUrl: download.effectiveURL)
+            let entry = CacheEntry(url: Secrets.redact(url), created: Date().timeIntervalSince1970, bytes: download.bytes, contentType: download.contentType,
+                                   effectiveUrl: download.effectiveURL.map(Secrets.redact))
             if let cache {
                 object = try cache.store(url, file: temp, entry: entry)
             } else {
@@ -229,7 +260,7 @@ struct Fetcher: Sendable {
         }
         defer { if ownsObject { unlink(object.path) } }
         var item = Item(index: index, type: .video, path: "")
-        item.sourceUrl = url
+        item.sourceUrl = Secrets.redact(url)
         do {
             try describe(&item, file: object)
         } catch let error as GGError where error.kind == "not_media" {

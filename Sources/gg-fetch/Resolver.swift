@@ -26,7 +26,7 @@ struct Resolver: Sendable {
 
     /// Limits a resolver runs under: enough for yt-dlp, far from what a hostile page could make it take.
     var limits: ProcessLimits {
-        ProcessLimits(addressSpaceBytes: 4 << 30, fileSizeBytes: 256 << 20, cpuSeconds: UInt64(timeout.rounded(.up)) + 5, openFiles: 1024)
+        ProcessLimits(addressSpaceBytes: 2 << 30, fileSizeBytes: 256 << 20, cpuSeconds: UInt64(timeout.rounded(.up)) + 5, openFiles: 1024)
     }
 
     func resolve(_ url: String, kind: URLKind, cancellation: Cancellation?) throws -> ResolvedPage {

@@ -27,6 +27,7 @@ enum ScenesTool {
                        "H.264/HEVC deblocking: referenced (frames others refer to; keyframes are taken from I and P frames, so they are exact), all, or none (fastest, blockier keyframes)"),
             OptionSpec("--verbose", "note on standard error how each video is decoded (stretches and where they join)"),
             OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
+            MediaLimits.maxPixelsOption,
             OptionSpec("--clips", "also write each scene as an MP4 clip (stream copy; an edit list starts it at the cut)"),
         ],
         libraries: { _ in ffmpegVersions() })
@@ -34,6 +35,7 @@ enum ScenesTool {
     static func main() -> Never {
         let runner = StageRunner(tool: info)
         let options = runner.options
+        MediaLimits.configure(options)
         var settings = DetectorSettings()
         settings.mode = DetectorSettings.Mode(rawValue: options.choice("--detector", default: "adaptive", from: ["adaptive", "content"]))!
         settings.threshold = options.double("--threshold", default: 27, min: 0, max: 255)
@@ -54,13 +56,13 @@ enum ScenesTool {
         runner.run { record, context in
             var record = record
             guard var items = record.items else { return record }
-            for index in items.indices where items[index].type == .video && items[index].error == nil {
-                try context.checkCancelled()
+            let dir = context.recordDir(record)
+            try context.forEachItem(&items, where: { $0.type == .video }) { item in
                 do {
-                    try analyser.analyse(&items[index], dir: context.recordDir(record), context)
-                } catch let error as GGError where error.kind != "timeout" {
-                    items[index].scenes = nil
-                    items[index].error = error.failure(stage: context.stage)
+                    try analyser.analyse(&item, dir: dir, context)
+                } catch {
+                    item.scenes = nil
+                    throw error
                 }
             }
             record.items = items

@@ -115,14 +115,9 @@ struct Transcriber: Sendable {
     func transcribe(_ input: Record, _ context: StageContext) throws -> Record {
         var record = input
         guard var items = record.items else { return record }
-        for i in items.indices where items[i].error == nil && items[i].type != .image {
-            if case .unavailable(let error) = engine { throw error }
-            try context.checkCancelled()
-            do {
-                items[i].transcript = try transcript(path: items[i].path, context)
-            } catch let error as GGError where error.kind != "timeout" {
-                items[i].error = error.failure(stage: context.stage)
-            }
+        if case .unavailable(let error) = engine, items.contains(where: { $0.error == nil && $0.type != .image }) { throw error }
+        try context.forEachItem(&items, where: { $0.type != .image }) { item in
+            item.transcript = try transcript(path: item.path, context)
         }
         record.items = items
         return record
