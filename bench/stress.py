@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Reliability suite (loopback only, bounded in time): load with injected faults through the whole
 pipeline, killing a stage mid-run and rerunning, and two pipelines sharing one cache. Prints a
-summary table; exits 1 if any check fails."""
+summary table; exits 1 if any check fails. `--attacks` runs the hostile inputs instead (bench/attacks.py)
+with each one's outcome and peak RSS."""
 import collections, json, os, shutil, signal, subprocess, sys, tempfile, time
 from common import OUT, BIN, ROOT, require_release
 
 require_release()
+if "--attacks" in sys.argv:
+    import attacks
+    attacks.main()
 FIXTURES = os.path.join(ROOT, ".fixtures")
 subprocess.run([os.path.join(ROOT, "scripts", "make-fixtures")], check=True)
 N = int(os.environ.get("GG_STRESS_URLS", "1000"))

@@ -11,20 +11,24 @@ final class BadInputTests: XCTestCase {
         dir = TestEnv.temporaryDirectory()
     }
 
+    /// The corpus as records whose files are copies under the work root (stages read nothing elsewhere).
     func corpus() throws -> [String] {
+        let work = dir.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        func copy(_ name: String, as copyName: String? = nil) throws -> String {
+            let path = work.appendingPathComponent(copyName ?? name).path
+            if !FileManager.default.fileExists(atPath: path) { try FileManager.default.copyItem(atPath: TestEnv.fixture(name), toPath: path) }
+            return path
+        }
         var lines = [String]()
         func item(_ path: String, _ type: String) -> String {
             let escaped = String(decoding: try! JSONSerialization.data(withJSONObject: [path], options: [.withoutEscapingSlashes]), as: UTF8.self).dropFirst().dropLast()
             return #"{"id":"x\#(lines.count)","url":"u\#(lines.count)","kind":"local","items":[{"index":0,"type":"\#(type)","path":\#(escaped)}]}"#
         }
-        for name in ["empty.mp4", "cut-short.mp4", "truncated.mp4", "text.mp4"] { lines.append(item(TestEnv.fixture(name), "video")) }
-        lines.append(item(TestEnv.fixture("bomb.png"), "image"))
-        lines.append(item(TestEnv.fixture("text.mp4"), "image"))
-        for name in ["a b.mp4", "q\"uo'te $(x).mp4", "new\nline.mp4"] {
-            let path = dir.appendingPathComponent(name).path
-            try FileManager.default.copyItem(atPath: TestEnv.fixture("talk.mp4"), toPath: path)
-            lines.append(item(path, "video"))
-        }
+        for name in ["empty.mp4", "cut-short.mp4", "truncated.mp4", "text.mp4"] { lines.append(item(try copy(name), "video")) }
+        lines.append(item(try copy("bomb.png"), "image"))
+        lines.append(item(try copy("text.mp4"), "image"))
+        for name in ["a b.mp4", "q\"uo'te $(x).mp4", "new\nline.mp4"] { lines.append(item(try copy("talk.mp4", as: name), "video")) }
         lines.append("{\"url\": ")
         lines.append(String(repeating: "y", count: 70_000))
         lines.append("\u{FEFF}not json at all")
@@ -58,7 +62,7 @@ final class BadInputTests: XCTestCase {
         let results = try ProcessOutput(status: 0, stdout: stdin, stderr: "").records()
         XCTAssertEqual(results[0].errorKind, "not_media")
         XCTAssertEqual(results[2].errorKind, "not_media", "missing moov")
-        XCTAssertEqual(results[4].errorKind, "image_too_large")
+        XCTAssertEqual(results[4].errorKind, "too_many_pixels")
         XCTAssertEqual(results[5].errorKind, "unreadable_image")
         for i in 6...8 {
             XCTAssertEqual(results[i].string("status"), "success", "odd file names work: \(results[i])")

@@ -114,11 +114,11 @@ final class FetchTests: XCTestCase {
         XCTAssertNotNil(object["oldest"])
         XCTAssertEqual(object.double("ttl_seconds"), 7 * 86400)
         let kept = try tool("gg-fetch", ["--cache-dir", cache.path, "--cache-prune", "1h"])
-        XCTAssertEqual(kept.stdout, "{\"removed\":0}\n")
+        XCTAssertEqual(kept.stdout, "{\"removed\":0,\"failed\":0}\n")
         let pruned = try tool("gg-fetch", ["--cache-dir", cache.path, "--cache-prune", "0s"])
-        XCTAssertEqual(pruned.stdout, "{\"removed\":1}\n")
+        XCTAssertEqual(pruned.stdout, "{\"removed\":1,\"failed\":0}\n")
         XCTAssertEqual(try fetch([url]).status, 0)
-        XCTAssertEqual(try tool("gg-fetch", ["--cache-dir", cache.path, "--cache-clear"]).stdout, "{\"removed\":1}\n")
+        XCTAssertEqual(try tool("gg-fetch", ["--cache-dir", cache.path, "--cache-clear"]).stdout, "{\"removed\":1,\"failed\":0}\n")
         XCTAssertEqual(try fetch([url], ["--cache-ttl", "0s"]).status, 0)
         XCTAssertEqual(try server.requestCounts()["/file/cuts.mp4"], 3)
     }
@@ -153,16 +153,25 @@ final class FetchTests: XCTestCase {
         XCTAssertEqual(try fetch([path]).records()[0].errorKind, "unsupported_url")
         let allowed = try fetch([path, "file://" + path, TestEnv.fixture("empty.mp4"), TestEnv.fixture("nothing-here.mp4")], ["--allow-local"])
         let records = try allowed.records()
-        XCTAssertEqual(records[0].array("items")[0].string("path"), path)
-        XCTAssertEqual(records[1].array("items")[0].string("path"), path)
+        for record in records.prefix(2) {
+            let item = record.array("items")[0]
+            let copy = try XCTUnwrap(item.string("path"))
+            XCTAssertTrue(copy.hasPrefix(work.path + "/"), "local files are linked or copied into the work root: \(copy)")
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: copy)), try Data(contentsOf: URL(fileURLWithPath: path)))
+            XCTAssertEqual(item.string("source_url"), "file://" + path)
+            XCTAssertEqual(record.string("title"), "sign.png")
+        }
         XCTAssertEqual(records[2].errorKind, "not_media")
         XCTAssertEqual(records[3].errorKind, "no_input")
     }
 
-    func testRecordsWithURLFieldKeepTheirFields() throws {
-        let input = #"{"url": "\#(server.url("/file/sign.png"))", "title": "mine"}"#
-        let record = try tool("gg-fetch", ["--work-dir", work.path, "--no-cache"], stdin: input).records()[0]
-        XCTAssertEqual(record.string("title"), "mine")
-        XCTAssertEqual(record.array("items").count, 1)
+    /// URL lists hold URLs: a JSON line is an error result in its place, never a record (issue 13).
+    func testJSONLinesAreErrorResultsNotRecords() throws {
+        let input = #"{"url": "\#(server.url("/file/sign.png"))", "title": "mine"}"# + "\n" + server.url("/file/sign.png")
+        let result = try tool("gg-fetch", ["--work-dir", work.path, "--no-cache"], stdin: input)
+        let records = try result.records()
+        XCTAssertEqual(records.map(\.errorKind), ["not_a_url", nil])
+        XCTAssertNil(records[0].string("title"))
+        XCTAssertEqual(result.status, 65)
     }
 }

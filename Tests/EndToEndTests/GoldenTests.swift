@@ -4,7 +4,8 @@ import XCTest
 /// Golden tests: Tests/Golden/<tool>/<case>/ holds `args` (one per line), `input.ndjson`, and the
 /// expected `expected.ndjson`, `expected.stderr` and `expected.status`. `$FIXTURES`, `$WORK` and `$REPO`
 /// stand for the fixture folder, a fresh work root and the checkout (for its `.whisper/` model); tools run in the fixture folder, so inputs
-/// can name fixtures as `./NAME` and keep ids independent of where the checkout lives. Run with GG_RECORD=1 to rewrite the expectations.
+/// can name fixtures as `./NAME` and keep ids independent of where the checkout lives. The fixtures named as `$FIXTURES/NAME` are copied
+/// into the work root first (stages read nothing outside it). Run with GG_RECORD=1 to rewrite the expectations.
 final class GoldenTests: XCTestCase {
     static let root = TestEnv.repo.appendingPathComponent("Tests/Golden")
 
@@ -25,15 +26,27 @@ final class GoldenTests: XCTestCase {
 
     private func check(tool name: String, case dir: URL, record: Bool) throws {
         let work = TestEnv.temporaryDirectory().appendingPathComponent("work")
+        let inputs = work.appendingPathComponent("fixtures")
         func expand(_ text: String) -> String {
-            text.replacingOccurrences(of: "$FIXTURES", with: TestEnv.fixtures.path).replacingOccurrences(of: "$WORK", with: work.path)
+            text.replacingOccurrences(of: "$FIXTURES", with: inputs.path).replacingOccurrences(of: "$WORK", with: work.path)
                 .replacingOccurrences(of: "$REPO", with: TestEnv.repo.path)
         }
         func collapse(_ text: String) -> String {
-            text.replacingOccurrences(of: work.path, with: "$WORK").replacingOccurrences(of: TestEnv.fixtures.path, with: "$FIXTURES")
+            text.replacingOccurrences(of: inputs.path, with: "$FIXTURES").replacingOccurrences(of: work.path, with: "$WORK")
+                .replacingOccurrences(of: TestEnv.fixtures.path, with: "$FIXTURES")
         }
-        let args = try String(contentsOf: dir.appendingPathComponent("args"), encoding: .utf8).split(separator: "\n").map { expand(String($0)) }
-        let input = expand(try String(contentsOf: dir.appendingPathComponent("input.ndjson"), encoding: .utf8))
+        let rawArgs = try String(contentsOf: dir.appendingPathComponent("args"), encoding: .utf8)
+        let rawInput = try String(contentsOf: dir.appendingPathComponent("input.ndjson"), encoding: .utf8)
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        let named = try NSRegularExpression(pattern: #"\$FIXTURES/([A-Za-z0-9._-]+)"#)
+        let text = rawArgs + rawInput
+        for match in named.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+            let name = String(text[Range(match.range(at: 1), in: text)!])
+            let copy = inputs.appendingPathComponent(name)
+            if !FileManager.default.fileExists(atPath: copy.path) { try FileManager.default.copyItem(at: TestEnv.fixtures.appendingPathComponent(name), to: copy) }
+        }
+        let args = rawArgs.split(separator: "\n").map { expand(String($0)) }
+        let input = expand(rawInput)
         let result = try tool(name, ["--work-dir", work.path, "--jobs", "2"] + args, stdin: input, directory: TestEnv.fixtures)
         let actual = (collapse(result.stdout), collapse(result.stderr), "\(result.status)\n")
         let files = ["expected.ndjson", "expected.stderr", "expected.status"].map { dir.appendingPathComponent($0) }

@@ -55,7 +55,7 @@ final class RegressionTests: XCTestCase {
     /// whisper and, with no other copy installed, every transcript silently came from sphinx.
     func testFreshCheckoutFindsItsWhisperWithoutHomeOrVirtualEnv() throws {
         try requireWhisperSetUp()
-        let result = try tool("gg-transcribe", ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]),
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path], stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]),
                               environment: freshUser)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(try result.records()[0].array("items")[0].dict("transcript")?.string("engine"), "whisper", result.stderr)
@@ -71,7 +71,7 @@ final class RegressionTests: XCTestCase {
     func testAutoWarnsWhenNoWhisperIsFound() throws {
         let copy = work.appendingPathComponent("gg-transcribe").path
         try FileManager.default.copyItem(atPath: TestEnv.tool("gg-transcribe"), toPath: copy)
-        let result = try runProcess(copy, ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]),
+        let result = try runProcess(copy, ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path], stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]),
                                     environment: freshUser)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(try result.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
@@ -91,12 +91,12 @@ final class RegressionTests: XCTestCase {
         let header = try String(contentsOf: Self.whisperHome.appendingPathComponent("include/gg_whisper_version.h"), encoding: .utf8)
         let built = try XCTUnwrap(header.split(separator: "\"").dropFirst().first.map(String.init))
         let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
-        let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--engine", "whisper", "--whisper-lib", stub], stdin: input)
+        let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--engine", "whisper", "--whisper-lib", stub], stdin: input)
         XCTAssertEqual(explicit.status, 69, explicit.stderr)
         XCTAssertEqual(try explicit.records()[0].errorKind, "engine_unavailable")
         XCTAssertTrue(explicit.stderr.contains("\(stub) is whisper.cpp 1.7.2, but gg-transcribe was built with the whisper.cpp \(built) headers"),
                       explicit.stderr)
-        let auto = try tool("gg-transcribe", ["--work-dir", work.path, "--whisper-lib", stub], stdin: input)
+        let auto = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--whisper-lib", stub], stdin: input)
         XCTAssertEqual(auto.status, 0, auto.stderr)
         XCTAssertEqual(try auto.records()[0].array("items")[0].dict("transcript")?.string("engine"), "sphinx")
         XCTAssertTrue(auto.stderr.hasPrefix("gg-transcribe: warning: \(stub) is whisper.cpp 1.7.2"), auto.stderr)
@@ -112,7 +112,7 @@ final class RegressionTests: XCTestCase {
         let pidFile = work.appendingPathComponent("pids").path
         let resolver = try script("resolver", "#!/bin/sh\nsleep 60 &\necho $! >> \(pidFile)\necho $$ >> \(pidFile)\nexec sleep 60\n")
         let started = Date()
-        let result = try tool("gg-fetch", ["--work-dir", work.path, "--no-cache", "--resolver", resolver, "--resolver-timeout", "2"],
+        let result = try tool("gg-fetch", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--no-cache", "--resolver", resolver, "--resolver-timeout", "2"],
                               stdin: "https://www.instagram.com/p/Cx1Timeout/\n")
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertLessThan(elapsed, 3.0, "the 2 s resolver limit took \(elapsed) s")
@@ -130,7 +130,7 @@ final class RegressionTests: XCTestCase {
         let resolver = try script("resolver", "#!/bin/sh\nsleep 60 &\necho $! >> \(pidFile)\necho $$ >> \(pidFile)\nwait\n")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnv.tool("gg-fetch"))
-        process.arguments = ["--work-dir", work.path, "--no-cache", "--allow-local", "--jobs", "2", "--resolver", resolver]
+        process.arguments = ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--no-cache", "--allow-local", "--jobs", "2", "--resolver", resolver]
         let input = Pipe(), output = Pipe(), errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
@@ -162,7 +162,7 @@ final class RegressionTests: XCTestCase {
         let images = ["busy.jpg", "sign.png", "poster.jpg", "sign.png"].enumerated().map { n, name in
             recordLine([(TestEnv.fixture(name), "image")], id: "r\(n)")
         }
-        let result = try tool("gg-ocr", ["--work-dir", work.path, "--jobs", "1", "--timeout", "3"], stdin: images.joined(separator: "\n"))
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--jobs", "1", "--timeout", "3"], stdin: images.joined(separator: "\n"))
         let records = try result.records()
         XCTAssertEqual(records.map(\.errorKind), ["timeout", nil, nil, nil], result.stderr)
         XCTAssertEqual(records.dropFirst().map { $0.array("items")[0].string("text") },
@@ -176,7 +176,7 @@ final class RegressionTests: XCTestCase {
     func testUnusableWorkFolderIsAnIOError() throws {
         let junk = work.appendingPathComponent("junk").path
         try "not a folder".write(toFile: junk, atomically: true, encoding: .utf8)
-        let result = try tool("gg-scenes", ["--work-dir", junk], stdin: recordLine([(TestEnv.fixture("cuts.mp4"), "video")]))
+        let result = try tool("gg-scenes", ["--work-dir", junk, "--allow-root", TestEnv.fixtures.path], stdin: recordLine([(TestEnv.fixture("cuts.mp4"), "video")]))
         let kinds = try result.records()[0].array("items").map(\.errorKind) + [try result.records()[0].errorKind]
         XCTAssertTrue(kinds.contains("io"), result.stdout)
         XCTAssertEqual(result.status, 74, result.stderr)
@@ -185,11 +185,11 @@ final class RegressionTests: XCTestCase {
     /// gg-assemble took --timeout, turned records into `timeout` errors with their media dropped, and
     /// exited 0; it does no media work, and now reports the errors it carries in its exit status.
     func testAssembleTakesNoTimeoutAndCountsTimedOutRecords() throws {
-        let refused = try tool("gg-assemble", ["--work-dir", work.path, "--timeout", "1"], stdin: "")
+        let refused = try tool("gg-assemble", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--timeout", "1"], stdin: "")
         XCTAssertEqual(refused.status, 64)
         XCTAssertTrue(refused.stderr.contains("unknown option '--timeout'"), refused.stderr)
         let timedOut = #"{"id":"t","url":"http://127.0.0.1:9/a.mp4","error":{"stage":"ocr","kind":"timeout","message":"record took longer than 3 s","retryable":true}}"#
-        let result = try tool("gg-assemble", ["--work-dir", work.path], stdin: timedOut + "\n" + recordLine([(TestEnv.fixture("sign.png"), "image")]))
+        let result = try tool("gg-assemble", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path], stdin: timedOut + "\n" + recordLine([(TestEnv.fixture("sign.png"), "image")]))
         XCTAssertEqual(try result.records().map(\.errorKind), ["timeout", nil])
         XCTAssertEqual(result.status, 75, result.stderr)
     }
@@ -197,7 +197,7 @@ final class RegressionTests: XCTestCase {
     /// --connect-timeout 1e16 overflowed a conversion and killed gg-fetch with SIGILL (132).
     func testHugeNumericOptionIsAUsageError() throws {
         for (tool_, option) in [("gg-fetch", "--connect-timeout"), ("gg-scenes", "--timeout"), ("gg-ocr", "--max-pixels"), ("gg-fetch", "--max-bytes")] {
-            let result = try tool(tool_, [option, "1e16", "--work-dir", work.path], stdin: "")
+            let result = try tool(tool_, [option, "1e16", "--work-dir", work.path, "--allow-root", TestEnv.fixtures.path], stdin: "")
             XCTAssertEqual(result.status, 64, "\(tool_) \(option): \(result.stderr)")
             XCTAssertTrue(result.stderr.contains("option '\(option)' needs"), result.stderr)
         }

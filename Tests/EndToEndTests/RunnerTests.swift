@@ -22,7 +22,7 @@ final class RunnerTests: XCTestCase {
         let delays = [1200, 10, 600, 10, 300, 10]
         let input = delays.enumerated().map { server.url("/slow/\($1)/sign.png?n=\($0)") }.joined(separator: "\n")
         let work = TestEnv.temporaryDirectory()
-        let result = try tool("gg-fetch", ["--jobs", "2", "--no-cache", "--work-dir", work.path], stdin: input)
+        let result = try tool("gg-fetch", ["--jobs", "2", "--no-cache", "--work-dir", work.path, "--allow-root", TestEnv.fixtures.path], stdin: input)
         XCTAssertEqual(result.status, 0, result.stderr)
         let urls = try result.records().map { $0.string("url") ?? "" }
         XCTAssertEqual(urls, input.split(separator: "\n").map(String.init))
@@ -32,7 +32,7 @@ final class RunnerTests: XCTestCase {
         let server = try TestServer()
         let input = [server.url("/slow/5000/sign.png"), server.url("/file/sign.png")].joined(separator: "\n")
         let work = TestEnv.temporaryDirectory()
-        let result = try tool("gg-fetch", ["--timeout", "1", "--no-cache", "--work-dir", work.path], stdin: input)
+        let result = try tool("gg-fetch", ["--timeout", "1", "--no-cache", "--work-dir", work.path, "--allow-root", TestEnv.fixtures.path], stdin: input)
         let records = try result.records()
         XCTAssertEqual(records.count, 2)
         XCTAssertEqual(records[0].errorKind, "timeout")
@@ -42,13 +42,18 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("<stdin>:1: error: timeout"), result.stderr)
     }
 
+    /// A record stage without --keep-going stops at a malformed line, naming it (gg-fetch, whose input
+    /// is a URL list, always turns a bad line into an error result instead).
     func testMalformedLineStopsWithPosition() throws {
-        let input = "\(TestEnv.fixture("sign.png"))\n{\"url\": \n\(TestEnv.fixture("poster.jpg"))\n"
+        let input = "{\"id\":\"a\",\"url\":\"a\"}\n{\"url\": \n{\"id\":\"b\",\"url\":\"b\"}\n"
         let work = TestEnv.temporaryDirectory()
-        let result = try tool("gg-fetch", ["--allow-local", "--work-dir", work.path], stdin: input)
+        let result = try tool("gg-scenes", ["--work-dir", work.path], stdin: input)
         XCTAssertEqual(result.status, 65)
         XCTAssertEqual(result.lines.count, 1)
-        XCTAssertTrue(result.stderr.contains("gg-fetch: <stdin>:2: error: malformed record"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("gg-scenes: <stdin>:2: error: malformed record"), result.stderr)
+        let fetched = try tool("gg-fetch", ["--allow-local", "--work-dir", work.path], stdin: "\(TestEnv.fixture("sign.png"))\n{\"url\": \n")
+        XCTAssertEqual(fetched.lines.count, 2)
+        XCTAssertEqual(fetched.status, 65)
     }
 
     func testKeepGoingTurnsBadLinesIntoErrorRecords() throws {
@@ -59,18 +64,18 @@ final class RunnerTests: XCTestCase {
         let work = TestEnv.temporaryDirectory()
         let inputFile = work.appendingPathComponent("in.txt")
         try input.write(to: inputFile)
-        let result = try tool("gg-fetch", ["--allow-local", "--keep-going", "--max-line-bytes", "1024", "--work-dir", work.path, inputFile.path])
+        let result = try tool("gg-fetch", ["--allow-local", "--keep-going", "--max-line-bytes", "1024", "--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, inputFile.path])
         let records = try result.records()
         XCTAssertEqual(records.count, 5)
         XCTAssertNil(records[0]["error"])
-        XCTAssertEqual(records[1].errorKind, "malformed_record")
+        XCTAssertEqual(records[1].errorKind, "not_a_url", "URL lists hold URLs, not records")
         XCTAssertEqual(records[2].errorKind, "malformed_record")
         XCTAssertTrue(records[2].dict("error")?.string("message")?.contains("UTF-8") == true)
         XCTAssertEqual(records[3].errorKind, "malformed_record")
         XCTAssertTrue(records[3].dict("error")?.string("message")?.contains("longer than 1024") == true)
         XCTAssertNil(records[4]["error"])
         XCTAssertEqual(result.status, 65)
-        XCTAssertTrue(result.stderr.contains("\(inputFile.path):2: error: malformed_record"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("\(inputFile.path):2: error: not_a_url"), result.stderr)
     }
 
     func testRecordsWithErrorsPassThroughUntouched() throws {
@@ -106,7 +111,7 @@ final class RunnerTests: XCTestCase {
         let work = TestEnv.temporaryDirectory()
         let good = work.appendingPathComponent("urls.txt")
         try (TestEnv.fixture("sign.png") + "\n").write(to: good, atomically: true, encoding: .utf8)
-        let result = try tool("gg-fetch", ["--allow-local", "--work-dir", work.path, "/no/such/file", good.path])
+        let result = try tool("gg-fetch", ["--allow-local", "--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "/no/such/file", good.path])
         XCTAssertEqual(result.status, 66)
         XCTAssertEqual(try result.records().count, 1)
         XCTAssertTrue(result.stderr.contains("cannot open /no/such/file"))

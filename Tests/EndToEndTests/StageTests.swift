@@ -16,7 +16,7 @@ final class ScenesTests: XCTestCase {
     }
 
     func scenes(_ fixture: String, _ extra: [String] = []) throws -> (scenes: [[String: Any]], item: [String: Any]) {
-        let result = try tool("gg-scenes", ["--work-dir", work.path] + extra, stdin: recordLine([(TestEnv.fixture(fixture), "video")]))
+        let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots] + extra, stdin: recordLine([(TestEnv.fixture(fixture), "video")]))
         let item = try XCTUnwrap(try result.records().first?.array("items").first)
         return (item.array("scenes"), item)
     }
@@ -105,7 +105,7 @@ final class ScenesTests: XCTestCase {
                      recordLine([(TestEnv.fixture("truncated.mp4"), "video")], id: "c"),
                      recordLine([(TestEnv.fixture("sign.png"), "image")], id: "d"),
                      recordLine([("/no/such/file.mp4", "video")], id: "e")].joined(separator: "\n")
-        let result = try tool("gg-scenes", ["--work-dir", work.path], stdin: input)
+        let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
         let records = try result.records()
         XCTAssertEqual(records.count, 5)
         XCTAssertEqual(records[0].array("items")[0].errorKind, "not_media")
@@ -142,8 +142,8 @@ final class OCRTests: XCTestCase {
     func testStillsAndCaptionsOverBusyFrames() throws {
         let stills = recordLine([(TestEnv.fixture("sign.png"), "image"), (TestEnv.fixture("poster.jpg"), "image"), (TestEnv.fixture("blank.png"), "image")], id: "s")
         let video = recordLine([(TestEnv.fixture("captions.mp4"), "video")], id: "v")
-        let scened = try tool("gg-scenes", ["--work-dir", work.path], stdin: video)
-        let result = try tool("gg-ocr", ["--work-dir", work.path], stdin: stills + "\n" + scened.stdout)
+        let scened = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: video)
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: stills + "\n" + scened.stdout)
         XCTAssertEqual(result.status, 0, result.stderr)
         let records = try result.records()
         let images = records[0].array("items")
@@ -165,8 +165,8 @@ final class OCRTests: XCTestCase {
     }
 
     func testDuplicateCaptionsAcrossScenesAreMarked() throws {
-        let scened = try tool("gg-scenes", ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("dup.mp4"), "video")]))
-        let result = try tool("gg-ocr", ["--work-dir", work.path], stdin: scened.stdout)
+        let scened = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: recordLine([(TestEnv.fixture("dup.mp4"), "video")]))
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: scened.stdout)
         let scenes = try result.records()[0].array("items")[0].array("scenes")
         XCTAssertEqual(scenes.count, 3)
         XCTAssertEqual(scenes.map { $0["duplicate_of"] as? Int }, [nil, 0, nil])
@@ -175,15 +175,15 @@ final class OCRTests: XCTestCase {
 
     func testPixelBombAndUnreadableImagesAreItemErrors() throws {
         let input = recordLine([(TestEnv.fixture("bomb.png"), "image"), (TestEnv.fixture("text.mp4"), "image"), (TestEnv.fixture("sign.png"), "image")])
-        let result = try tool("gg-ocr", ["--work-dir", work.path], stdin: input)
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
         let items = try result.records()[0].array("items")
-        XCTAssertEqual(items.map(\.errorKind), ["image_too_large", "unreadable_image", nil])
+        XCTAssertEqual(items.map(\.errorKind), ["too_many_pixels", "unreadable_image", nil])
         XCTAssertEqual(result.status, 65)
     }
 
     func testMissingLanguageNamesThePackage() throws {
         let input = recordLine([(TestEnv.fixture("sign.png"), "image")])
-        let result = try tool("gg-ocr", ["--lang", "chi_sim", "--work-dir", work.path], stdin: input)
+        let result = try tool("gg-ocr", ["--lang", "chi_sim", "--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
         let record = try result.records()[0]
         XCTAssertEqual(record.errorKind, "language_unavailable")
         XCTAssertTrue(record.dict("error")?.string("message")?.contains("tesseract-ocr-chi-sim") == true)
@@ -192,8 +192,8 @@ final class OCRTests: XCTestCase {
 
     func testMinConfidenceDropsWords() throws {
         let input = recordLine([(TestEnv.fixture("sign.png"), "image")])
-        let all = try tool("gg-ocr", ["--work-dir", work.path, "--min-confidence", "0"], stdin: input)
-        let none = try tool("gg-ocr", ["--work-dir", work.path, "--min-confidence", "100"], stdin: input)
+        let all = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--min-confidence", "0"], stdin: input)
+        let none = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--min-confidence", "100"], stdin: input)
         XCTAssertFalse(try all.records()[0].array("items")[0].array("words").isEmpty)
         XCTAssertTrue(try none.records()[0].array("items")[0].array("words").isEmpty)
     }
@@ -209,7 +209,7 @@ final class TranscribeTests: XCTestCase {
     }
 
     func transcripts(_ paths: [(String, String)], _ arguments: [String] = ["--engine", "sphinx"]) throws -> [[String: Any]] {
-        let result = try tool("gg-transcribe", ["--work-dir", work.path] + arguments, stdin: recordLine(paths))
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots] + arguments, stdin: recordLine(paths))
         XCTAssertEqual(result.status, 0, result.stderr)
         return try result.records()[0].array("items").map { $0.dict("transcript") ?? [:] }
     }
@@ -392,11 +392,11 @@ final class TranscribeTests: XCTestCase {
     func testAutoPicksWhisperWhenAModelIsConfiguredAndFallsBackToSphinx() throws {
         try requireWhisperModel()
         let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
-        let configured = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": Self.whisperModel])
+        let configured = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input, environment: ["GG_WHISPER_MODEL": Self.whisperModel])
         XCTAssertEqual(try engine(configured), "whisper")
-        let defaulted = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": ""])
+        let defaulted = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input, environment: ["GG_WHISPER_MODEL": ""])
         XCTAssertEqual(try engine(defaulted), "whisper", "the set-up model is the default")
-        let broken = try tool("gg-transcribe", ["--work-dir", work.path, "--whisper-lib", "/nonexistent/libwhisper.so.1"], stdin: input,
+        let broken = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--whisper-lib", "/nonexistent/libwhisper.so.1"], stdin: input,
                               environment: ["GG_WHISPER_MODEL": Self.whisperModel])
         XCTAssertEqual(broken.status, 0, broken.stderr)
         XCTAssertEqual(try engine(broken), "sphinx")
@@ -416,17 +416,17 @@ final class TranscribeTests: XCTestCase {
         try fm.copyItem(at: TestEnv.repo.appendingPathComponent(".whisper/lib"), to: site)
         let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
         let environment = ["GG_WHISPER_MODEL": Self.whisperModel, "HOME": work.path, "GG_WHISPER_LIB": ""]
-        let found = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path], stdin: input,
+        let found = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input,
                                    environment: environment.merging(["VIRTUAL_ENV": work.appendingPathComponent("venv").path]) { $1 })
         XCTAssertEqual(try engine(found), "whisper", found.stderr)
-        let missing = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path], stdin: input,
+        let missing = try runProcess(bin.appendingPathComponent("gg-transcribe").path, ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input,
                                      environment: environment.merging(["VIRTUAL_ENV": ""]) { $1 })
         XCTAssertEqual(try engine(missing), "sphinx")
         XCTAssertTrue(missing.stderr.contains("no libwhisper.so.1 found"), missing.stderr)
     }
 
     func testExplicitWhisperWithoutAModelIsUnavailable() throws {
-        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--engine", "whisper", "--model", "/nonexistent/model.bin"],
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", "whisper", "--model", "/nonexistent/model.bin"],
                               stdin: recordLine([(TestEnv.fixture("talk.mp4"), "video")]))
         XCTAssertEqual(try result.records()[0].errorKind, "engine_unavailable")
         XCTAssertEqual(result.status, 69)
@@ -454,11 +454,11 @@ final class TranscribeTests: XCTestCase {
         let notModel = TestEnv.fixture("sentences.txt")
         let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
         for (model, problem) in [(headerOnly, "holds 0 of the 167 tensors"), (truncated, "truncated in tensor"), (notModel, "not a ggml whisper model")] {
-            let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--engine", "whisper", "--model", model], stdin: input)
+            let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", "whisper", "--model", model], stdin: input)
             XCTAssertEqual(explicit.status, 69, explicit.stderr)
             XCTAssertEqual(try explicit.records()[0].errorKind, "engine_unavailable")
             XCTAssertTrue(explicit.stderr.contains("cannot use the whisper model \(model): \(problem)"), explicit.stderr)
-            let auto = try tool("gg-transcribe", ["--work-dir", work.path], stdin: input, environment: ["GG_WHISPER_MODEL": model])
+            let auto = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input, environment: ["GG_WHISPER_MODEL": model])
             XCTAssertEqual(auto.status, 0, auto.stderr)
             XCTAssertEqual(try engine(auto), "sphinx")
         }
@@ -472,7 +472,7 @@ final class TranscribeTests: XCTestCase {
         let long = work.appendingPathComponent("long6.wav").path
         XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-stream_loop", "5", "-i", TestEnv.fixture("long.wav"), "-c", "copy", long]).status, 0)
         let input = recordLine([(long, "audio")], id: "long") + "\n" + recordLine([(wav, "audio")], id: "short")
-        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--jobs", "1", "--timeout", "2.5", "--max-utterance", "300"] + whisper, stdin: input)
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--jobs", "1", "--timeout", "2.5", "--max-utterance", "300"] + whisper, stdin: input)
         let records = try result.records()
         XCTAssertEqual(records.count, 2)
         XCTAssertEqual(records[0].errorKind, "timeout")
@@ -481,7 +481,7 @@ final class TranscribeTests: XCTestCase {
     }
 
     func testCorruptAudioIsAnItemError() throws {
-        let result = try tool("gg-transcribe", ["--work-dir", work.path], stdin: recordLine([(TestEnv.fixture("text.mp4"), "video"), (TestEnv.fixture("silent.mp4"), "video")]))
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: recordLine([(TestEnv.fixture("text.mp4"), "video"), (TestEnv.fixture("silent.mp4"), "video")]))
         let items = try result.records()[0].array("items")
         XCTAssertEqual(items[0].errorKind, "not_media")
         XCTAssertNotNil(items[1]["transcript"])
@@ -503,7 +503,7 @@ final class SegmentedScenesTests: XCTestCase {
             var lists = [[[Double]]]()
             for segments in ["1", "2", "3"] {
                 let work = TestEnv.temporaryDirectory()
-                let result = try tool("gg-scenes", ["--work-dir", work.path, "--segments", segments, "--verbose"],
+                let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--segments", segments, "--verbose"],
                                       stdin: recordLine([(TestEnv.fixture(fixture), "video")], id: "s"))
                 let scenes = try result.records()[0].array("items")[0].array("scenes")
                 lists.append(scenes.map { [$0.double("start") ?? -1, $0.double("end") ?? -1] })

@@ -9,6 +9,10 @@ enum TestEnv {
 
     static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
+    /// The folders tests let stages read records' files from (`--allow-root`): the fixtures and
+    /// pocketsphinx-testdata's recordings.
+    static let readableRoots = fixtures.path + ":/usr/share/pocketsphinx/test/data"
+
     static func tool(_ name: String) -> String { products.appendingPathComponent(name).path }
 
     static func ensureFixtures() throws {

@@ -85,8 +85,8 @@ final class SharedTests: XCTestCase {
         XCTAssertNil(cache.lookup("http://b"))
         XCTAssertEqual(cache.stats().entries, 1)
         XCTAssertEqual(cache.stats().bytes, 5)
-        XCTAssertEqual(cache.prune(olderThan: 50, now: now), 0)
-        XCTAssertEqual(cache.prune(olderThan: 50, now: now + 60), 1)
+        XCTAssertEqual(cache.prune(olderThan: 50, now: now).removed, 0)
+        XCTAssertEqual(cache.prune(olderThan: 50, now: now + 60).removed, 1)
         XCTAssertEqual(cache.stats().entries, 0)
     }
 
@@ -119,5 +119,31 @@ final class SharedTests: XCTestCase {
         }
         XCTAssertEqual(counter.created, 2)
         XCTAssertLessThanOrEqual(counter.peak, 2)
+    }
+
+    func testSecretsAreRedactedFromURLsInText() {
+        XCTAssertEqual(Secrets.redact("https://user:pass@host.example/a?b=1"), "https://***@host.example/a?b=1")
+        XCTAssertEqual(Secrets.redact("fetch http://h/x?token=abc&n=2&X-Amz-Signature=zz#f failed"), "fetch http://h/x?token=***&n=2&X-Amz-Signature=***#f failed")
+        XCTAssertEqual(Secrets.redact("no url here"), "no url here")
+        XCTAssertEqual(Secrets.redact("http://h/p@q"), "http://h/p@q", "an @ in the path is not userinfo")
+    }
+
+    /// Cache entries dated in the future never expired; --cache-clear reported removals that failed.
+    func testCacheTreatsFutureEntriesAsExpiredAndCountsOnlyRealRemovals() throws {
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gg-cache-\(UUID().uuidString)")
+        let cache = URLCache(root: root, ttl: 100)
+        try cache.storeData("http://a", data: Data("hello".utf8))
+        let now = Date().timeIntervalSince1970
+        XCTAssertNil(cache.lookup("http://a", now: now - 3600), "an entry made an hour from now is not fresh")
+        XCTAssertEqual(cache.prune(olderThan: 1000, now: now - 3600).removed, 1)
+        try cache.storeData("http://b", data: Data("b".utf8))
+        let data = cache.dataURL(URLCache.key("http://b"))
+        try FileManager.default.removeItem(at: data)
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: false)
+        let removal = cache.clear()
+        XCTAssertEqual(removal.removed, 0)
+        XCTAssertEqual(removal.failed.count, 1, "a removal that failed is reported, not counted")
+        let mode = (try FileManager.default.attributesOfItem(atPath: root.path)[.posixPermissions] as? Int) ?? 0
+        XCTAssertEqual(mode, 0o700)
     }
 }

@@ -12,9 +12,13 @@
   /redirect/N/NAME           N redirects, then the file
   /html                      plain HTML with no media
   /faulty/N                  load-test endpoint: fault chosen from N (500, slow, truncated, big, text or media)
+  /gzbomb/MB                 MB megabytes of zeros, gzip-compressed (a decompression bomb for demuxers)
+  /ua-split/NAME             an og:video page for NAME to gg-fetch, an endless page to any other client
+  /huge-description/MB/NAME  an og:video page for NAME whose og:description is MB megabytes
+  /redirect-to/HOST/NAME     a redirect to http://HOST/file/NAME (HOST may be [::1]:PORT, 169.254.169.254, ...)
   /stats                     JSON request counts per path
 Stops by itself after --lifetime seconds (default 600)."""
-import http.server, json, os, sys, threading, time, socketserver, argparse
+import gzip, http.server, json, os, sys, threading, time, socketserver, argparse
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--root", required=True)
@@ -130,6 +134,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if r < 27:
                 return self.send_bytes(b"plain text, not media", "text/plain")
             return self.send_file(["noaudio.mp4", "poster.jpg", "sign.png", "blank.png"][n % 4])
+        if kind == "gzbomb":
+            return self.send_bytes(gzip.compress(b"\0" * (int(parts[1]) << 20)), "application/octet-stream")
+        if kind == "ua-split":
+            if "gg-fetch" in self.headers.get("User-Agent", ""):
+                self.path = f"/page/{parts[1]}"
+                return self.do_GET()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            chunk = b"<p>" + b"x" * 65536 + b"</p>"
+            try:
+                self.wfile.write(b"<!DOCTYPE html><html><body>")
+                deadline = time.time() + 60
+                while time.time() < deadline:
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
+        if kind == "huge-description":
+            words = ("lorem ipsum dolor sit amet " * ((int(parts[1]) << 20) // 27 + 1))
+            html = f"""<!DOCTYPE html><html><head><title>Huge</title>
+<meta property="og:title" content="Huge description">
+<meta property="og:description" content="{words}">
+<meta property="og:video" content="http://{host}/file/{parts[2]}">
+<meta property="og:video:type" content="video/mp4"></head><body></body></html>"""
+            return self.send_bytes(html.encode(), "text/html; charset=utf-8")
+        if kind == "redirect-to":
+            self.send_response(302)
+            self.send_header("Location", f"http://{parts[1]}/file/{parts[2]}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if kind == "stats":
             with lock:
                 return self.send_bytes(json.dumps(counts).encode(), "application/json")
