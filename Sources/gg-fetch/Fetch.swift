@@ -151,7 +151,7 @@ struct Fetcher: Sendable {
             let source = URL(fileURLWithPath: target).standardizedFileURL
             var item = Item(index: 0, type: .video, path: "")
             try describe(&item, file: source)
-            let destination = dir.appendingPathComponent("0-\(String(URLCache.key(source.path).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
+            let destination = dir.appendingPathComponent("0-\(String(URLCache.key(url).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
             try placeFile(source, at: destination)
             item.path = destination.path
             item.sourceUrl = "file://" + source.path
