@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "gg-ocr", targets: ["gg-ocr"]),
         .executable(name: "gg-transcribe", targets: ["gg-transcribe"]),
         .executable(name: "gg-assemble", targets: ["gg-assemble"]),
+        .executable(name: "gg-serve", targets: ["gg-serve"]),
         .library(name: "GGShared", targets: ["GGShared"]),
     ],
     targets: [
@@ -20,12 +21,14 @@ let package = Package(
                        providers: [.apt(["libpocketsphinx-dev", "libsphinxbase-dev"])]),
         .target(name: "CWhisper", cSettings: [.headerSearchPath("../../.whisper/include")], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CProcess"),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .target(name: "GGShared", dependencies: ["CFFmpeg", "CProcess"]),
         .executableTarget(name: "gg-fetch", dependencies: ["GGShared", "CCurl", "CFFmpeg"]),
         .executableTarget(name: "gg-scenes", dependencies: ["GGShared", "CFFmpeg"]),
         .executableTarget(name: "gg-ocr", dependencies: ["GGShared", "CTesseract"]),
         .executableTarget(name: "gg-transcribe", dependencies: ["GGShared", "CFFmpeg", "CPocketSphinx", "CWhisper"]),
         .executableTarget(name: "gg-assemble", dependencies: ["GGShared"]),
+        .executableTarget(name: "gg-serve", dependencies: ["GGShared", "CMicroHTTPD"]),
         .testTarget(name: "GGSharedTests", dependencies: ["GGShared"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GGShared"]),
     ]

@@ -27,20 +27,24 @@ public struct ToolInfo: Sendable {
     public let libraries: @Sendable (ParsedOptions) -> [String]
     /// Whether records can run out of time here (`--timeout`); gg-assemble does no media work.
     public let takesTimeout: Bool
+    /// Whether the tool is a record stage (and so takes the common stage options).
+    public let isStage: Bool
 
-    public init(name: String, summary: String, details: String, options: [OptionSpec], takesTimeout: Bool = true,
+    public init(name: String, summary: String, details: String, options: [OptionSpec], takesTimeout: Bool = true, isStage: Bool = true,
                 libraries: @escaping @Sendable (ParsedOptions) -> [String] = { _ in [] }) {
         self.name = name
         self.summary = summary
         self.details = details
         self.options = options
         self.takesTimeout = takesTimeout
+        self.isStage = isStage
         self.libraries = libraries
     }
 
     /// The options this tool takes: its own and the common ones.
     public var allOptions: [OptionSpec] {
-        options + ToolInfo.commonOptions.filter { takesTimeout || $0.name != "--timeout" }
+        guard isStage else { return options + ToolInfo.commonOptions.filter { $0.name == "--help" || $0.name == "--version" } }
+        return options + ToolInfo.commonOptions.filter { takesTimeout || $0.name != "--timeout" }
     }
 
     public var stage: String { name.hasPrefix("gg-") ? String(name.dropFirst(3)) : name }
@@ -58,7 +62,7 @@ public struct ToolInfo: Sendable {
     ]
 
     public var helpText: String {
-        var lines = ["usage: \(name) [options] [FILE...]", "", summary, ""]
+        var lines = ["usage: \(name) [options]" + (isStage ? " [FILE...]" : ""), "", summary, ""]
         if !details.isEmpty { lines += [details, ""] }
         lines.append("options:")
         let all = allOptions
@@ -69,9 +73,11 @@ public struct ToolInfo: Sendable {
             if let d = option.defaultValue { right += " (default: \(d))" }
             lines.append("  " + left.padding(toLength: width + 2, withPad: " ", startingAt: 0) + right)
         }
-        lines += ["", "Input is read from the FILEs, or standard input when none is given.",
-                  "Exit status: the most severe of: 70 internal error, 74 I/O error, 69 unavailable, 66 no input, 65 bad data,",
-                  "64 usage, 75 retry later (a timeout or network failure); 0 when every record succeeded."]
+        if isStage {
+            lines += ["", "Input is read from the FILEs, or standard input when none is given.",
+                      "Exit status: the most severe of: 70 internal error, 74 I/O error, 69 unavailable, 66 no input, 65 bad data,",
+                      "64 usage, 75 retry later (a timeout or network failure); 0 when every record succeeded."]
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -32,6 +32,79 @@ public struct SubprocessResult: Sendable {
     public var outputTooLarge: Bool
 }
 
+/// A running child in a process group of its own (its pid is the group id), started with an argument
+/// vector, never a shell. The group is killed by `stop`, and by the stage's exit or signal handlers.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    private let lock = NSLock()
+    private var status: Int32?
+
+    /// Starts `executable` with the given descriptors as its standard input, output and error (-1: /dev/null).
+    public init(_ executable: String, _ arguments: [String], stdin: Int32 = -1, stdout: Int32 = -1, stderr: Int32 = -1,
+                environment: [String: String]? = nil, directory: String? = nil, limits: ProcessLimits = .none) throws {
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let variables = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            variables.forEach { free($0) }
+        }
+        var cLimits = gg_process_limits(address_space_bytes: limits.addressSpaceBytes, file_size_bytes: limits.fileSizeBytes,
+                                        cpu_seconds: limits.cpuSeconds, open_files: limits.openFiles)
+        let pid = gg_process_spawn(executable, argv, variables, directory, stdin, stdout, stderr, &cLimits)
+        guard pid > 0 else { throw GGError("unavailable", "cannot run \(executable): \(String(cString: strerror(errno)))") }
+        self.pid = pid
+    }
+
+    /// A pipe whose ends close on exec: (read, write).
+    public static func pipe() throws -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard gg_process_pipe(&fds) == 0 else { throw GGError("io", "cannot create a pipe: \(String(cString: strerror(errno)))") }
+        return (fds[0], fds[1])
+    }
+
+    /// SIGTERM to the whole group, then SIGKILL after `grace` seconds if the child is still there.
+    public func stop(grace: Double = 1) {
+        kill(-pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline {
+            if poll() != nil { break }
+            usleep(20_000)
+        }
+        kill(-pid, SIGKILL)
+    }
+
+    /// The exit status (128 + signal when killed) once the child has ended, else nil; reaps it.
+    public func poll() -> Int32? { reap(block: false) }
+
+    /// Waits for the child and returns its exit status; the group's leftovers are killed.
+    @discardableResult
+    public func wait() -> Int32 {
+        let status = reap(block: true) ?? -1
+        kill(-pid, SIGKILL)
+        return status
+    }
+
+    private func reap(block: Bool) -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let status { return status }
+        var raw: Int32 = 0
+        while true {
+            let result = waitpid(pid, &raw, block ? 0 : WNOHANG)
+            if result == pid { break }
+            if result == 0 { return nil }
+            if errno == EINTR { continue }
+            status = -1
+            gg_process_forget(pid)
+            return status
+        }
+        let signal = raw & 0x7f
+        status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+        gg_process_forget(pid)
+        return status
+    }
+}
+
 /// Runs programs with explicit argument vectors, never through a shell: each in a process group of its
 /// own, killed as a group on timeout, on cancellation, when it leaves members behind, and when the stage exits.
 public enum Subprocess {

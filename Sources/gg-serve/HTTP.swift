@@ -1,0 +1,112 @@
+import CMicroHTTPD
+import Foundation
+import GGShared
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One HTTP request as libmicrohttpd hands it over, its body accumulated up to a limit.
+final class Exchange {
+    let method: String
+    let path: String
+    let started = Date()
+    var body = Data()
+    var bodyTooLarge = false
+    var status: Int32 = 0
+    var urlCount = 0
+
+    init(method: String, path: String) {
+        self.method = method
+        self.path = path
+    }
+}
+
+/// A response to send: a status, headers and a body.
+struct Reply: Error {
+    var status: Int32
+    var body: Data
+    var contentType = "application/json"
+    var headers: [(String, String)] = []
+
+    static func json(_ status: Int32, _ object: Any) -> Reply {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Reply(status: status, body: data + Data("\n".utf8))
+    }
+
+    static func error(_ status: Int32, _ message: String, field: String? = nil) -> Reply {
+        var object: [String: Any] = ["status": "error", "detail": message]
+        if let field { object["field"] = field }
+        return json(status, object)
+    }
+}
+
+/// An owned libmicrohttpd daemon: a thread per connection, so a handler may block while its pipeline runs.
+final class HTTPDaemon {
+    let pointer: OpaquePointer
+
+    init(address: sockaddr_storage, handler: MHD_AccessHandlerCallback, completed: MHD_RequestCompletedCallback, context: UnsafeMutableRawPointer,
+         connectionLimit: UInt32, idleSeconds: UInt32, headerBytes: Int) throws {
+        var address = address
+        let daemon = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                gg_mhd_start($0, handler, context, completed, context, connectionLimit, idleSeconds, headerBytes)
+            }
+        }
+        guard let daemon else { throw GGError("unavailable", "cannot listen: \(String(cString: strerror(errno)))") }
+        pointer = daemon
+    }
+
+    var port: Int { Int(gg_mhd_port(pointer)) }
+
+    /// Stops accepting connections; requests in flight go on.
+    func quiesce() { _ = MHD_quiesce_daemon(pointer) }
+
+    deinit { MHD_stop_daemon(pointer) }
+
+    /// Queues `reply` on `connection`.
+    static func send(_ reply: Reply, on connection: OpaquePointer) -> MHD_Result {
+        let response = reply.body.withUnsafeBytes { raw in gg_mhd_response_copy(raw.count, raw.baseAddress) }
+        guard let response else { return gg_mhd_no() }
+        defer { MHD_destroy_response(response) }
+        _ = MHD_add_response_header(response, "Content-Type", reply.contentType)
+        for (name, value) in reply.headers { _ = MHD_add_response_header(response, name, value) }
+        return MHD_queue_response(connection, UInt32(reply.status), response)
+    }
+}
+
+/// Parses `host:port`, `[v6]:port` or `:port` into a socket address.
+func socketAddress(_ text: String) -> sockaddr_storage? {
+    var host = "127.0.0.1"
+    var portText = text
+    if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+        host = String(text[text.index(after: text.startIndex)..<close])
+        portText = String(text[text.index(after: close)...].dropFirst())
+    } else if let colon = text.lastIndex(of: ":") {
+        host = colon == text.startIndex ? "0.0.0.0" : String(text[..<colon])
+        portText = String(text[text.index(after: colon)...])
+    }
+    guard let port = UInt16(portText) else { return nil }
+    var storage = sockaddr_storage()
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    if inet_pton(AF_INET, host, &v4) == 1 {
+        withUnsafeMutableBytes(of: &storage) { raw in
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr = v4
+            withUnsafeBytes(of: &address) { raw.copyMemory(from: $0) }
+        }
+    } else if inet_pton(AF_INET6, host, &v6) == 1 {
+        withUnsafeMutableBytes(of: &storage) { raw in
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            address.sin6_addr = v6
+            withUnsafeBytes(of: &address) { raw.copyMemory(from: $0) }
+        }
+    } else {
+        return nil
+    }
+    return storage
+}

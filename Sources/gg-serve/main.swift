@@ -1,0 +1,1 @@
+ServeTool.main()
