@@ -70,6 +70,8 @@ public struct Item: Codable, Sendable, Equatable {
     public var width: Int?
     public var height: Int?
     public var hasAudio: Bool?
+    /// "hit" when gg-fetch served the media from its cache, "miss" when it downloaded it into the cache.
+    public var cache: String?
     public var scenes: [Scene]?
     public var text: String?
     public var confidence: Double?

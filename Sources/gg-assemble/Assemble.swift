@@ -39,6 +39,7 @@ struct VideoResult: Encodable, Sendable {
     var scenes: [SceneResult]
     var transcript: Transcript?
     var warnings: [String]?
+    var cache: String?
     var error: StageFailure?
 }
 
@@ -47,6 +48,7 @@ struct AudioResult: Encodable, Sendable {
     var index: Int
     var duration: Double?
     var transcript: Transcript?
+    var cache: String?
     var error: StageFailure?
 }
 
@@ -74,6 +76,7 @@ struct ImageResult: Encodable, Sendable {
     var height: Int?
     var path: String?
     var base64: String?
+    var cache: String?
     var error: StageFailure?
 }
 
@@ -146,9 +149,9 @@ struct Assembler: Sendable {
             switch item.type {
             case .image:
                 result.images.append(ImageResult(index: item.index, text: item.text, confidence: item.confidence, width: item.width, height: item.height,
-                                                 path: cleanup ? nil : nonEmpty(item.path), base64: embed(item.path), error: item.error))
+                                                 path: cleanup ? nil : nonEmpty(item.path), base64: embed(item.path), cache: item.cache, error: item.error))
             case .audio:
-                result.audio.append(AudioResult(index: item.index, duration: item.duration, transcript: item.transcript, error: item.error))
+                result.audio.append(AudioResult(index: item.index, duration: item.duration, transcript: item.transcript, cache: item.cache, error: item.error))
             case .video:
                 let scenes = (item.scenes ?? []).map { scene in
                     SceneResult(index: scene.index, start: scene.start, end: scene.end, text: scene.text, confidence: scene.confidence,
@@ -157,7 +160,7 @@ struct Assembler: Sendable {
                                 clipBase64: scene.clip.flatMap(embed), error: scene.error)
                 }
                 result.videos.append(VideoResult(index: item.index, duration: item.duration, width: item.width, height: item.height,
-                                                 scenes: scenes, transcript: item.transcript, warnings: item.warnings, error: item.error))
+                                                 scenes: scenes, transcript: item.transcript, warnings: item.warnings, cache: item.cache, error: item.error))
             }
         }
         let itemErrors = (record.items ?? []).compactMap(\.error)

@@ -230,10 +230,13 @@ struct Fetcher: Sendable {
         let object: URL
         var contentType: String?
         var ownsObject = false
+        var cacheResult: String?
         if let hit = cache?.lookup(url) {
             object = hit.file
             contentType = hit.entry.contentType
+            cacheResult = "hit"
         } else {
+            cacheResult = cache == nil ? nil : "miss"
             let temp: URL
             if let cache {
                 temp = try cache.temporaryFile()
@@ -261,6 +264,7 @@ struct Fetcher: Sendable {
         defer { if ownsObject { unlink(object.path) } }
         var item = Item(index: index, type: .video, path: "")
         item.sourceUrl = Secrets.redact(url)
+        item.cache = cacheResult
         do {
             try describe(&item, file: object)
         } catch let error as GGError where error.kind == "not_media" {

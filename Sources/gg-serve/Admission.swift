@@ -53,6 +53,7 @@ final class Metrics: @unchecked Sendable {
     private let lock = NSLock()
     private var requests: [String: Int] = [:]
     private var rejected = 0
+    private var cache: [String: Int] = [:]
     private var results: [String: Int] = [:]
     private var stageSeconds: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
     static let bounds = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
@@ -67,6 +68,12 @@ final class Metrics: @unchecked Sendable {
     func result(status: String, kind: String?) {
         lock.lock()
         results["status=\"\(status)\",kind=\"\(kind ?? "")\"", default: 0] += 1
+        lock.unlock()
+    }
+
+    func cache(_ result: String) {
+        lock.lock()
+        cache[result, default: 0] += 1
         lock.unlock()
     }
 
@@ -92,6 +99,9 @@ final class Metrics: @unchecked Sendable {
                   "gg_requests_rejected_total \(rejected)",
                   "# HELP gg_url_results_total URL results by status and error kind.", "# TYPE gg_url_results_total counter"]
         lines += results.keys.sorted().map { "gg_url_results_total{\($0)} \(results[$0]!)" }
+        lines += ["# HELP gg_cache_requests_total Media gg-fetch served from its cache (hit) or downloaded into it (miss).",
+                  "# TYPE gg_cache_requests_total counter"]
+        lines += ["hit", "miss"].map { "gg_cache_requests_total{result=\"\($0)\"} \(cache[$0] ?? 0)" }
         lines += ["# HELP gg_stage_seconds Wall time of each stage process per request.", "# TYPE gg_stage_seconds histogram"]
         for name in stageSeconds.keys.sorted() {
             let entry = stageSeconds[name]!

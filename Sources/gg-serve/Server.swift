@@ -257,6 +257,9 @@ final class Server: @unchecked Sendable {
         for line in lines {
             let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
             metrics.result(status: object["status"] as? String ?? "error", kind: (object["error"] as? [String: Any])?["kind"] as? String)
+            for key in ["videos", "images", "audio"] {
+                for item in object[key] as? [[String: Any]] ?? [] { if let cache = item["cache"] as? String { metrics.cache(cache) } }
+            }
         }
         if body.request.cleanup { run.removeFolder() }
         untrack(run)

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""gg-serve under load (loopback only, bounded): 200 requests from 20 concurrent clients with mixed good,
+slow and failing URLs from the fault-injecting test server, --max-concurrent 4. Checks every request is
+answered (200 or 429), every 200 is complete and in order, no stage process is left, nothing is left
+under the work root; prints gg-serve's peak RSS, and the latency gg-serve adds over pipelines/run.sh on
+the same single URL. GG_SERVE_REQUESTS and GG_SERVE_CLIENTS change the load."""
+import concurrent.futures, json, os, random, shutil, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+from common import BIN, ROOT, require_release
+
+require_release()
+FIXTURES = os.path.join(ROOT, ".fixtures")
+subprocess.run([os.path.join(ROOT, "scripts", "make-fixtures")], check=True)
+REQUESTS = int(os.environ.get("GG_SERVE_REQUESTS", "200"))
+CLIENTS = int(os.environ.get("GG_SERVE_CLIENTS", "20"))
+server = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests", "Support", "server.py"), "--root", FIXTURES, "--lifetime", "1800"],
+                          stdout=subprocess.PIPE, text=True)
+media = f"http://127.0.0.1:{int(server.stdout.readline())}"
+scratch = tempfile.mkdtemp(prefix="gg-serve-bench-")
+work = os.path.join(scratch, "work")
+serve = subprocess.Popen([os.path.join(BIN, "gg-serve"), "--listen", "127.0.0.1:0", "--work-dir", work, "--cache-dir", os.path.join(scratch, "cache"),
+                          "--allow-host", "127.0.0.1", "--max-concurrent", "4", "--timeout", "20", "--log", "json"],
+                         stderr=subprocess.PIPE, text=True)
+line = serve.stderr.readline()
+port = int(line.split("127.0.0.1:")[1].split(",")[0])
+base = f"http://127.0.0.1:{port}"
+checks = []
+
+
+def post(urls, timeout=600):
+    request = urllib.request.Request(base + "/process", data=json.dumps({"urls": urls, "engine": "sphinx"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.load(response), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error), error.headers
+
+
+def children():
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[1]) == serve.pid:
+                found.append(int(entry))
+    return found
+
+
+try:
+    rng = random.Random(7)
+    jobs = [[f"{media}/faulty/{rng.randrange(1000)}" for _ in range(rng.randint(1, 3))] for _ in range(REQUESTS)]
+    start = time.time()
+    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+        answers = list(pool.map(post, jobs))
+    elapsed = time.time() - start
+    statuses = [a[0] for a in answers]
+    complete = all(a[0] != 200 or [r["url"] for r in a[1]["results"]] == urls for a, urls in zip(answers, jobs))
+    retry_after = all(a[0] != 429 or a[2].get("Retry-After") for a in answers)
+    counts = {s: statuses.count(s) for s in sorted(set(statuses))}
+    checks.append(("every request answered (200 or 429)", set(statuses) <= {200, 429}, f"{counts} in {elapsed:.0f} s"))
+    checks.append(("every 200 complete and in order; 429s carry Retry-After", complete and retry_after, f"{statuses.count(200)} complete answers"))
+    time.sleep(1)
+    checks.append(("no stage process left", not children(), f"{len(children())} children of gg-serve"))
+    left = [os.path.join(d, f) for d, _, fs in os.walk(work) for f in fs] + [d for d in os.listdir(work)]
+    checks.append(("nothing left under the work root", not left, f"{len(left)} entries"))
+    peak = [l for l in open(f"/proc/{serve.pid}/status") if l.startswith("VmHWM")][0].split()[1]
+
+    # Latency the service adds over run.sh on one cached URL, medians of 15 runs each.
+    single = f"{media}/file/sign.png"
+    post([single])
+    served, scripted = [], []
+    urls_file = os.path.join(scratch, "one.txt")
+    open(urls_file, "w").write(single + "\n")
+    for _ in range(15):
+        t = time.perf_counter(); post([single]); served.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        subprocess.run([os.path.join(ROOT, "pipelines", "run.sh"), "--bin", BIN, "--engine", "sphinx", "--cache-dir", os.path.join(scratch, "cache"),
+                        "--cleanup", urls_file], capture_output=True, check=True)
+        scripted.append(time.perf_counter() - t)
+    added = (statistics.median(served) - statistics.median(scripted)) * 1000
+    checks.append(("added latency over run.sh, median of 15", added < 30,
+                   f"{added:.0f} ms (service {statistics.median(served) * 1000:.0f} ms, run.sh {statistics.median(scripted) * 1000:.0f} ms)"))
+finally:
+    serve.terminate()
+    serve.wait(timeout=60)
+    server.terminate()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+print(f"gg-serve load: {REQUESTS} requests from {CLIENTS} clients, --max-concurrent 4, loopback only")
+print("| check | result | detail |")
+print("| --- | --- | --- |")
+for name, ok, detail in checks:
+    print(f"| {name} | {'pass' if ok else 'FAIL'} | {detail} |")
+print(f"peak RSS of gg-serve: {int(peak) // 1024} MiB")
+sys.exit(0 if all(ok for _, ok, _ in checks) else 1)
