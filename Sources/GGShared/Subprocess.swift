@@ -111,72 +111,32 @@ public enum Subprocess {
     public static func run(_ executable: String, _ arguments: [String], timeout: Double, cancellation: Cancellation? = nil,
                            environment: [String: String]? = nil, directory: String? = nil, limits: ProcessLimits = .none,
                            maxOutputBytes: Int = 64 << 20) throws -> SubprocessResult {
-        var out: [Int32] = [-1, -1]
-        var err: [Int32] = [-1, -1]
-        guard gg_process_pipe(&out) == 0 else { throw GGError("io", "cannot create a pipe: \(String(cString: strerror(errno)))") }
-        guard gg_process_pipe(&err) == 0 else {
-            close(out[0]); close(out[1])
-            throw GGError("io", "cannot create a pipe: \(String(cString: strerror(errno)))")
-        }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let variables = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            variables.forEach { free($0) }
-        }
-        var cLimits = gg_process_limits(address_space_bytes: limits.addressSpaceBytes, file_size_bytes: limits.fileSizeBytes,
-                                        cpu_seconds: limits.cpuSeconds, open_files: limits.openFiles)
-        let pid = gg_process_spawn(executable, argv, variables, directory, -1, out[1], err[1], &cLimits)
-        let spawnError = errno
-        close(out[1])
-        close(err[1])
-        guard pid > 0 else {
-            close(out[0]); close(err[0])
-            throw GGError("unavailable", "cannot run \(executable): \(String(cString: strerror(spawnError)))")
-        }
-        let collector = OutputCollector(fds: [out[0], err[0]], limit: maxOutputBytes)
+        let (outRead, outWrite) = try ChildProcess.pipe()
+        let (errRead, errWrite) = try ChildProcess.pipe()
+        let collector = OutputCollector(fds: [outRead, errRead], limit: maxOutputBytes)
         defer { collector.closeAll() }
+        let child: ChildProcess
+        do {
+            defer { close(outWrite); close(errWrite) }
+            child = try ChildProcess(executable, arguments, stdout: outWrite, stderr: errWrite, environment: environment, directory: directory, limits: limits)
+        }
         let deadline = timeout > 0 ? Date().addingTimeInterval(timeout) : .distantFuture
         var exitStatus: Int32?
         var timedOut = false
         while exitStatus == nil {
             collector.poll(milliseconds: 20)
-            exitStatus = reap(pid, block: false)
-            if exitStatus != nil { break }
-            if collector.overflowed { break }
+            exitStatus = child.poll()
+            if exitStatus != nil || collector.overflowed { break }
             if Date() > deadline || cancellation?.isCancelled == true {
                 timedOut = true
                 break
             }
         }
-        if exitStatus == nil {
-            kill(-pid, SIGTERM)
-            let grace = Date().addingTimeInterval(0.3)
-            while exitStatus == nil && Date() < grace {
-                usleep(10_000)
-                exitStatus = reap(pid, block: false)
-            }
-        }
-        kill(-pid, SIGKILL)
-        if exitStatus == nil { exitStatus = reap(pid, block: true) }
-        gg_process_forget(pid)
+        if exitStatus == nil { child.stop(grace: 0.3) }
+        let status = child.wait()
         if !timedOut && !collector.overflowed { collector.drain(until: Date().addingTimeInterval(1)) }
-        return SubprocessResult(status: exitStatus ?? -1, stdout: collector.data[0], stderr: collector.data[1],
+        return SubprocessResult(status: exitStatus ?? status, stdout: collector.data[0], stderr: collector.data[1],
                                 timedOut: timedOut, outputTooLarge: collector.overflowed)
-    }
-
-    /// The child's exit status (128 + signal when killed), or nil while it runs.
-    private static func reap(_ pid: pid_t, block: Bool) -> Int32? {
-        var status: Int32 = 0
-        while true {
-            let result = waitpid(pid, &status, block ? 0 : WNOHANG)
-            if result == pid { break }
-            if result == 0 { return nil }
-            if errno == EINTR { continue }
-            return -1
-        }
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 }
 
