@@ -1,5 +1,6 @@
 #ifndef GG_CFFMPEG_SHIM_H
 #define GG_CFFMPEG_SHIM_H
+#include <string.h>
 #include <libavformat/avformat.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/avutil.h>
@@ -7,6 +8,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/error.h>
+#include <libavutil/display.h>
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
 
@@ -21,4 +23,25 @@ static inline unsigned gg_version_major(unsigned v) { return AV_VERSION_MAJOR(v)
 static inline unsigned gg_version_minor(unsigned v) { return AV_VERSION_MINOR(v); }
 static inline unsigned gg_version_micro(unsigned v) { return AV_VERSION_MICRO(v); }
 static inline int gg_set_mono_layout(AVChannelLayout *l) { AVChannelLayout m = AV_CHANNEL_LAYOUT_MONO; return av_channel_layout_copy(l, &m); }
+/// Clockwise degrees (0, 90, 180, 270) a stream's display matrix turns its pictures, as fftools'
+/// autorotate reads it; 0 without one.
+static inline int gg_stream_rotation(const AVStream *stream) {
+    size_t size = 0;
+    const uint8_t *matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (!matrix || size < 9 * sizeof(int32_t)) return 0;
+    double theta = -av_display_rotation_get((const int32_t *)matrix);
+    if (theta != theta) return 0;
+    int degrees = (int)(theta - 360 * (long)(theta / 360 + 0.9 / 360));
+    degrees = ((degrees % 360) + 360) % 360;
+    return ((degrees + 45) / 90 % 4) * 90;
+}
+
+/// Copies a stream's display matrix to another (a stream-copied clip keeps its rotation).
+static inline void gg_copy_display_matrix(const AVStream *from, AVStream *to) {
+    size_t size = 0;
+    const uint8_t *matrix = av_stream_get_side_data(from, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (!matrix) return;
+    uint8_t *copy = av_stream_new_side_data(to, AV_PKT_DATA_DISPLAYMATRIX, size);
+    if (copy) memcpy(copy, matrix, size);
+}
 #endif

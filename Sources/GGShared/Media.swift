@@ -129,6 +129,56 @@ public final class FormatContext {
     public func read(into packet: Packet) -> Int32 { av_read_frame(pointer, packet.pointer) }
 }
 
+/// Media time, the one definition every stage uses: seconds from the start of the container's
+/// presentation, `pts * time_base - start_time` with the format's start_time (0 when it has none).
+/// Scenes, keyframes, clips and transcripts all count from this origin.
+public struct MediaClock: Sendable {
+    /// The format's start_time in seconds.
+    public let origin: Double
+
+    public init(_ file: FormatContext) {
+        let start = file.pointer.pointee.start_time
+        origin = start == gg_av_nopts_value() ? 0 : Double(start) / Double(gg_av_time_base())
+    }
+
+    /// Seconds of media time of a timestamp in `timeBase`; nil for AV_NOPTS_VALUE.
+    public func seconds(_ timestamp: Int64, _ timeBase: AVRational) -> Double? {
+        timestamp == gg_av_nopts_value() ? nil : Double(timestamp) * av_q2d(timeBase) - origin
+    }
+
+    /// The timestamp in `timeBase` of a media time.
+    public func timestamp(_ seconds: Double, _ timeBase: AVRational) -> Int64 {
+        Int64(((seconds + origin) / av_q2d(timeBase)).rounded())
+    }
+}
+
+/// How a video stream's pictures are shown: turned by its display matrix (phone videos) and stretched
+/// by its sample aspect ratio. Keyframes and reported sizes follow it, as players do.
+public struct DisplayGeometry: Sendable, Equatable {
+    /// Clockwise degrees: 0, 90, 180 or 270.
+    public var rotation: Int
+    /// Width multiplier from the sample aspect ratio (1 for square pixels).
+    public var sampleAspect: Double
+
+    public init(rotation: Int = 0, sampleAspect: Double = 1) {
+        self.rotation = rotation
+        self.sampleAspect = sampleAspect
+    }
+
+    public init(stream: UnsafeMutablePointer<AVStream>) {
+        rotation = Int(gg_stream_rotation(stream))
+        let sar = stream.pointee.codecpar.pointee.sample_aspect_ratio
+        let ratio = sar.num > 0 && sar.den > 0 ? Double(sar.num) / Double(sar.den) : 1
+        sampleAspect = ratio > 0.1 && ratio < 10 ? ratio : 1
+    }
+
+    /// The size a player shows for coded pictures of `width` x `height`.
+    public func displaySize(width: Int, height: Int) -> (width: Int, height: Int) {
+        let shown = Int((Double(width) * sampleAspect).rounded())
+        return rotation % 180 == 0 ? (shown, height) : (height, shown)
+    }
+}
+
 /// An owned AVPacket.
 public final class Packet {
     public let pointer: UnsafeMutablePointer<AVPacket>
@@ -246,8 +296,9 @@ public enum MediaProber {
         if let video {
             let parameters = file.stream(video).pointee.codecpar.pointee
             guard parameters.width > 0, parameters.height > 0 else { throw GGError("not_media", "video stream has no picture size") }
-            width = Int(parameters.width)
-            height = Int(parameters.height)
+            let shown = DisplayGeometry(stream: file.stream(video)).displaySize(width: Int(parameters.width), height: Int(parameters.height))
+            width = shown.width
+            height = shown.height
             let codec = String(cString: avcodec_get_name(parameters.codec_id))
             isImage = imageFormats.contains(file.formatName) || (audio == nil && imageCodecs.contains(codec) && file.stream(video).pointee.nb_frames <= 1 && (file.duration ?? 0) < 0.1)
         }

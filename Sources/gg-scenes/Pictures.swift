@@ -98,15 +98,25 @@ final class AnalysisScaler {
 }
 
 /// Writes frames as JPEG or PNG files with libavcodec's encoders.
+/// Pictures are shown as players show them: stretched by the sample aspect ratio and turned by the
+/// display matrix (`geometry`), then no wider than `maxWidth`.
 struct ImageWriter: Sendable {
     enum Format: String { case jpg, png }
     let format: Format
     let maxWidth: Int
+    var geometry = DisplayGeometry()
+
+    init(format: Format, maxWidth: Int) {
+        self.format = format
+        self.maxWidth = maxWidth
+    }
 
     func write(_ source: Frame, to path: String) throws {
         let frame = source.pointer
-        let scale = min(1, Double(maxWidth) / Double(max(frame.pointee.width, 1)))
-        var width = Int32((Double(frame.pointee.width) * scale).rounded())
+        let shownWidth = Double(frame.pointee.width) * geometry.sampleAspect
+        let limit = Double(maxWidth) / (geometry.rotation % 180 == 0 ? shownWidth : Double(frame.pointee.height)) 
+        let scale = min(1, max(limit, 0))
+        var width = Int32((shownWidth * scale).rounded())
         var height = Int32((Double(frame.pointee.height) * scale).rounded())
         width -= width % 2
         height -= height % 2
@@ -126,14 +136,55 @@ struct ImageWriter: Sendable {
                 }
             }
         }
-        let encoder = try Encoder(id: format == .jpg ? AV_CODEC_ID_MJPEG : AV_CODEC_ID_PNG, width: width, height: height, format: pixelFormat)
-        converted.pointer.pointee.quality = 3 * FF_QP2LAMBDA
-        converted.pointer.pointee.pts = 0
-        let bytes = try encoder.encode(converted)
+        let shown = try ImageWriter.rotated(converted, by: geometry.rotation, packed: format == .png)
+        let encoder = try Encoder(id: format == .jpg ? AV_CODEC_ID_MJPEG : AV_CODEC_ID_PNG, width: shown.pointer.pointee.width,
+                                  height: shown.pointer.pointee.height, format: pixelFormat)
+        shown.pointer.pointee.quality = 3 * FF_QP2LAMBDA
+        shown.pointer.pointee.pts = 0
+        let bytes = try encoder.encode(shown)
         let temp = path + ".tmp"
         guard FileManager.default.createFile(atPath: temp, contents: bytes), rename(temp, path) == 0 else {
             throw GGError("io", "cannot write keyframe \(path)")
         }
+    }
+}
+
+extension ImageWriter {
+    /// `frame` (YUV 4:2:0 planes, or packed RGB24 when `packed`) turned clockwise by 0, 90, 180 or 270 degrees.
+    static func rotated(_ frame: Frame, by degrees: Int, packed: Bool) throws -> Frame {
+        guard degrees % 360 != 0 else { return frame }
+        let width = Int(frame.pointer.pointee.width), height = Int(frame.pointer.pointee.height)
+        let out = Frame()
+        out.pointer.pointee.width = Int32(degrees == 180 ? width : height)
+        out.pointer.pointee.height = Int32(degrees == 180 ? height : width)
+        out.pointer.pointee.format = frame.pointer.pointee.format
+        guard av_frame_get_buffer(out.pointer, 0) >= 0 else { throw GGError("internal", "out of memory for keyframe") }
+        let planes: [(width: Int, height: Int, bytes: Int)] = packed ? [(width, height, 3)]
+            : [(width, height, 1), (width / 2, height / 2, 1), (width / 2, height / 2, 1)]
+        for (index, plane) in planes.enumerated() {
+            let (source, sourceStride) = ImageWriter.plane(frame, index)
+            let (target, targetStride) = ImageWriter.plane(out, index)
+            for y in 0..<plane.height {
+                for x in 0..<plane.width {
+                    let (tx, ty): (Int, Int)
+                    switch degrees {
+                    case 90: (tx, ty) = (plane.height - 1 - y, x)
+                    case 180: (tx, ty) = (plane.width - 1 - x, plane.height - 1 - y)
+                    default: (tx, ty) = (y, plane.width - 1 - x)
+                    }
+                    for byte in 0..<plane.bytes {
+                        target[ty * targetStride + tx * plane.bytes + byte] = source[y * sourceStride + x * plane.bytes + byte]
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    private static func plane(_ frame: Frame, _ index: Int) -> (UnsafeMutablePointer<UInt8>, Int) {
+        let data = withUnsafeBytes(of: frame.pointer.pointee.data) { $0.load(fromByteOffset: index * MemoryLayout<UnsafeMutablePointer<UInt8>>.stride, as: UnsafeMutablePointer<UInt8>.self) }
+        let stride = withUnsafeBytes(of: frame.pointer.pointee.linesize) { $0.load(fromByteOffset: index * MemoryLayout<Int32>.stride, as: Int32.self) }
+        return (data, Int(stride))
     }
 }
 

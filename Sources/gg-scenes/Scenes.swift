@@ -28,7 +28,7 @@ enum ScenesTool {
             OptionSpec("--verbose", "note on standard error how each video is decoded (stretches and where they join)"),
             OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
             MediaLimits.maxPixelsOption,
-            OptionSpec("--clips", "also write each scene as an MP4 clip (stream copy; an edit list starts it at the cut)"),
+            OptionSpec("--clips", "also write each scene as a clip (stream copy; MP4 with an edit list starting it at the cut, Matroska for streams MP4 cannot hold)"),
         ],
         libraries: { _ in ffmpegVersions() })
 
@@ -86,6 +86,9 @@ struct SceneAnalyser: Sendable {
         let file = try FormatContext(path: item.path)
         guard let streamIndex = file.bestStream(AVMEDIA_TYPE_VIDEO) else { throw GGError("no_video", "no video stream") }
         let stream = file.stream(streamIndex)
+        var turned = self.writer
+        turned.geometry = DisplayGeometry(stream: stream)
+        let writer = turned
         let rate = av_guess_frame_rate(file.pointer, stream, nil)
         let frameDuration = rate.num > 0 && rate.den > 0 ? Double(rate.den) / Double(rate.num) : 1.0 / 25
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -141,7 +144,7 @@ struct SceneAnalyser: Sendable {
             if !scenes[index].keyframe.isEmpty { scenes[index].keyframe = final }
         }
         if clips {
-            try ClipWriter.write(scenes: &scenes, source: item.path, streamIndex: streamIndex, dir: dir, itemIndex: item.index)
+            warnings += ClipWriter.write(scenes: &scenes, source: item.path, dir: dir, itemIndex: item.index)
         }
         item.scenes = scenes
         if !warnings.isEmpty { item.warnings = (item.warnings ?? []) + warnings }

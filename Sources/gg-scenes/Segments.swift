@@ -116,8 +116,7 @@ struct SegmentDecoder {
         let file = try FormatContext(path: path)
         let stream = file.stream(streamIndex)
         let decoder = try Decoder(stream: stream, threads: threads, loopFilter: loopFilter)
-        let timeBase = av_q2d(stream.pointee.time_base)
-        let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
+        let clock = MediaClock(file)
         if let start = plan.start {
             let sought = av_seek_frame(file.pointer, Int32(streamIndex), start.seek, AVSEEK_FLAG_BACKWARD)
             guard sought >= 0 else { throw GGError("not_media", "cannot seek: \(avErrorString(sought))") }
@@ -142,7 +141,7 @@ struct SegmentDecoder {
                 defer { frame.unref() }
                 let pts = frame.pointer.pointee.best_effort_timestamp
                 if let keyframePTS, pts != gg_av_nopts_value(), pts < keyframePTS { continue }
-                let time = pts == gg_av_nopts_value() ? Double(result.frameCount) * frameDuration : Double(pts - origin) * timeBase
+                let time = clock.seconds(pts, stream.pointee.time_base) ?? Double(result.frameCount) * frameDuration
                 let mean = try scaler.hsv(of: frame.pointer, into: &hsv)
                 var analysed = AnalysedFrame(index: result.frameCount, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: frame.reference())
                 result.frameCount += 1

@@ -2,36 +2,67 @@ import CFFmpeg
 import Foundation
 import GGShared
 
-/// An owned libswresample context converting to 16 kHz mono signed 16-bit samples.
+/// An owned libswresample context converting decoded frames to 16 kHz mono signed 16-bit samples.
+/// It is configured from each frame (swr_config_frame), so a stream whose sample format, rate or
+/// channel layout changes midway (concatenated MPEG-TS) is followed instead of misread.
 final class Resampler {
     private var context: OpaquePointer?
+    private let output = Frame()
+    private var inputFormat: (format: Int32, rate: Int32, layout: AVChannelLayout)?
 
-    init(from decoder: Decoder) throws {
-        var output = AVChannelLayout()
-        gg_set_mono_layout(&output)
-        defer { av_channel_layout_uninit(&output) }
-        var input = decoder.pointer.pointee.ch_layout
-        if input.nb_channels <= 0 { av_channel_layout_default(&input, 1) }
-        let status = swr_alloc_set_opts2(&context, &output, AV_SAMPLE_FMT_S16, Int32(SpeechAudio.sampleRate),
-                                         &input, decoder.pointer.pointee.sample_fmt, decoder.pointer.pointee.sample_rate, 0, nil)
-        guard status >= 0, let context, swr_init(context) >= 0 else { throw GGError("unsupported_codec", "cannot resample this audio") }
+    init() throws {
+        context = swr_alloc()
+        guard context != nil else { throw GGError("internal", "out of memory for the resampler") }
     }
 
-    deinit { swr_free(&context) }
+    deinit {
+        if var layout = inputFormat?.layout { av_channel_layout_uninit(&layout) }
+        swr_free(&context)
+    }
+
+    private func prepareOutput() {
+        output.unref()
+        output.pointer.pointee.format = AV_SAMPLE_FMT_S16.rawValue
+        output.pointer.pointee.sample_rate = Int32(SpeechAudio.sampleRate)
+        gg_set_mono_layout(&output.pointer.pointee.ch_layout)
+    }
+
+    /// Reconfigures the resampler when `frame`'s format differs from the previous frame's.
+    private func follow(_ frame: Frame) throws {
+        let channels = max(1, frame.pointer.pointee.ch_layout.nb_channels)
+        if frame.pointer.pointee.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || frame.pointer.pointee.ch_layout.nb_channels <= 0 {
+            av_channel_layout_uninit(&frame.pointer.pointee.ch_layout)
+            av_channel_layout_default(&frame.pointer.pointee.ch_layout, channels)
+        }
+        let input = frame.pointer.pointee
+        if let known = inputFormat, known.format == input.format, known.rate == input.sample_rate {
+            var layout = known.layout
+            if av_channel_layout_compare(&layout, &frame.pointer.pointee.ch_layout) == 0 { return }
+        }
+        guard MediaLimits.sampleRates.contains(input.sample_rate) else {
+            throw GGError("bad_media", "implausible audio sample rate \(input.sample_rate) Hz midway")
+        }
+        swr_close(context)
+        prepareOutput()
+        guard swr_config_frame(context, output.pointer, frame.pointer) >= 0, swr_init(context) >= 0 else {
+            throw GGError("unsupported_codec", "cannot resample this audio")
+        }
+        if var old = inputFormat?.layout { av_channel_layout_uninit(&old) }
+        var copy = AVChannelLayout()
+        av_channel_layout_copy(&copy, &frame.pointer.pointee.ch_layout)
+        inputFormat = (input.format, input.sample_rate, copy)
+    }
 
     /// Converts one decoded frame (or flushes with nil) and appends the samples.
-    func convert(_ frame: Frame?, into samples: inout [Int16]) {
-        let inputCount = frame.map { Int32($0.pointer.pointee.nb_samples) } ?? 0
-        let capacity = Int(swr_get_out_samples(context, inputCount)) + 256
-        guard capacity > 0 else { return }
-        var buffer = [Int16](repeating: 0, count: capacity)
-        let produced: Int32 = buffer.withUnsafeMutableBufferPointer { out in
-            var outPointer: UnsafeMutablePointer<UInt8>? = UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: UInt8.self)
-            guard let frame else { return swr_convert(context, &outPointer, Int32(capacity), nil, 0) }
-            let planes = UnsafeMutableRawPointer(frame.pointer.pointee.extended_data!).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
-            return swr_convert(context, &outPointer, Int32(capacity), planes, inputCount)
-        }
-        if produced > 0 { samples.append(contentsOf: buffer[0..<Int(produced)]) }
+    func convert(_ frame: Frame?, into samples: inout [Int16]) throws {
+        if let frame { try follow(frame) }
+        guard inputFormat != nil else { return }
+        prepareOutput()
+        let status = swr_convert_frame(context, output.pointer, frame?.pointer)
+        guard status >= 0 else { throw GGError("unsupported_codec", "cannot resample this audio: \(avErrorString(status))") }
+        let count = Int(output.pointer.pointee.nb_samples)
+        guard count > 0, let data = output.pointer.pointee.data.0 else { return }
+        data.withMemoryRebound(to: Int16.self, capacity: count) { samples.append(contentsOf: UnsafeBufferPointer(start: $0, count: count)) }
     }
 }
 
@@ -169,20 +200,44 @@ enum SpeechAudio {
         let file = try FormatContext(path: path)
         guard let index = file.bestStream(AVMEDIA_TYPE_AUDIO) else { return false }
         try MediaLimits.checkAudioDuration(file, path: path)
-        let decoder = try Decoder(stream: file.stream(index), threads: 1)
-        let resampler = try Resampler(from: decoder)
+        let stream = file.stream(index)
+        let decoder = try Decoder(stream: stream, threads: 1)
+        let resampler = try Resampler()
+        let clock = MediaClock(file)
         var segmenter = segmenter
         let packet = Packet()
         let frame = Frame()
         var samples = [Int16]()
         var packets = 0
-        func drain() throws {
-            while decoder.receive(frame) >= 0 {
-                resampler.convert(frame, into: &samples)
-                frame.unref()
+        var position = 0
+        let rate = Double(sampleRate)
+        /// Samples go where their frame's timestamp says: silence fills a late start or a gap, so
+        /// transcript times are media times.
+        func place(_ frame: Frame) throws {
+            if let time = clock.seconds(frame.pointer.pointee.best_effort_timestamp, stream.pointee.time_base) {
+                let expected = Int((time * rate).rounded())
+                var gap = expected - position - samples.count
+                while gap > sampleRate / 20 {
+                    let chunk = min(gap, sampleRate)
+                    samples += [Int16](repeating: 0, count: chunk)
+                    gap -= chunk
+                    if samples.count >= sampleRate { try flush() }
+                }
             }
+            try resampler.convert(frame, into: &samples)
+        }
+        func flush() throws {
+            position += samples.count
             for u in segmenter.push(samples) { try body(u) }
             samples.removeAll(keepingCapacity: true)
+            try cancellation.check()
+        }
+        func drain() throws {
+            while decoder.receive(frame) >= 0 {
+                defer { frame.unref() }
+                try place(frame)
+            }
+            try flush()
         }
         while file.read(into: packet) >= 0 {
             defer { packet.unref() }
@@ -194,7 +249,7 @@ enum SpeechAudio {
         }
         _ = decoder.send(nil)
         try drain()
-        resampler.convert(nil, into: &samples)
+        try resampler.convert(nil, into: &samples)
         for u in segmenter.push(samples) + segmenter.finish() { try body(u) }
         return true
     }

@@ -202,4 +202,111 @@ final class RegressionTests: XCTestCase {
             XCTAssertTrue(result.stderr.contains("option '\(option)' needs"), result.stderr)
         }
     }
+
+    // MARK: issue 16: media correctness
+
+    /// The first frame of a clip as one averaged RGB pixel.
+    func firstPixel(_ clip: String) throws -> [UInt8] {
+        let raw = work.appendingPathComponent("pixel-\(UUID().uuidString).rgb").path
+        let result = try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-i", clip, "-frames:v", "1", "-vf", "scale=1:1", "-f", "rawvideo", "-pix_fmt", "rgb24", raw])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return Array(try Data(contentsOf: URL(fileURLWithPath: raw)))
+    }
+
+    func scenes(_ fixture: String, _ extra: [String] = []) throws -> (ProcessOutput, [[String: Any]]) {
+        let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots] + extra,
+                              stdin: recordLine([(TestEnv.fixture(fixture), "video")]))
+        return (result, try result.records().first?.array("items").first?.array("scenes") ?? [])
+    }
+
+    func transcriptSegments(_ fixture: String, type: String = "video", engine: String = "sphinx") throws -> (ProcessOutput, [[String: Any]]) {
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", engine],
+                              stdin: recordLine([(TestEnv.fixture(fixture), type)]))
+        return (result, try result.records().first?.array("items").first?.dict("transcript")?.array("segments") ?? [])
+    }
+
+    /// The resampler was built once from the decoder: audio switching from stereo to mono midway
+    /// (concatenated MPEG-TS) crashed gg-transcribe with SIGSEGV inside swr_convert.
+    func testAudioFormatChangeMidStreamDoesNotCrash() throws {
+        try requireWhisperSetUp()
+        let (result, segments) = try transcriptSegments("switch.ts", type: "audio", engine: "whisper")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let text = segments.compactMap { $0.string("text") }.joined(separator: " ")
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "THE QUICK LAZY DOG", in: text), 0.5, text)
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "WELCOME TO THE SHOW TODAY WE TALK ABOUT VIDEO SEARCH", in: text), 0.8, text)
+        let late = segments.first { ($0.string("text") ?? "").lowercased().contains("welcome") }
+        XCTAssertGreaterThan(late?.double("start") ?? 0, 3.0, "the second file's speech keeps its time: \(segments)")
+    }
+
+    /// Scenes, clips and transcripts each had their own time origin: on a .ts starting at 11.4 s the
+    /// second scene's clip started red and transcripts counted samples from zero.
+    func testTimesAreMediaTimesOnATransportStreamWithAStartOffset() throws {
+        let (result, found) = try scenes("offset.ts", ["--clips"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(found.count, 2, "\(found)")
+        XCTAssertEqual(found.first?.double("start") ?? -1, 0, accuracy: 0.05)
+        XCTAssertEqual(found.last?.double("start") ?? 0, 2.0, accuracy: 0.05, "the cut at 2 s of the file's own time")
+        let clips = found.compactMap { $0.string("clip") }
+        XCTAssertEqual(clips.count, 2, result.stderr)
+        let red = try firstPixel(clips[0]), green = try firstPixel(clips[1])
+        XCTAssertTrue(red[0] > 150 && red[1] < 100, "first clip starts red: \(red)")
+        XCTAssertTrue(green[1] > 90 && green[0] < 80, "second clip starts green: \(green)")
+        let (_, segments) = try transcriptSegments("offset.ts")
+        XCTAssertEqual(segments.first?.double("start") ?? -1, 1.0, accuracy: 0.35, "speech starts 1 s in: \(segments)")
+    }
+
+    /// Audio starting at 2.9 s in an MP4 was reported at 0.5 s: samples were counted from zero.
+    func testLateAudioIsReportedAtItsMediaTime() throws {
+        let (result, segments) = try transcriptSegments("lateaudio.mp4")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertGreaterThanOrEqual(segments.first?.double("start") ?? 0, 2.8, "\(segments)")
+        XCTAssertLessThanOrEqual(segments.first?.double("start") ?? 9, 3.3, "\(segments)")
+    }
+
+    /// --clips on Vorbis in WebM dropped the item's scenes with an I/O error (exit 74): MP4 cannot hold
+    /// Vorbis, so those clips are Matroska now, and a clip that still fails is a warning.
+    func testClipsOfStreamsMP4CannotHoldAreMatroska() throws {
+        let (result, found) = try scenes("vorbis.webm", ["--clips"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(found.count, 2)
+        XCTAssertTrue(found.allSatisfy { ($0.string("clip") ?? "").hasSuffix(".mkv") }, "\(found)")
+    }
+
+    /// --clips crashed (SIGILL, arithmetic overflow) on H.264 in Matroska: a packet without pts was
+    /// shifted by the clip's offset.
+    func testClipsFromMatroskaDoNotCrash() throws {
+        let (result, found) = try scenes("seg-cut.mkv", ["--clips"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertGreaterThan(found.count, 1)
+        XCTAssertTrue(found.allSatisfy { $0.string("clip") != nil }, "\(found)")
+    }
+
+    /// The average colour of a corner (20x20) of a picture file.
+    func corner(_ path: String, right: Bool, bottom: Bool) throws -> [UInt8] {
+        let size = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0", path]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").compactMap { Int($0) }
+        let crop = "crop=20:20:\(right ? size[0] - 20 : 0):\(bottom ? size[1] - 20 : 0),scale=1:1"
+        let raw = work.appendingPathComponent("corner-\(UUID().uuidString).rgb").path
+        XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-i", path, "-vf", crop, "-f", "rawvideo", "-pix_fmt", "rgb24", raw]).status, 0)
+        return Array(try Data(contentsOf: URL(fileURLWithPath: raw)))
+    }
+
+    /// Rotation metadata was ignored: a phone video turned 90 degrees gave 320x180 keyframes and sizes.
+    func testRotatedVideoGivesUprightKeyframesAndSizes() throws {
+        let fetched = try tool("gg-fetch", ["--work-dir", work.path, "--allow-local", "--no-cache"], stdin: TestEnv.fixture("rotated.mp4") + "\n")
+        let item = try XCTUnwrap(try fetched.records().first?.array("items").first)
+        XCTAssertEqual(item["width"] as? Int, 180)
+        XCTAssertEqual(item["height"] as? Int, 320)
+        let (result, found) = try scenes("rotated.mp4", ["--clips"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let keyframe = try XCTUnwrap(found.first?.string("keyframe"))
+        let size = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0", keyframe]).stdout
+        XCTAssertEqual(size.trimmingCharacters(in: .whitespacesAndNewlines), "180,320")
+        let red = try corner(keyframe, right: false, bottom: true), blue = try corner(keyframe, right: true, bottom: false)
+        XCTAssertTrue(red[0] > 200 && red[2] < 60, "the red box is at the bottom-left, as players show it: \(red)")
+        XCTAssertTrue(blue[2] > 200 && blue[0] < 60, "\(blue)")
+        let clip = try XCTUnwrap(found.first?.string("clip"))
+        let rotation = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_streams", clip]).stdout
+        XCTAssertTrue(rotation.contains("rotation="), "the clip keeps the display matrix: \(rotation)")
+    }
 }
