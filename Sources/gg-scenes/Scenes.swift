@@ -168,6 +168,17 @@ struct SceneBuilder {
     private var darkEnd = 0.0
     private var seenBright = false
     private var startsAtFirstFrame = false
+    private var brightRun = 0
+    /// A stretch after a join starts inside a scene that began earlier: its first scene's real start
+    /// (and so the minimum length of a fade there) is for SegmentMerger to check.
+    private var sceneStartUnknown: Bool
+    private var brightRunBeforeDark = 0
+    /// Shortest scene a fade may end (the detector's --min-scene-len, which hard cuts obey too).
+    var minSceneLength = 0.0
+    /// Where this stretch's fade cuts are, so a join does not undo them.
+    private(set) var fadeCuts: Set<Double> = []
+    /// Whether the scene open when the stretch ended had bright frames (a fade across the join needs them).
+    private(set) var endedBright = false
     /// The dark run the stretch began with, ended by its first bright frame.
     private(set) var leadingDark: ClosedRange<Double>?
     /// Where the dark run the stretch ends in began, if it ends dark.
@@ -179,6 +190,9 @@ struct SceneBuilder {
         self.frameDuration = frameDuration
         self.start = start ?? -1
         self.startsAtFirstFrame = start == nil
+        sceneStartUnknown = start == nil
+        // A stretch after a join cannot see the bright run before it: SegmentMerger checks its fades.
+        brightRun = start == nil ? Int.max / 2 : 0
         self.writeKeyframe = writeKeyframe
     }
 
@@ -191,19 +205,29 @@ struct SceneBuilder {
         let dark = frame.meanValue < fadeLevel
         if cut {
             try close(at: frame.time)
+            sceneStartUnknown = false
         } else if !dark, let darkStart {
+            let cutTime = min(SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration), frame.time)
             if brightCount > 0 {
-                try close(at: min(SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration), frame.time))
+                if isFade(darkStart: darkStart, cutTime: cutTime) {
+                    try close(at: cutTime)
+                    fadeCuts.insert(roundedSeconds(cutTime))
+                }
             } else if !seenBright {
                 leadingDark = darkStart...darkEnd
             }
         }
         if !dark { seenBright = true }
         if dark {
-            if darkStart == nil { darkStart = frame.time }
+            if darkStart == nil {
+                darkStart = frame.time
+                brightRunBeforeDark = brightRun
+            }
             darkEnd = frame.time
+            brightRun = 0
         } else {
             darkStart = nil
+            brightRun += 1
         }
         guard let picture = frame.payload as? Frame else { return }
         if first == nil { first = picture }
@@ -232,6 +256,12 @@ struct SceneBuilder {
         wantsCandidate = false
     }
 
+    /// A dark stretch ends a scene only as a fade does: after a bright stretch of at least a quarter
+    /// second (flashes in dark footage are not fades), and no sooner than the shortest scene allowed.
+    private func isFade(darkStart: Double, cutTime: Double) -> Bool {
+        Double(brightRunBeforeDark) * frameDuration >= 0.25 && (sceneStartUnknown || cutTime - start >= minSceneLength)
+    }
+
     /// Where a fade through black cuts: the frame nearest the middle of the dark stretch.
     static func fadeCut(_ darkStart: Double, _ darkEnd: Double, frameDuration: Double) -> Double {
         let middle = (darkStart + darkEnd) / 2
@@ -252,6 +282,7 @@ struct SceneBuilder {
 
     /// Closes the stretch at a segment boundary, keeping the keyframe candidates' choice.
     mutating func finishSegment(at end: Double) throws -> [Scene] {
+        endedBright = brightCount > 0
         if end > start { try close(at: end) }
         return scenes
     }

@@ -128,6 +128,7 @@ struct SegmentDecoder {
             try writer.write(frame, to: path)
             return path
         }
+        builder.minSceneLength = settings.minSceneLength
         let scaler = AnalysisScaler(width: analysisWidth)
         let packet = Packet()
         let frame = Frame()
@@ -204,16 +205,31 @@ struct SegmentMerger {
             let cuts = decisions(previous.tail + next.head, lastCut: scenes[scenes.count - 1].start)
             let settled = Set(next.head.dropLast(settings.window + 1).map { roundedSeconds($0.time) })
             var incoming = next.scenes
+            let fade = fadeCut(previous, next)
+            let boundaryCuts = fade != nil || cuts[roundedSeconds(boundary.time)] == true
+            // Until its first hard cut a stretch does not know where its scene began: its fade cuts are
+            // kept here, in order, as the single pass would (minimum length, a bright run before).
+            var lastStart = boundaryCuts ? incoming[0].start : scenes[scenes.count - 1].start
+            var beforeFirstCut = true
             var i = 1
             while i < incoming.count {
-                if settled.contains(incoming[i].start) && cuts[incoming[i].start] == false {
+                let start = incoming[i].start
+                let keep: Bool
+                if next.builder.fadeCuts.contains(start) {
+                    keep = !beforeFirstCut || (start - lastStart >= settings.minSceneLength && fadeFollowsBrightRun(at: start, previous.tail + next.head))
+                } else {
+                    keep = !(settled.contains(start) && cuts[start] == false)
+                    if keep { beforeFirstCut = false }
+                }
+                if keep {
+                    lastStart = start
+                    i += 1
+                } else {
                     incoming[i - 1] = join(incoming[i - 1], incoming[i])
                     incoming.remove(at: i)
-                } else {
-                    i += 1
                 }
             }
-            if let fade = fadeCut(previous, next) {
+            if let fade {
                 scenes[scenes.count - 1].end = roundedSeconds(fade)
                 incoming[0].start = roundedSeconds(fade)
             } else if cuts[roundedSeconds(boundary.time)] != true {
@@ -240,6 +256,20 @@ struct SegmentMerger {
         return Dictionary(decided.map { (roundedSeconds($0.0.time), $0.1) }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// Whether the dark run around a fade cut at `time` follows a bright run of a quarter second or more
+    /// (or one longer than the frames seen), as SceneBuilder requires of a fade.
+    private func fadeFollowsBrightRun(at time: Double, _ frames: [AnalysedFrame]) -> Bool {
+        let level = settings.fadeLevel
+        guard let last = frames.last, time <= last.time + 1e-6, var index = frames.lastIndex(where: { $0.time <= time + 1e-6 }) else { return true }
+        while index >= 0 && frames[index].meanValue < level { index -= 1 }
+        var run = 0
+        while index >= 0 && frames[index].meanValue >= level {
+            run += 1
+            index -= 1
+        }
+        return index < 0 || Double(run) * frameDuration >= 0.25
+    }
+
     private func fadeCut(_ previous: SegmentResult, _ next: SegmentResult) -> Double? {
         let level = settings.fadeLevel
         guard let boundary = next.head.first, let before = previous.tail.last else { return nil }
@@ -250,9 +280,12 @@ struct SegmentMerger {
         let darkEnd = startsDark
             ? next.builder.leadingDark?.upperBound ?? next.head.last(where: { $0.meanValue < level })?.time ?? boundary.time
             : before.time
-        let brightBefore = previous.tail.contains { $0.meanValue >= level } || previous.scenes.count > 1 || previous.frameCount > previous.tail.count
-        let brightAfter = next.head.contains { $0.meanValue >= level } || next.frameCount > next.head.count
+        let brightBefore = previous.builder.endedBright
+        let brightAfter = !startsDark || next.builder.leadingDark != nil
         guard brightBefore && brightAfter else { return nil }
-        return SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration)
+        let cut = SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration)
+        let sceneStart = (previous.scenes.last?.start ?? 0)
+        guard cut - sceneStart >= settings.minSceneLength else { return nil }
+        return cut
     }
 }

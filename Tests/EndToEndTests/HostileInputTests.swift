@@ -153,7 +153,7 @@ final class HostileInputTests: XCTestCase {
             let path = cache.appendingPathComponent(name).path
             let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
             var isFolder: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
             XCTAssertEqual(mode & 0o077, 0, "\(name) is readable by others: \(String(mode, radix: 8))")
             if !isFolder.boolValue { XCTAssertFalse((try Data(contentsOf: URL(fileURLWithPath: path))).range(of: Data("hunter2".utf8)) != nil, name) }
         }

@@ -309,4 +309,33 @@ final class RegressionTests: XCTestCase {
         let rotation = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_streams", clip]).stdout
         XCTAssertTrue(rotation.contains("rotation="), "the clip keeps the display matrix: \(rotation)")
     }
+
+    /// Scene starts of a fixture for each --segments count.
+    func starts(_ fixture: String, segments: [String], _ extra: [String] = []) throws -> [[Double]] {
+        try segments.map { count in
+            try scenes(fixture, ["--segments", count] + extra).1.compactMap { $0.double("start") }
+        }
+    }
+
+    /// An all-black 60 s video got a cut at 25.6 s with --segments 2: the join took the dark stretch for
+    /// a fade, as if bright frames came before it.
+    func testBlackVideoIsOneSceneWhateverTheStretches() throws {
+        XCTAssertEqual(try starts("black.mp4", segments: ["1", "2", "4"]), [[0], [0], [0]])
+    }
+
+    /// A fade through black in the first frames after a join was erased by the merge (18 scenes with
+    /// --segments 1, 17 with 2), and fade cuts ignored --min-scene-len.
+    func testFadesNextToAJoinAndMinSceneLengthAgreeAcrossStretches() throws {
+        let all = try starts("fades.mp4", segments: ["1", "2", "4"])
+        XCTAssertEqual(all[0], [0, 2.16, 4.16, 6.16, 8.16, 10.16])
+        XCTAssertEqual(all[1], all[0], "2 stretches")
+        XCTAssertEqual(all[2], all[0], "4 stretches")
+        let long = try starts("fades.mp4", segments: ["1", "2", "4"], ["--min-scene-len", "3"])
+        XCTAssertEqual(long, [[0, 4.16, 8.16], [0, 4.16, 8.16], [0, 4.16, 8.16]], "fade cuts obey --min-scene-len")
+    }
+
+    /// White flashes in dark footage each became a 0.24 s scene (a dark stretch after a flash passed for a fade).
+    func testFlashesInDarkFootageAreNotScenes() throws {
+        XCTAssertEqual(try starts("darkstrobe.mp4", segments: ["1", "2"]), [[0], [0]])
+    }
 }

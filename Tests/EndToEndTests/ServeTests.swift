@@ -105,7 +105,7 @@ final class ServeTests: XCTestCase {
         let headerFile = dir.appendingPathComponent("headers-\(UUID().uuidString)").path
         var arguments = ["-s", "-X", method, "-D", headerFile, "-o", "-", "-w", "\n%{http_code}", serve.url + path]
         for header in headers { arguments += ["-H", header] }
-        if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", "@-"] }
+        if body != nil { arguments += ["-H", "Content-Type: application/json", "--data-binary", "@-"] }
         let output = try runProcess("/usr/bin/curl", arguments, stdin: body ?? "")
         var lines = output.stdout.components(separatedBy: "\n")
         let status = Int(lines.removeLast()) ?? 0
