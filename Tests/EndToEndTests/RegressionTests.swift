@@ -251,6 +251,10 @@ final class RegressionTests: XCTestCase {
         let red = try firstPixel(clips[0]), green = try firstPixel(clips[1])
         XCTAssertTrue(red[0] > 150 && red[1] < 100, "first clip starts red: \(red)")
         XCTAssertTrue(green[1] > 90 && green[0] < 80, "second clip starts green: \(green)")
+        let keyframes = try found.map { try firstPixel(XCTUnwrap($0.string("keyframe"))) }
+        XCTAssertTrue(keyframes[0][0] > 150 && keyframes[1][1] > 90 && keyframes[1][0] < 80, "keyframes red then green: \(keyframes)")
+        let length = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", clips[1]]).stdout
+        XCTAssertEqual(Double(length.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 2.0, accuracy: 0.15, "the 2 s scene's clip lasts 2 s")
         let (_, segments) = try transcriptSegments("offset.ts")
         XCTAssertEqual(segments.first?.double("start") ?? -1, 1.0, accuracy: 0.35, "speech starts 1 s in: \(segments)")
     }
@@ -261,6 +265,7 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertGreaterThanOrEqual(segments.first?.double("start") ?? 0, 2.8, "\(segments)")
         XCTAssertLessThanOrEqual(segments.first?.double("start") ?? 9, 3.3, "\(segments)")
+    }
     }
 
     /// --clips on Vorbis in WebM dropped the item's scenes with an I/O error (exit 74): MP4 cannot hold
