@@ -266,7 +266,6 @@ final class RegressionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(segments.first?.double("start") ?? 0, 2.8, "\(segments)")
         XCTAssertLessThanOrEqual(segments.first?.double("start") ?? 9, 3.3, "\(segments)")
     }
-    }
 
     /// --clips on Vorbis in WebM dropped the item's scenes with an I/O error (exit 74): MP4 cannot hold
     /// Vorbis, so those clips are Matroska now, and a clip that still fails is a warning.
