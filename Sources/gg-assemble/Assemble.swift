@@ -88,8 +88,11 @@ enum AssembleTool {
         details: """
         Each result is {url, status: success|error, title, description, tags, uploader, videos: [{index,
         duration, scenes: [{start, end, text, confidence, keyframe}], transcript}], images: [{index, text,
-        confidence}], audio, error}, in input order. --cleanup deletes each finished record's files under
-        WORK-DIR and refuses (with a warning and status 65) any path outside it; local input files are kept.
+        confidence}], audio, error}, in input order. --cleanup deletes each finished record's files and its
+        folder WORK-DIR/<id>/ (also what a failed stage left there), never anything outside the work root: such
+        a path gets a warning and status 65; files under --allow-root folders are kept. Paths outside the work
+        root and those folders are refused ('forbidden_path'). The exit status counts every error the results
+        carry (a run whose only failures are timeouts exits 75).
         """,
         options: [
             OptionSpec("--array", #"write one JSON document {"results": [...]} instead of NDJSON"#),
