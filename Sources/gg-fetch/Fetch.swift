@@ -24,7 +24,7 @@ enum FetchTool {
             OptionSpec("--cache-clear", "remove every cache entry, then exit"),
             OptionSpec("--cache-prune", value: "AGE", "remove cache entries older than AGE, then exit"),
             OptionSpec("--allow-local", "accept local paths and file:// URLs as input"),
-            OptionSpec("--deny-private", "refuse URLs and redirects that reach loopback, private, link-local (cloud metadata), unique-local, multicast or reserved addresses (error 'forbidden_address'); checked on the address connected to"),
+            OptionSpec("--deny-private", "refuse URLs and redirects that reach loopback, private, link-local (cloud metadata), unique-local, multicast or reserved addresses (error 'forbidden_address'); checked on the address connected to, for yt-dlp through a checking loopback proxy"),
             OptionSpec("--allow-host", value: "HOSTS", "comma-separated hosts or addresses --deny-private lets through"),
             OptionSpec("--max-bytes", value: "N", default: "1073741824", "largest download accepted"),
             OptionSpec("--connect-timeout", value: "S", default: "10", "seconds to establish a connection"),
@@ -65,7 +65,8 @@ enum FetchTool {
                 userAgent: "gg-fetch/\(ToolInfo.version)",
                 addresses: addresses)),
             cache: options.flag("--no-cache") ? nil : cache,
-            resolver: Resolver(program: options.string("--resolver") ?? "yt-dlp", timeout: options.double("--resolver-timeout", default: 120, min: 1, max: 86400)),
+            resolver: Resolver(program: options.string("--resolver") ?? "yt-dlp", timeout: options.double("--resolver-timeout", default: 120, min: 1, max: 86400),
+                               addresses: addresses),
             allowLocal: options.flag("--allow-local"))
         runner.keepGoing = true
         let ids = RecordIDs()

@@ -23,6 +23,8 @@ struct ResolvedPage: Codable, Sendable, Equatable {
 struct Resolver: Sendable {
     let program: String
     let timeout: Double
+    /// With `--deny-private`, the tool's connections go through a checking ResolverProxy.
+    var addresses = AddressPolicy()
 
     /// Limits a resolver runs under: enough for yt-dlp, far from what a hostile page could make it take.
     var limits: ProcessLimits {
@@ -36,6 +38,9 @@ struct Resolver: Sendable {
         var arguments = ["--ignore-config", "-J", "--no-warnings", "--no-progress", "--socket-timeout", "20",
                          "-f", "best[vcodec!=none][acodec!=none]/best"]
         if kind == .youtubeVideo || kind == .youtubeShort { arguments.append("--no-playlist") }
+        let proxy = addresses.denyPrivate ? try ResolverProxy(policy: addresses) : nil
+        defer { proxy?.stop() }
+        if let proxy { arguments += ["--proxy", proxy.url] }
         arguments += ["--", url]
         var template = Array((NSTemporaryDirectory() + "/gg-resolver-XXXXXX").utf8CString)
         guard let scratch = mkdtemp(&template).map({ String(cString: $0) }) else {
@@ -49,6 +54,7 @@ struct Resolver: Sendable {
             throw GGError("resolver_unavailable", error.message)
         }
         try cancellation?.check()
+        if let host = proxy?.refused.first { throw AddressPolicy.forbidden(Secrets.redact(url), address: host) }
         if result.timedOut {
             throw GGError("timeout", "\(program) did not answer within \(ParsedOptions.plain(timeout)) s", retryable: true)
         }

@@ -137,6 +137,19 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(counts["/redirect-to/169.254.169.254/sign.png"], 1)
     }
 
+    /// yt-dlp does its own DNS and follows its own redirects: under --deny-private it goes through gg-fetch's
+    /// checking proxy, so a page that redirects it to a private or metadata address is refused (resolve, check, pin).
+    func testDenyPrivateCoversTheResolversOwnConnections() throws {
+        let port = server.port
+        let urls = [server.url("/page/talk.mp4"), server.url("/ua-redirect/127.0.0.2:\(port)/talk.mp4"),
+                    server.url("/ua-redirect/169.254.169.254/talk.mp4")]
+        let result = try fetch(urls, ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1"])
+        XCTAssertEqual(try result.records().map(\.errorKind), [nil, "forbidden_address", "forbidden_address"], result.stderr)
+        XCTAssertTrue(result.stderr.contains("169.254.169.254 is a private, local or reserved address"), result.stderr)
+        let open = try fetch([server.url("/ua-redirect/127.0.0.2:\(port)/talk.mp4")], ["--no-cache"])
+        XCTAssertNotEqual(try open.records().first?.errorKind, "forbidden_address", "without --deny-private the redirect is followed")
+    }
+
     /// Passwords in URLs went to 0644 cache files, to effective_url and to stderr.
     func testPasswordsInURLsStayOutOfLogsRecordsAndTheCache() throws {
         let withPassword = "http://user:hunter2@127.0.0.1:\(server.port)"

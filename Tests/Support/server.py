@@ -16,6 +16,7 @@
   /ua-split/NAME             an og:video page for NAME to gg-fetch, an endless page to any other client
   /huge-description/MB/NAME  an og:video page for NAME whose og:description is MB megabytes
   /redirect-to/HOST/NAME     a redirect to http://HOST/file/NAME (HOST may be [::1]:PORT, 169.254.169.254, ...)
+  /ua-redirect/HOST/NAME     an og:video page for NAME to gg-fetch; to any other client a redirect to http://HOST/page/NAME
   /stats                     JSON request counts per path
 Stops by itself after --lifetime seconds (default 600)."""
 import gzip, http.server, json, os, sys, threading, time, socketserver, argparse
@@ -161,6 +162,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 <meta property="og:video" content="http://{host}/file/{parts[2]}">
 <meta property="og:video:type" content="video/mp4"></head><body></body></html>"""
             return self.send_bytes(html.encode(), "text/html; charset=utf-8")
+        if kind == "ua-redirect":
+            if "gg-fetch" in self.headers.get("User-Agent", ""):
+                self.path = f"/page/{parts[2]}"
+                return self.do_GET()
+            self.send_response(302)
+            self.send_header("Location", f"http://{parts[1]}/page/{parts[2]}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if kind == "redirect-to":
             self.send_response(302)
             self.send_header("Location", f"http://{parts[1]}/file/{parts[2]}")
