@@ -41,14 +41,21 @@ struct AddressPolicy: @unchecked Sendable {
     /// made before a resolver tool (which does its own connecting) is started.
     func check(url: String) throws {
         guard denyPrivate, let host = URLComponents(string: url)?.host, !host.isEmpty else { return }
+        if permittedAddresses(of: host) == nil { throw AddressPolicy.forbidden(url, address: host) }
+    }
+
+    /// The addresses `host` resolves to, or nil when the policy refuses any of them.
+    func permittedAddresses(of host: String) -> [sockaddr_storage]? {
+        let addresses = AddressPolicy.resolve(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
         let policy = makeCPolicy()
         defer { policy.deallocate() }
-        for var address in AddressPolicy.resolve(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) {
+        for var address in addresses {
             let refused = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { gg_policy_refuses(policy, $0) != 0 }
             }
-            if refused { throw AddressPolicy.forbidden(url, address: host) }
+            if refused { return nil }
         }
+        return addresses
     }
 
     static func forbidden(_ url: String, address: String) -> GGError {

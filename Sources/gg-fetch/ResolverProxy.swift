@@ -1,4 +1,3 @@
-import CCurl
 import Foundation
 import GGShared
 #if canImport(Glibc)
@@ -128,13 +127,7 @@ final class ResolverProxy: @unchecked Sendable {
 
     /// A socket connected to the first address of `host` the policy allows; nil when any is refused.
     private func connectChecked(host: String, port: Int) -> Int32? {
-        let candidates = AddressPolicy.resolve(host)
-        let c = policy.makeCPolicy()
-        defer { c.deallocate() }
-        for var address in candidates {
-            let refused = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { gg_policy_refuses(c, $0) != 0 } }
-            if refused { return nil }
-        }
+        guard let candidates = policy.permittedAddresses(of: host) else { return nil }
         for var address in candidates {
             let family = Int32(address.ss_family)
             let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
