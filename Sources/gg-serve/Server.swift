@@ -233,8 +233,8 @@ final class Server: @unchecked Sendable {
 
     /// The whole answer for a request's result lines.
     func reply(_ body: ProcessBody, lines: [String]) -> Reply {
-        let results = lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
         if body.gilgamesh {
+            let results = lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
             let mapped = zip(body.request.urls, results).map { Gilgamesh.result($1, url: $0) }
             if body.single { return .json(200, ["status": "success", "result": mapped.first ?? [:]]) }
             if body.batch {
