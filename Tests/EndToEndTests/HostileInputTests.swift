@@ -123,6 +123,21 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(result.status, 65)
     }
 
+    /// A stage whose output record would exceed --max-line-bytes writes a `record_too_large` error in
+    /// its place, so the next stage (with the same limit) can still read every line.
+    func testOutputRecordsStayUnderTheLineLimit() throws {
+        let long = "http://x/" + String(repeating: "a", count: 700)
+        let line = #"{"id":"big","url":"\#(long)","items":[{"index":0,"type":"video","path":"\#(TestEnv.fixture("cuts.mp4"))"}]}"#
+        let small = #"{"id":"ok","url":"http://x/b"}"#
+        let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--max-line-bytes", "1024"],
+                              stdin: line + "\n" + small)
+        XCTAssertEqual(result.lines.count, 2)
+        XCTAssertTrue(result.lines.allSatisfy { $0.utf8.count <= 1024 }, result.stdout)
+        XCTAssertEqual(try result.records().map(\.errorKind), ["record_too_large", nil])
+        XCTAssertEqual(try result.records().first?.string("url"), long)
+        XCTAssertEqual(result.status, 65)
+    }
+
     /// Loopback, unspecified, decimal and IPv6 forms, and redirects to [::1] and the cloud metadata
     /// address were fetched, with no way to forbid it. Nothing here ever connects to 169.254.169.254.
     func testDenyPrivateRefusesPrivateAddressesAndRedirectsToThem() throws {
