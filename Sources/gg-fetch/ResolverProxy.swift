@@ -1,3 +1,4 @@
+import CCurl
 import Foundation
 import GGShared
 #if canImport(Glibc)
