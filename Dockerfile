@@ -13,11 +13,11 @@ RUN scripts/setup --deps && swift build -c release --static-swift-stdlib \
        .build/release/gg-assemble .build/release/gg-serve /out/bin/ \
  && cp -r .whisper/lib /out/.whisper/lib && mkdir -p /out/.whisper/models \
  && cp .whisper/models/ggml-tiny.en-q8_0.bin /out/.whisper/models/ \
- && cp -r pipelines /out/pipelines && cp scripts/install-runtime /out/
+ && cp -r pipelines /out/pipelines && cp scripts/install-runtime scripts/setup-resolvers /out/
 
 FROM debian:bookworm-slim
-COPY --from=build /out/install-runtime /tmp/install-runtime
-RUN /tmp/install-runtime && rm /tmp/install-runtime \
+COPY --from=build /out/install-runtime /out/setup-resolvers /tmp/
+RUN /tmp/install-runtime && GG_TOOLS_DIR=/opt/gg/.tools /tmp/setup-resolvers && rm /tmp/install-runtime /tmp/setup-resolvers \
  && useradd --system --uid 10001 --create-home --home-dir /home/gg gg \
  && mkdir -p /var/lib/gg/work /var/cache/gg && chown gg:gg /var/lib/gg/work /var/cache/gg
 COPY --from=build /out/bin /opt/gg/bin
