@@ -15,26 +15,7 @@ struct WhisperSetup: Sendable {
     /// the checkout's from `.build/release` and `.build/<triple>/release` alike; else the install-time
     /// folders `<prefix>/share/gg/whisper` beside a copied binary's `bin/`, /usr/local/share and /usr/share.
     static func home(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        if let explicit = environment["GG_WHISPER_HOME"], !explicit.isEmpty { return explicit }
-        let fm = FileManager.default
-        let started = URL(fileURLWithPath: CommandLine.arguments[0], relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath))
-        let real = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map(URL.init(fileURLWithPath:))
-        let executables = [real, started.standardizedFileURL].compactMap { $0 }
-        for executable in executables {
-            var folder = executable.deletingLastPathComponent()
-            while true {
-                let candidate = folder.appendingPathComponent(".whisper")
-                if fm.fileExists(atPath: candidate.appendingPathComponent("lib").path) || fm.fileExists(atPath: candidate.appendingPathComponent("models").path) {
-                    return candidate.path
-                }
-                let parent = folder.deletingLastPathComponent()
-                if parent.path == folder.path { break }
-                folder = parent
-            }
-        }
-        let installed = executables.map { $0.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/gg/whisper").path }
-            + ["/usr/local/share/gg/whisper", "/usr/share/gg/whisper"]
-        return installed.first { fm.fileExists(atPath: $0) }
+        InstallLocator.find(".whisper", markers: ["lib", "models"], variable: "GG_WHISPER_HOME", shareName: "whisper", environment: environment)
     }
 
     /// The model to use: the one named, else the set-up default when it is there.
