@@ -169,6 +169,11 @@ public final class URLCache: Sendable {
     public struct Removal: Sendable, Equatable {
         public var removed = 0
         public var failed: [String] = []
+
+        public init(removed: Int = 0, failed: [String] = []) {
+            self.removed = removed
+            self.failed = failed
+        }
     }
 
     /// Removes entries created more than `age` seconds ago or dated in the future, and temporary files

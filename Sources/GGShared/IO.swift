@@ -203,13 +203,14 @@ public final class ExitStatus: @unchecked Sendable {
 
     public static func worse(_ a: ExitCode, _ b: ExitCode) -> ExitCode { severity(b) > severity(a) ? b : a }
 
-    /// The exit code a failure stands for: a bug 70, I/O 74, something unavailable 69, a failure worth
-    /// retrying (timeouts, network, interrupted) 75, anything else bad data 65.
+    /// The exit code a failure stands for: a bug 70, I/O 74, a missing program, engine or model of ours
+    /// (`*_unavailable`) 69, a failure worth retrying (timeouts, network, interrupted) 75, anything else
+    /// bad data 65 (a page that is private or removed, `unavailable`, among them).
     public static func code(for failure: StageFailure) -> ExitCode {
         switch failure.kind {
         case "internal", "engine_failed": return .software
         case "io": return .ioError
-        case "unavailable", "resolver_unavailable", "engine_unavailable", "language_unavailable", "model_unavailable": return .unavailable
+        case let kind where kind.hasSuffix("_unavailable"): return .unavailable
         case "no_input": return .noInput
         case "timeout", "interrupted": return .tempFailure
         default: return failure.retryable ? .tempFailure : .dataError

@@ -8,6 +8,10 @@ public struct Record: Codable, Sendable, Equatable {
     public var title: String?
     public var description: String?
     public var uploader: String?
+    /// Upload time, ISO 8601.
+    public var uploaded: String?
+    /// The page's canonical URL, as the resolver gave it.
+    public var pageUrl: String?
     public var duration: Double?
     public var tags: [String]?
     public var items: [Item]?
@@ -191,11 +195,14 @@ public struct GGError: Error, Sendable, Equatable, CustomStringConvertible {
     public var kind: String
     public var message: String
     public var retryable: Bool
+    /// The HTTP status a server answered, for `http_error`.
+    public var httpStatus: Int?
 
-    public init(_ kind: String, _ message: String, retryable: Bool = false) {
+    public init(_ kind: String, _ message: String, retryable: Bool = false, httpStatus: Int? = nil) {
         self.kind = kind
         self.message = message
         self.retryable = retryable
+        self.httpStatus = httpStatus
     }
 
     public var description: String { "\(kind): \(message)" }

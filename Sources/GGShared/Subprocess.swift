@@ -51,7 +51,7 @@ public final class ChildProcess: @unchecked Sendable {
         var cLimits = gg_process_limits(address_space_bytes: limits.addressSpaceBytes, file_size_bytes: limits.fileSizeBytes,
                                         cpu_seconds: limits.cpuSeconds, open_files: limits.openFiles)
         let pid = gg_process_spawn(executable, argv, variables, directory, stdin, stdout, stderr, &cLimits)
-        guard pid > 0 else { throw GGError("unavailable", "cannot run \(executable): \(String(cString: strerror(errno)))") }
+        guard pid > 0 else { throw GGError("program_unavailable", "cannot run \(executable): \(String(cString: strerror(errno)))") }
         self.pid = pid
     }
 

@@ -14,6 +14,8 @@ struct Result: Encodable, Sendable {
     var description: String?
     var tags: [String]?
     var uploader: String?
+    var uploaded: String?
+    var pageUrl: String?
     var duration: Double?
     var videos: [VideoResult] = []
     var images: [ImageResult] = []
@@ -86,7 +88,7 @@ enum AssembleTool {
         name: "gg-assemble",
         summary: "Turn pipeline records into one final result per input URL.",
         details: """
-        Each result is {url, status: success|error, title, description, tags, uploader, videos: [{index,
+        Each result is {url, status: success|error, title, description, tags, uploader, uploaded, page_url, videos: [{index,
         duration, scenes: [{start, end, text, confidence, keyframe}], transcript}], images: [{index, text,
         confidence}], audio, error}, in input order. --cleanup deletes each finished record's files and its
         folder WORK-DIR/<id>/ (also what a failed stage left there), never anything outside the work root: such
@@ -133,7 +135,7 @@ struct Assembler: Sendable {
 
     static func header(_ record: Record) -> Result {
         Result(id: record.id, url: record.url, status: "success", kind: record.kind, title: record.title, description: record.description,
-               tags: record.tags, uploader: record.uploader, duration: record.duration, warnings: record.warnings)
+               tags: record.tags, uploader: record.uploader, uploaded: record.uploaded, pageUrl: record.pageUrl, duration: record.duration, warnings: record.warnings)
     }
 
     func assemble(_ input: Record, _ context: StageContext) throws -> Result {

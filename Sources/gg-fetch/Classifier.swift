@@ -16,14 +16,24 @@ enum URLKind: String {
 
 /// Sorts input URLs into the kinds gg-fetch handles.
 enum URLClassifier {
-    static func classify(_ raw: String) -> Result<(URLKind, String), GGError> {
+    /// The kind of `raw` and what to fetch. With `allowLocal`, a path (absolute, or relative to the
+    /// working folder, like `clip.mp4`) or a file:// URL is a local file; without it, an error.
+    static func classify(_ raw: String, allowLocal: Bool = true) -> Result<(URLKind, String), GGError> {
+        let result = classifyAny(raw)
+        if case .success((.local, _)) = result, !allowLocal {
+            return .failure(GGError("unsupported_url", "local files are disabled; pass --allow-local"))
+        }
+        return result
+    }
+
+    private static func classifyAny(_ raw: String) -> Result<(URLKind, String), GGError> {
         let text = raw.trimmingCharacters(in: .whitespaces)
         if text.isEmpty { return .failure(GGError("unsupported_url", "empty URL")) }
         if text.hasPrefix("/") || text.hasPrefix("./") || text.hasPrefix("../") {
             return .success((.local, text))
         }
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
-            return .failure(GGError("unsupported_url", "not a URL or absolute path: \(text)"))
+            return .success((.local, text))
         }
         if scheme == "file" {
             guard components.host == nil || components.host == "" || components.host == "localhost", !components.path.isEmpty else {

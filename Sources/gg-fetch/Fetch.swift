@@ -10,11 +10,21 @@ enum FetchTool {
         name: "gg-fetch",
         summary: "Download the media behind each input URL and describe it.",
         details: """
-        Input lines are URLs (or, with --allow-local, absolute paths); a JSON line is an error result, never a
+        Input lines are URLs (or, with --allow-local, local paths); a JSON line is an error result, never a
         record. Each gives one record, in input order, whose items are files under WORK-DIR/<id>/ named by hash
-        (local files are hard-linked or copied there, so later stages read nothing outside the work root). Instagram and YouTube pages are
-        resolved with yt-dlp; media bytes are downloaded with libcurl (http and https only) through a URL cache.
+        (local files are hard-linked or copied there, so later stages read nothing outside the work root).
+        Pages are resolved by a chain of resolvers, the next tried when one fails: Instagram posts and
+        carousels by gallery-dl then yt-dlp, reels by yt-dlp then gallery-dl, YouTube videos and shorts, other
+        HTML pages and HLS/DASH manifests by yt-dlp. Every slide of a post is an item at its position. yt-dlp
+        downloads what it resolved itself (formats merged with ffmpeg); other media is downloaded with libcurl
+        (http and https only) through the cache. Resolvers come from scripts/setup-resolvers (.tools/venv),
+        else PATH; upgrade them with scripts/setup-resolvers --update when a site changes.
         Cache maintenance (no input is read): --cache-stats, --cache-clear, --cache-prune AGE.
+
+        Examples:
+          echo https://www.instagram.com/p/SHORTCODE/ | gg-fetch --work-dir work > fetched.ndjson
+          gg-fetch --allow-local --work-dir work < urls.txt
+          gg-fetch --cookies cookies.txt --max-height 1080 --work-dir work < urls.txt
         """,
         options: [
             OptionSpec("--cache-dir", value: "DIR", default: "$XDG_CACHE_HOME/gg or ~/.cache/gg", "URL cache folder, safe to share between processes"),
@@ -32,11 +42,26 @@ enum FetchTool {
             OptionSpec("--retries", value: "N", default: "3", "extra attempts after a transient failure (5xx, timeout, reset)"),
             OptionSpec("--retry-delay", value: "S", default: "0.5", "first backoff delay; doubles on every retry"),
             OptionSpec("--max-redirects", value: "N", default: "5", "redirects followed"),
-            OptionSpec("--resolver", value: "PROGRAM", default: "yt-dlp", "page resolver for Instagram, YouTube and HTML pages"),
+            OptionSpec("--yt-dlp", value: "PROGRAM", default: ".tools/venv/bin/yt-dlp, else PATH", "yt-dlp to run"),
+            OptionSpec("--gallery-dl", value: "PROGRAM", default: ".tools/venv/bin/gallery-dl, else PATH", "gallery-dl to run"),
+            OptionSpec("--max-height", value: "N", default: "720", "yt-dlp downloads the best video no taller than this plus the best audio, merged"),
+            OptionSpec("--cookies", value: "FILE", "Netscape-format cookies file for both resolvers (posts that need a login)"),
+            OptionSpec("--resolver-args", value: "ARGS", default: "$GG_RESOLVER_ARGS", "extra arguments for both resolvers, split at spaces (e.g. \"--proxy http://host:3128\")"),
+            OptionSpec("--resolve-ttl", value: "AGE", default: "1h", "how long a resolved page stays cached (shorter when its signed media URLs expire sooner)"),
             MediaLimits.maxPixelsOption,
-            OptionSpec("--resolver-timeout", value: "S", default: "120", "seconds allowed for the resolver"),
+            OptionSpec("--resolver-timeout", value: "S", default: "120", "seconds allowed for each resolver run"),
         ],
-        libraries: { _ in [HTTPClient.version] + ffmpegVersions() })
+        libraries: { options in [HTTPClient.version] + ffmpegVersions() + resolvers(options).versions() })
+
+    static func resolvers(_ options: ParsedOptions, addresses: AddressPolicy = AddressPolicy()) -> Resolvers {
+        let extra = options.string("--resolver-args") ?? ProcessInfo.processInfo.environment["GG_RESOLVER_ARGS"] ?? ""
+        var programs = [ResolverTool: String]()
+        for tool in ResolverTool.allCases { programs[tool] = options.string("--" + tool.rawValue) }
+        return Resolvers(programs: programs, timeout: options.double("--resolver-timeout", default: 120, min: 1, max: 86400),
+                         addresses: addresses, cookies: options.string("--cookies"),
+                         extraArguments: extra.split(whereSeparator: \.isWhitespace).map(String.init),
+                         maxHeight: options.int("--max-height", default: 720, min: 144, max: 8640))
+    }
 
     static func main() -> Never {
         HTTPClient.globalInit()
@@ -45,7 +70,8 @@ enum FetchTool {
         MediaLimits.configure(options)
         let cacheRoot = options.string("--cache-dir").map { URL(fileURLWithPath: $0) } ?? URLCache.defaultRoot()
         let cache = URLCache(root: cacheRoot, ttl: options.duration("--cache-ttl", default: 7 * 86400))
-        if runCacheCommand(options, cache) { exit(ExitCode.ok.rawValue) }
+        let resolved = URLCache(root: cacheRoot.appendingPathComponent("resolved"), ttl: options.duration("--resolve-ttl", default: 3600))
+        if runCacheCommand(options, [cache, resolved]) { exit(ExitCode.ok.rawValue) }
         let addresses: AddressPolicy
         do {
             addresses = try AddressPolicy(denyPrivate: options.flag("--deny-private"), allowHosts: options.string("--allow-host"))
@@ -65,8 +91,8 @@ enum FetchTool {
                 userAgent: "gg-fetch/\(ToolInfo.version)",
                 addresses: addresses)),
             cache: options.flag("--no-cache") ? nil : cache,
-            resolver: Resolver(program: options.string("--resolver") ?? "yt-dlp", timeout: options.double("--resolver-timeout", default: 120, min: 1, max: 86400),
-                               addresses: addresses),
+            resolvedCache: options.flag("--no-cache") ? nil : resolved,
+            resolvers: resolvers(options, addresses: addresses),
             allowLocal: options.flag("--allow-local"))
         runner.keepGoing = true
         let ids = RecordIDs()
@@ -82,12 +108,16 @@ enum FetchTool {
         runner.run { record, context in try fetcher.fetch(record, context) }
     }
 
-    private static func runCacheCommand(_ options: ParsedOptions, _ cache: URLCache) -> Bool {
+    /// Runs --cache-stats (of the media cache), --cache-clear or --cache-prune (of media and resolved pages).
+    private static func runCacheCommand(_ options: ParsedOptions, _ caches: [URLCache]) -> Bool {
+        let commands = ["--cache-stats", "--cache-clear"].filter { options.flag($0) } + (options.string("--cache-prune") != nil ? ["--cache-prune"] : [])
+        if commands.count > 1 { ParsedOptions.usage(info.name, "\(commands.joined(separator: " and ")) cannot be combined; run them one at a time") }
         let output: String
         if options.flag("--cache-stats") {
-            output = RecordJSON.encodeLine(cache.stats())
+            output = RecordJSON.encodeLine(caches[0].stats())
         } else if options.flag("--cache-clear") || options.string("--cache-prune") != nil {
-            let removal = options.flag("--cache-clear") ? cache.clear() : cache.prune(olderThan: options.duration("--cache-prune", default: 0))
+            let removals = caches.map { options.flag("--cache-clear") ? $0.clear() : $0.prune(olderThan: options.duration("--cache-prune", default: 0)) }
+            let removal = URLCache.Removal(removed: removals.map(\.removed).reduce(0, +), failed: removals.flatMap(\.failed))
             output = "{\"removed\":\(removal.removed),\"failed\":\(removal.failed.count)}"
             if !removal.failed.isEmpty {
                 try? FileHandle.standardOutput.write(contentsOf: Data((output + "\n").utf8))
@@ -123,7 +153,8 @@ final class RecordIDs: @unchecked Sendable {
 struct Fetcher: Sendable {
     let http: HTTPClient
     let cache: URLCache?
-    let resolver: Resolver
+    let resolvedCache: URLCache?
+    let resolvers: Resolvers
     let allowLocal: Bool
 
     func fetch(_ input: Record, _ context: StageContext) throws -> Record {
@@ -143,12 +174,11 @@ struct Fetcher: Sendable {
     }
 
     private func fetch(into record: inout Record, url: String, _ context: StageContext) throws {
-        let (kind, target) = try URLClassifier.classify(url).get()
+        let (kind, target) = try URLClassifier.classify(url, allowLocal: allowLocal).get()
         record.kind = kind.rawValue
         let dir = context.recordDir(record)
         switch kind {
         case .local:
-            guard allowLocal else { throw GGError("unsupported_url", "local files are disabled; pass --allow-local") }
             let source = URL(fileURLWithPath: target).standardizedFileURL
             var item = Item(index: 0, type: .video, path: "")
             try describe(&item, file: source)
@@ -158,17 +188,21 @@ struct Fetcher: Sendable {
             item.sourceUrl = "file://" + source.path
             record.items = [item]
             record.duration = item.duration
-            if record.title == nil { record.title = source.lastPathComponent }
+            describeFile(&record, name: source.lastPathComponent)
         case .direct:
             do {
-                let item = try downloadItem(index: 0, url: target, headers: [:], into: dir, context)
+                let item = try downloadItem(index: 0, url: target, headers: [:], cacheKey: target, into: dir, context)
                 record.items = [item]
                 record.duration = item.duration
+                describeFile(&record, name: URLComponents(string: target)?.path.split(separator: "/").last.map(String.init) ?? target)
             } catch let error as PageError {
                 do {
                     try resolvePage(&record, pageURL: error.url, kind: .direct, dir: dir, context)
-                } catch let failure as GGError where failure.kind == "unsupported_url" || failure.kind == "resolver_failed" {
+                } catch let failure as GGError where error.manifest == nil && (failure.kind == "unsupported_url" || failure.kind == "resolver_failed") {
                     throw GGError("not_media", "\(error.url) is an HTML page without media the resolver can find (\(failure.message))")
+                } catch let failure as GGError where error.manifest != nil {
+                    throw GGError(failure.kind == "resolver_failed" ? "not_media" : failure.kind,
+                                  "\(error.url) is an \(error.manifest!) manifest that yt-dlp could not download (\(failure.message))", retryable: failure.retryable)
                 }
             }
         default:
@@ -176,33 +210,34 @@ struct Fetcher: Sendable {
         }
     }
 
+    /// Direct media and local files have no page: the title is the file name, the rest is empty, so a
+    /// record has the same shape whatever its source.
+    private func describeFile(_ record: inout Record, name: String) {
+        if record.title == nil { record.title = name.removingPercentEncoding ?? name }
+        if record.description == nil { record.description = "" }
+        if record.tags == nil { record.tags = [] }
+    }
+
     private func resolvePage(_ record: inout Record, pageURL: String, kind: URLKind, dir: URL, _ context: StageContext) throws {
         try http.limits.addresses.check(url: pageURL)
-        let page = try resolveCached(pageURL, kind: kind, context)
+        var (page, fromCache) = try resolveCached(pageURL, kind: kind, context)
+        var items: [Item]
+        do {
+            items = try downloadSlides(page, pageURL: pageURL, dir: dir, staleMeansRetry: fromCache, context)
+        } catch is StaleResolution {
+            page = try resolveFresh(pageURL, kind: kind, context)
+            items = try downloadSlides(page, pageURL: pageURL, dir: dir, staleMeansRetry: false, context)
+        }
         record.title = page.title
-        record.description = page.description
+        record.description = page.description ?? ""
         record.uploader = page.uploader
+        record.uploaded = page.uploaded
+        record.pageUrl = page.pageUrl
         record.tags = page.tags
+        if !page.warnings.isEmpty { record.warnings = (record.warnings ?? []) + page.warnings }
         record.truncateMetadata()
-        if kind == .instagramPost && page.media.count > 1 { record.kind = URLKind.instagramCarousel.rawValue }
-        var items = [Item]()
-        for (index, media) in page.media.enumerated() {
-            try context.checkCancelled()
-            do {
-                items.append(try downloadItem(index: index, url: media.url, headers: media.headers, into: dir, context))
-            } catch let error as GGError where page.media.count > 1 {
-                var failed = Item(index: index, type: .video, path: "")
-                failed.sourceUrl = Secrets.redact(media.url)
-                failed.error = error.failure(stage: context.stage)
-                items.append(failed)
-            } catch is PageError {
-                let failure = GGError("not_media", "\(media.url) is an HTML page, not media")
-                if page.media.count == 1 { throw failure }
-                var failed = Item(index: index, type: .video, path: "")
-                failed.sourceUrl = Secrets.redact(media.url)
-                failed.error = failure.failure(stage: context.stage)
-                items.append(failed)
-            }
+        if (kind == .instagramPost || kind == .instagramCarousel) {
+            record.kind = (page.media.count > 1 ? URLKind.instagramCarousel : URLKind.instagramPost).rawValue
         }
         if items.allSatisfy({ $0.error != nil }), let first = items.first?.error {
             throw GGError(first.kind, first.message, retryable: first.retryable)
@@ -211,19 +246,108 @@ struct Fetcher: Sendable {
         record.duration = page.duration.map(roundedSeconds) ?? (items.count == 1 ? items[0].duration : nil)
     }
 
-    private func resolveCached(_ url: String, kind: URLKind, _ context: StageContext) throws -> ResolvedPage {
-        let key = "resolve:" + url
-        if let data = cache?.lookupData(key), let page = try? RecordJSON.decoder().decode(ResolvedPage.self, from: data) {
-            return page
+    /// Downloads every slide in post order; a slide that fails, or that the resolver listed without
+    /// media, becomes an item with an error at its position. A cached resolution whose signed URLs a
+    /// server refuses (403, 410) throws StaleResolution so that the page is resolved again.
+    private func downloadSlides(_ page: ResolvedPage, pageURL: String, dir: URL, staleMeansRetry: Bool, _ context: StageContext) throws -> [Item] {
+        var items = [Item]()
+        for media in page.media {
+            try context.checkCancelled()
+            var failed = Item(index: media.index, type: media.type == "image" ? .image : .video, path: "")
+            failed.sourceUrl = media.url.map(Secrets.redact)
+            if let missing = media.missing {
+                failed.error = GGError("missing_media", "slide \(media.index + 1): \(missing)").failure(stage: context.stage)
+                items.append(failed)
+                continue
+            }
+            do {
+                if let info = media.info {
+                    items.append(try downloadWithYtDlp(info: info, index: media.index, cacheKey: "yt-dlp:\(pageURL)#\(media.index)@\(resolvers.formatSelector)",
+                                                       sourceURL: media.url, into: dir, context))
+                } else if let url = media.url {
+                    items.append(try downloadItem(index: media.index, url: url, headers: media.headers, cacheKey: "slide:\(pageURL)#\(media.index)",
+                                                  into: dir, context))
+                }
+            } catch let error as GGError where !error.stopsRecord {
+                if staleMeansRetry && Fetcher.isStale(error) { throw StaleResolution() }
+                failed.error = error.failure(stage: context.stage)
+                items.append(failed)
+            } catch is PageError {
+                failed.error = GGError("not_media", "\(Secrets.redact(media.url ?? "")) is an HTML page, not media").failure(stage: context.stage)
+                items.append(failed)
+            }
         }
-        let page = try resolver.resolve(url, kind: kind, cancellation: context.cancellation)
-        if let cache, let data = try? RecordJSON.encoder().encode(page) {
-            try? cache.storeData(key, data: data, contentType: "application/json")
+        return items
+    }
+
+    static func isStale(_ error: GGError) -> Bool {
+        error.httpStatus == 403 || error.httpStatus == 410 || error.message.contains("HTTP Error 403") || error.message.contains("HTTP Error 410")
+    }
+
+    /// A resolved page from the resolver cache (fresh for --resolve-ttl and before its URLs expire), else
+    /// from the resolver chain.
+    private func resolveCached(_ url: String, kind: URLKind, _ context: StageContext) throws -> (ResolvedPage, Bool) {
+        if let data = resolvedCache?.lookupData(Fetcher.resolvedKey(url)), let page = try? RecordJSON.decoder().decode(ResolvedPage.self, from: data),
+           (page.expires ?? .infinity) > Date().timeIntervalSince1970 + 60 {
+            return (page, true)
+        }
+        return (try resolveFresh(url, kind: kind, context), false)
+    }
+
+    private func resolveFresh(_ url: String, kind: URLKind, _ context: StageContext) throws -> ResolvedPage {
+        let page = try resolvers.resolve(url, kind: kind, cancellation: context.cancellation)
+        if let resolvedCache, let data = try? RecordJSON.encoder().encode(page) {
+            try? resolvedCache.storeData(Fetcher.resolvedKey(url), data: data, contentType: "application/json")
         }
         return page
     }
 
-    private func downloadItem(index: Int, url: String, headers: [String: String], into dir: URL, _ context: StageContext) throws -> Item {
+    static func resolvedKey(_ url: String) -> String { "resolve:" + url }
+
+    /// Has yt-dlp download one resolved entry into the cache (or a private folder), then places it.
+    private func downloadWithYtDlp(info: String, index: Int, cacheKey: String, sourceURL: String?, into dir: URL, _ context: StageContext) throws -> Item {
+        var cacheResult: String?
+        let object: URL
+        var cleanup: URL?
+        if let hit = cache?.lookup(cacheKey) {
+            object = hit.file
+            cacheResult = "hit"
+        } else {
+            let scratch: URL
+            if let cache {
+                scratch = try cache.temporaryFile()
+                unlink(scratch.path)
+                cacheResult = "miss"
+            } else {
+                scratch = dir.appendingPathComponent(".yt-dlp-\(getpid())-\(UUID().uuidString)")
+            }
+            do {
+                try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw GGError("io", "cannot create \(scratch.path): \(error.localizedDescription)")
+            }
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let file = try resolvers.download(info: info, into: scratch, timeout: http.limits.totalTimeout, maxBytes: http.limits.maxBytes,
+                                              cancellation: context.cancellation)
+            var size = stat()
+            stat(file.path, &size)
+            if let cache {
+                let kept = try cache.temporaryFile()
+                guard rename(file.path, kept.path) == 0 else { throw GGError("io", "cannot move \(file.path) into the cache") }
+                object = try cache.store(cacheKey, file: kept, entry: CacheEntry(url: Secrets.redact(cacheKey), created: Date().timeIntervalSince1970,
+                                                                               bytes: Int(size.st_size)))
+            } else {
+                let kept = dir.appendingPathComponent(".\(getpid())-\(UUID().uuidString).part")
+                guard rename(file.path, kept.path) == 0 else { throw GGError("io", "cannot move \(file.path) into \(dir.path)") }
+                object = kept
+                cleanup = kept
+            }
+        }
+        defer { if let cleanup { unlink(cleanup.path) } }
+        return try placeItem(object, index: index, name: cacheKey, sourceURL: sourceURL.map(Secrets.redact), cache: cacheResult, into: dir)
+    }
+
+    private func downloadItem(index: Int, url: String, headers: [String: String], cacheKey: String, into dir: URL, _ context: StageContext) throws -> Item {
         try context.checkCancelled()
         guard let scheme = URLComponents(string: url)?.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw GGError("unsupported_url", "media URL is not http or https: \(url)")
@@ -232,7 +356,7 @@ struct Fetcher: Sendable {
         var contentType: String?
         var ownsObject = false
         var cacheResult: String?
-        if let hit = cache?.lookup(url) {
+        if let hit = cache?.lookup(cacheKey) {
             object = hit.file
             contentType = hit.entry.contentType
             cacheResult = "hit"
@@ -253,30 +377,51 @@ struct Fetcher: Sendable {
                 throw error
             }
             contentType = download.contentType
-            let entry = CacheEntry(url: Secrets.redact(url), created: Date().timeIntervalSince1970, bytes: download.bytes, contentType: download.contentType,
+            if let manifest = Fetcher.manifestKind(temp, contentType: download.contentType) {
+                unlink(temp.path)
+                throw PageError(url: url, manifest: manifest)
+            }
+            let entry = CacheEntry(url: Secrets.redact(cacheKey), created: Date().timeIntervalSince1970, bytes: download.bytes, contentType: download.contentType,
                                    effectiveUrl: download.effectiveURL.map(Secrets.redact))
             if let cache {
-                object = try cache.store(url, file: temp, entry: entry)
+                object = try cache.store(cacheKey, file: temp, entry: entry)
             } else {
                 object = temp
                 ownsObject = true
             }
         }
         defer { if ownsObject { unlink(object.path) } }
-        var item = Item(index: index, type: .video, path: "")
-        item.sourceUrl = Secrets.redact(url)
-        item.cache = cacheResult
         do {
-            try describe(&item, file: object)
+            return try placeItem(object, index: index, name: cacheKey, sourceURL: Secrets.redact(url), cache: cacheResult, into: dir)
         } catch let error as GGError where error.kind == "not_media" {
             if Fetcher.looksLikeHTML(object, contentType: contentType) { throw PageError(url: url) }
             throw error
         }
-        let name = "\(index)-\(String(URLCache.key(url).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))"
-        let destination = dir.appendingPathComponent(name)
+    }
+
+    /// Probes a downloaded file and hard-links (or copies) it into the record's folder.
+    private func placeItem(_ object: URL, index: Int, name: String, sourceURL: String?, cache: String?, into dir: URL) throws -> Item {
+        var item = Item(index: index, type: .video, path: "")
+        item.sourceUrl = sourceURL
+        item.cache = cache
+        try describe(&item, file: object)
+        let destination = dir.appendingPathComponent("\(index)-\(String(URLCache.key(name).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
         try placeFile(object, at: destination)
         item.path = destination.path
         return item
+    }
+
+    /// `HLS` or `DASH` when a download is a streaming manifest rather than media.
+    static func manifestKind(_ file: URL, contentType: String?) -> String? {
+        let type = contentType?.lowercased() ?? ""
+        if type.contains("mpegurl") { return "HLS" }
+        if type.contains("dash+xml") { return "DASH" }
+        guard let handle = try? FileHandle(forReadingFrom: file) else { return nil }
+        defer { try? handle.close() }
+        let head = String(decoding: (try? handle.read(upToCount: 1024)) ?? Data(), as: UTF8.self)
+        if head.hasPrefix("#EXTM3U") || head.hasPrefix("\u{FEFF}#EXTM3U") { return "HLS" }
+        if head.contains("<MPD") { return "DASH" }
+        return nil
     }
 
     private func describe(_ item: inout Item, file: URL) throws {
@@ -315,7 +460,11 @@ struct Fetcher: Sendable {
     }
 }
 
-/// The downloaded URL was an HTML page rather than media.
+/// The downloaded URL was an HTML page (or a streaming manifest) rather than media: a page to resolve.
 struct PageError: Error {
     let url: String
+    var manifest: String?
 }
+
+/// A cached resolution's media URLs were refused: resolve the page again.
+struct StaleResolution: Error {}

@@ -188,9 +188,9 @@ struct HTTPClient: Sendable {
             }
         }
         if status >= 500 || status == 429 || status == 408 {
-            throw GGError("http_error", "\(url): HTTP \(status)", retryable: true)
+            throw GGError("http_error", "\(url): HTTP \(status)", retryable: true, httpStatus: status)
         }
-        if status >= 400 { throw GGError("http_error", "\(url): HTTP \(status)") }
+        if status >= 400 { throw GGError("http_error", "\(url): HTTP \(status)", httpStatus: status) }
         return Download(status: status, bytes: sink.bytes, contentType: contentType, effectiveURL: effective)
     }
 }

@@ -74,14 +74,7 @@ final class ResolverProxy: @unchecked Sendable {
     /// Reads the request head; relays the rest both ways once the destination is checked and connected.
     private func serve(_ client: Int32) {
         defer { close(client) }
-        var head = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while !head.containsCRLFCRLF {
-            guard head.count < 65536 else { return }
-            let n = chunk.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
-            guard n > 0 else { return }
-            head += chunk[0..<n]
-        }
+        guard let head = readHead(client) else { return }
         let split = head.endOfHead
         let text = String(decoding: head[..<split], as: UTF8.self)
         let rest = Array(head[split...])
@@ -120,10 +113,29 @@ final class ResolverProxy: @unchecked Sendable {
         if method == "CONNECT" {
             guard writeAll(client, Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)) else { return }
             if !rest.isEmpty && !writeAll(upstream, rest) { return }
-        } else if !writeAll(upstream, forward) {
-            return
+        } else {
+            guard writeAll(upstream, forward), let response = readHead(upstream) else { return }
+            var lines = String(decoding: response[..<response.endOfHead], as: UTF8.self).components(separatedBy: "\r\n").filter { line in
+                let name = line.split(separator: ":").first?.lowercased() ?? ""
+                return !line.isEmpty && name != "connection" && name != "keep-alive" && name != "proxy-connection"
+            }
+            lines += ["Connection: close", "", ""]
+            guard writeAll(client, Array(lines.joined(separator: "\r\n").utf8) + Array(response[response.endOfHead...])) else { return }
         }
         relay(client, upstream)
+    }
+
+    /// Reads an HTTP head (and whatever follows it in the same reads) from `fd`, at most 64 KiB.
+    private func readHead(_ fd: Int32) -> [UInt8]? {
+        var head = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !head.containsCRLFCRLF {
+            guard head.count < 65536 else { return nil }
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return nil }
+            head += chunk[0..<n]
+        }
+        return head
     }
 
     /// A socket connected to the first address of `host` the policy allows; nil when any is refused.

@@ -58,7 +58,7 @@ enum ClipWriter {
 
     private static func writeClip(source: String, from start: Double, to end: Double, base: String) throws -> String {
         let input = try FormatContext(path: source)
-        guard let (format, ext) = container(for: input) else { throw GGError("unavailable", "no MP4 or Matroska muxer") }
+        guard let (format, ext) = container(for: input) else { throw GGError("encoder_unavailable", "no MP4 or Matroska muxer") }
         let path = base + "." + ext
         let temp = path + ".tmp." + ext
         defer { unlink(temp) }

@@ -194,7 +194,7 @@ final class Encoder {
 
     init(id: AVCodecID, width: Int32, height: Int32, format: AVPixelFormat) throws {
         guard let codec = avcodec_find_encoder(id), let context = avcodec_alloc_context3(codec) else {
-            throw GGError("unavailable", "no \(String(cString: avcodec_get_name(id))) encoder")
+            throw GGError("encoder_unavailable", "no \(String(cString: avcodec_get_name(id))) encoder")
         }
         self.context = context
         context.pointee.width = width

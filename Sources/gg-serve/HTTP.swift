@@ -52,7 +52,7 @@ final class HTTPDaemon {
                 gg_mhd_start($0, handler, context, completed, context, connectionLimit, idleSeconds, headerBytes)
             }
         }
-        guard let daemon else { throw GGError("unavailable", "cannot listen: \(String(cString: strerror(errno)))") }
+        guard let daemon else { throw GGError("port_unavailable", "cannot listen: \(String(cString: strerror(errno)))") }
         pointer = daemon
     }
 

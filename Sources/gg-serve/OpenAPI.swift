@@ -32,7 +32,7 @@ enum OpenAPI {
         "properties": {
           "id": {"type": "string"}, "url": {"type": "string"}, "status": {"enum": ["success", "error"]}, "kind": {"type": "string"},
           "title": {"type": "string"}, "description": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
-          "uploader": {"type": "string"}, "duration": {"type": "number"},
+          "uploader": {"type": "string"}, "uploaded": {"type": "string"}, "page_url": {"type": "string"}, "duration": {"type": "number"},
           "videos": {"type": "array", "items": {"type": "object"}}, "images": {"type": "array", "items": {"type": "object"}},
           "audio": {"type": "array", "items": {"type": "object"}}, "warnings": {"type": "array", "items": {"type": "string"}},
           "error": {"$ref": "#/components/schemas/StageError"}

@@ -72,7 +72,6 @@ final class BadInputTests: XCTestCase {
     }
 
     func testArgumentsNeverReachAShell() throws {
-        try XCTSkipIf(!FileManager.default.isExecutableFile(atPath: "/usr/bin/yt-dlp"), "yt-dlp is not installed")
         let server = try TestServer()
         let marker = dir.appendingPathComponent("pwned").path
         let urls = [server.url("/page/noaudio.mp4?a=$(touch%20\(marker))"), server.url("/page/noaudio.mp4;touch \(marker)"),

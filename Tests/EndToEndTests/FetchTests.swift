@@ -26,6 +26,9 @@ final class FetchTests: XCTestCase {
         let records = try result.records()
         let video = records[0].array("items")[0]
         XCTAssertEqual(records[0].string("kind"), "direct")
+        XCTAssertEqual(records[0].string("title"), "cuts.mp4", "direct media: the file name is the title")
+        XCTAssertEqual(records[0].string("description"), "")
+        XCTAssertEqual(records[0]["tags"] as? [String], [])
         XCTAssertEqual(video.string("type"), "video")
         XCTAssertEqual(video.double("duration") ?? 0, 5, accuracy: 0.05)
         XCTAssertEqual(video["width"] as? Int, 640)
@@ -80,7 +83,6 @@ final class FetchTests: XCTestCase {
     }
 
     func testHTMLPageResolvesThroughYtDlp() throws {
-        try XCTSkipIf(!FileManager.default.isExecutableFile(atPath: "/usr/bin/yt-dlp"), "yt-dlp is not installed")
         let result = try fetch([server.url("/page/noaudio.mp4"), server.url("/carousel/noaudio.mp4/poster.jpg")])
         let records = try result.records()
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -95,7 +97,7 @@ final class FetchTests: XCTestCase {
     }
 
     func testMissingResolverIsReported() throws {
-        let result = try fetch(["https://www.instagram.com/p/ABC123/", "https://youtu.be/xyz"], ["--resolver", "/nonexistent/yt-dlp"])
+        let result = try fetch(["https://www.instagram.com/p/ABC123/", "https://youtu.be/xyz"], ["--yt-dlp", "/nonexistent/yt-dlp", "--gallery-dl", "/nonexistent/gallery-dl"])
         XCTAssertEqual(try result.records().map(\.errorKind), ["resolver_unavailable", "resolver_unavailable"])
         XCTAssertEqual(try result.records().map { $0.string("kind") }, ["instagram_post", "youtube_video"])
         XCTAssertEqual(result.status, 69)

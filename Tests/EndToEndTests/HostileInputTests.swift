@@ -49,7 +49,7 @@ final class HostileInputTests: XCTestCase {
         let marker = dir.appendingPathComponent("exec-ran").path
         try "--no-simulate\n--exec \"touch \(marker)\"\n-o \"%(id)s.%(ext)s\"\n".write(to: here.appendingPathComponent("yt-dlp.conf"), atomically: true, encoding: .utf8)
         let page = server.url("/page/talk.mp4")
-        _ = try runProcess("/usr/bin/env", ["yt-dlp", "-J", "--no-warnings", page], directory: here)
+        _ = try runProcess(TestEnv.ytDlp, ["-J", "--no-warnings", page], directory: here)
         XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "yt-dlp itself reads the config: the test is live")
         try FileManager.default.removeItem(atPath: marker)
         let before = try FileManager.default.contentsOfDirectory(atPath: here.path)

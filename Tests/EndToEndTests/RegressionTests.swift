@@ -112,8 +112,8 @@ final class RegressionTests: XCTestCase {
         let pidFile = work.appendingPathComponent("pids").path
         let resolver = try script("resolver", "#!/bin/sh\nsleep 60 &\necho $! >> \(pidFile)\necho $$ >> \(pidFile)\nexec sleep 60\n")
         let started = Date()
-        let result = try tool("gg-fetch", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--no-cache", "--resolver", resolver, "--resolver-timeout", "2"],
-                              stdin: "https://www.instagram.com/p/Cx1Timeout/\n")
+        let result = try tool("gg-fetch", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--no-cache", "--yt-dlp", resolver, "--gallery-dl", resolver, "--resolver-timeout", "2"],
+                              stdin: "https://www.youtube.com/watch?v=Cx1Timeout\n")
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertLessThan(elapsed, 3.0, "the 2 s resolver limit took \(elapsed) s")
         XCTAssertEqual(try result.records()[0].errorKind, "timeout", result.stdout)
@@ -130,13 +130,13 @@ final class RegressionTests: XCTestCase {
         let resolver = try script("resolver", "#!/bin/sh\nsleep 60 &\necho $! >> \(pidFile)\necho $$ >> \(pidFile)\nwait\n")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnv.tool("gg-fetch"))
-        process.arguments = ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--no-cache", "--allow-local", "--jobs", "2", "--resolver", resolver]
+        process.arguments = ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path, "--no-cache", "--allow-local", "--jobs", "2", "--yt-dlp", resolver, "--gallery-dl", resolver]
         let input = Pipe(), output = Pipe(), errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        try input.fileHandleForWriting.write(contentsOf: Data("\(TestEnv.fixture("sign.png"))\nhttps://www.instagram.com/p/Cx2Sigterm/\n".utf8))
+        try input.fileHandleForWriting.write(contentsOf: Data("\(TestEnv.fixture("sign.png"))\nhttps://www.youtube.com/watch?v=Cx2Sigterm\n".utf8))
         let deadline = Date().addingTimeInterval(20)
         while pids(in: pidFile).count < 2 && Date() < deadline { usleep(50_000) }
         XCTAssertEqual(pids(in: pidFile).count, 2, "the resolver never started")

@@ -15,6 +15,9 @@ enum TestEnv {
 
     static func tool(_ name: String) -> String { products.appendingPathComponent(name).path }
 
+    /// The yt-dlp scripts/setup-resolvers installs, which gg-fetch runs.
+    static var ytDlp: String { repo.appendingPathComponent(".tools/venv/bin/yt-dlp").path }
+
     static func ensureFixtures() throws {
         if !FileManager.default.fileExists(atPath: fixtures.appendingPathComponent(".stamp").path) {
             let result = try runProcess("/bin/bash", [repo.appendingPathComponent("scripts/make-fixtures").path])

@@ -17,6 +17,8 @@
   /huge-description/MB/NAME  an og:video page for NAME whose og:description is MB megabytes
   /redirect-to/HOST/NAME     a redirect to http://HOST/file/NAME (HOST may be [::1]:PORT, 169.254.169.254, ...)
   /ua-redirect/HOST/NAME     an og:video page for NAME to gg-fetch; to any other client a redirect to http://HOST/page/NAME
+  /tree/PATH                 a fixture file in a subfolder (yt/, hls/, dash/), with streaming content types
+  /once/KEY/NAME             the file the first time per KEY, then HTTP 403 (an expired signed URL)
   /stats                     JSON request counts per path
 Stops by itself after --lifetime seconds (default 600)."""
 import gzip, http.server, json, os, sys, threading, time, socketserver, argparse
@@ -64,6 +66,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         kind = parts[0]
         if kind == "file":
             return self.send_file(parts[1])
+        if kind == "tree":
+            relative = os.path.normpath("/".join(parts[1:]))
+            path = os.path.join(args.root, relative)
+            if relative.startswith("..") or not os.path.isfile(path):
+                return self.send_bytes(b"not found", "text/plain", 404)
+            ctype = {"m3u8": "application/vnd.apple.mpegurl", "mpd": "application/dash+xml", "ts": "video/mp2t", "m4s": "video/iso.segment",
+                     "mp4": "video/mp4", "m4a": "audio/mp4"}.get(path.rsplit(".", 1)[-1], "application/octet-stream")
+            with open(path, "rb") as f:
+                return self.send_bytes(f.read(), ctype)
+        if kind == "once":
+            with lock:
+                seen = flaky.get(("once", parts[1]), 0)
+                flaky[("once", parts[1])] = seen + 1
+            if seen:
+                return self.send_bytes(b"URL signature expired", "text/plain", 403)
+            return self.send_file(parts[2])
         if kind == "slow":
             time.sleep(int(parts[1]) / 1000)
             return self.send_file(parts[2])
