@@ -3,7 +3,7 @@
 the same URL from its cache, and the YouTube-style DASH case (separate video and audio streams, merged)
 against yt-dlp alone with its defaults."""
 import json, os, shutil, subprocess, sys, tempfile, time
-from common import OUT, BIN, ffmpeg, best_of, row, require_release, ROOT
+from common import OUT, BIN, ffmpeg, best_of, timed, row, require_release, ROOT
 
 require_release()
 video = os.path.join(OUT, "fetch-50mb.mp4")
@@ -55,7 +55,7 @@ try:
     print("input: 30 s 720p DASH (video and audio adaptation sets) from the same server, best of 3")
     row("", "seconds")
     row("yt-dlp URL (its defaults)", f"{yt_s:.3f}")
-    row("gg-fetch (yt-dlp -J, then --load-info-json)", f"{dash_s:.3f}")
+    row("gg-fetch (-J, --load-info-json)", f"{dash_s:.3f}")
     print(f"gg-fetch time / yt-dlp time (DASH): {dash_s / yt_s:.2f}x  (worst yt-dlp run {max(runs):.3f} s)")
     shutil.rmtree(scratch)
 finally:

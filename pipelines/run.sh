@@ -14,7 +14,8 @@ options:
   --cache-dir DIR      gg-fetch URL cache (default: gg-fetch's)
   --jobs N             records processed at once in each stage
   --timeout S          seconds allowed per record in each stage
-  --threshold X        gg-scenes content threshold      --detector MODE  adaptive or content
+  --threshold X        gg-scenes cut threshold, 0-1 (ffmpeg's scene score scale; the old service's 0.22 means the same)
+  --detector MODE      gg-scenes detector: adaptive (default) or content
   --clips              gg-scenes writes per-scene clips
   --lang LANGS         gg-ocr languages (default eng)
   --engine NAME        gg-transcribe engine: auto (default), whisper or sphinx

@@ -15,9 +15,9 @@ enum ScenesTool {
         """,
         options: [
             OptionSpec("--detector", value: "MODE", default: "adaptive", "adaptive or content (a fixed --threshold on the HSV difference)"),
-            OptionSpec("--threshold", value: "X", default: "27", "content difference (0-255) that makes a cut in content mode"),
+            OptionSpec("--threshold", value: "X", default: "0.106 content, 0.059 adaptive", "cut threshold on the 0-1 scale of ffmpeg's scene score and the old service's threshold (0.22): a cut needs an HSV content difference of at least X × 255; with --detector content that alone cuts, with adaptive it is the floor under the neighbour ratio"),
             OptionSpec("--adaptive-threshold", value: "X", default: "3", "how many times its neighbours' difference a frame's must be to cut"),
-            OptionSpec("--min-content", value: "X", default: "15", "smallest content difference the adaptive detector cuts on"),
+            OptionSpec("--min-content", value: "X", default: "15", "smallest content difference (0-255) the adaptive detector cuts on; --threshold sets it on the 0-1 scale"),
             OptionSpec("--min-scene-len", value: "S", default: "0.5", "shortest scene in seconds"),
             OptionSpec("--fade-level", value: "X", default: "12", "mean brightness (0-255) below which a frame counts as black"),
             OptionSpec("--analysis-width", value: "PX", default: "160", "width frames are scaled to for analysis"),
@@ -38,9 +38,14 @@ enum ScenesTool {
         MediaLimits.configure(options)
         var settings = DetectorSettings()
         settings.mode = DetectorSettings.Mode(rawValue: options.choice("--detector", default: "adaptive", from: ["adaptive", "content"]))!
-        settings.threshold = options.double("--threshold", default: 27, min: 0, max: 255)
         settings.adaptiveThreshold = options.double("--adaptive-threshold", default: 3, min: 1, max: 255)
         settings.minContent = options.double("--min-content", default: 15, min: 0, max: 255)
+        if options.string("--threshold") != nil {
+            if options.string("--min-content") != nil { ParsedOptions.usage(info.name, "--threshold and --min-content set the same floor; give one") }
+            let threshold = options.double("--threshold", default: 27.0 / 255, min: 0, max: 1) * 255
+            settings.threshold = threshold
+            if settings.mode == .adaptive { settings.minContent = threshold }
+        }
         settings.minSceneLength = options.double("--min-scene-len", default: 0.5, min: 0, max: 86400)
         settings.fadeLevel = options.double("--fade-level", default: 12, min: 0, max: 255)
         let analyser = SceneAnalyser(

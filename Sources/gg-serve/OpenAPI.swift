@@ -17,7 +17,7 @@ enum OpenAPI {
           "url": {"type": "string", "format": "uri", "description": "one URL (the old single-URL body); the answer has result instead of results"},
           "encode_base64": {"type": ["boolean", "null"], "default": false},
           "cleanup_temp": {"type": ["boolean", "null"], "default": true},
-          "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1, "description": "accepted for compatibility; gg-scenes' own detector settings apply"},
+          "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1, "description": "scene cut threshold on ffmpeg's scene score scale (0-1), passed to gg-scenes --threshold"},
           "engine": {"enum": ["auto", "whisper", "sphinx", null]},
           "language": {"type": ["string", "null"]},
           "format": {"enum": ["gg", "gilgamesh"]}

@@ -65,7 +65,7 @@ final class PipelineRun: @unchecked Sendable {
             if let hosts = settings.allowHosts, !hosts.isEmpty { arguments += ["--allow-host", hosts] }
             return arguments
         case "scenes":
-            return work + timed + jobs + (request.clips ? ["--clips"] : [])
+            return work + timed + jobs + (request.clips ? ["--clips"] : []) + (request.threshold.map { ["--threshold", ParsedOptions.plain($0)] } ?? [])
         case "ocr":
             return work + timed + jobs
         case "transcribe":

@@ -85,7 +85,18 @@ final class ScenesTests: XCTestCase {
 
     func testMinSceneLengthAndThreshold() throws {
         assertCuts(cuts(try scenes("cuts.mp4", ["--min-scene-len", "1.7"]).scenes), [2.0])
-        assertCuts(cuts(try scenes("cuts.mp4", ["--detector", "content", "--threshold", "250"]).scenes), [])
+        assertCuts(cuts(try scenes("cuts.mp4", ["--detector", "content", "--threshold", "0.98"]).scenes), [])
+        assertCuts(cuts(try scenes("cuts.mp4", ["--threshold", "0.98"]).scenes), [])
+    }
+
+    /// `--threshold` was ignored by the default detector and read on a 0-255 scale: the old service's 0.22
+    /// copied over gave 8 false cuts on a clip with none.
+    func testThresholdIsOnTheScaleOfTheOldServiceWithEitherDetector() throws {
+        for detector in ["adaptive", "content"] {
+            assertCuts(cuts(try scenes("motion.mp4", ["--detector", detector, "--threshold", "0.22"]).scenes), [])
+            assertCuts(cuts(try scenes("cuts.mp4", ["--detector", detector, "--threshold", "0.22"]).scenes), [2.0, 3.6])
+        }
+        XCTAssertEqual(try tool("gg-scenes", ["--threshold", "27"]).status, 64, "the 0-255 scale is refused, not misread")
     }
 
     func testTruncatedVideoKeepsDecodablePartWithWarning() throws {
