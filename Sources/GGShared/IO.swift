@@ -156,12 +156,33 @@ public struct Diagnostics: Sendable {
     public init(tool: String) { self.tool = tool }
 
     public func error(_ message: String, at location: String? = nil) { emit("error", message, location) }
-    public func warning(_ message: String, at location: String? = nil) { emit("warning", message, location) }
-    public func note(_ message: String, at location: String? = nil) { emit("note", message, location) }
+    public func warning(_ message: String, at location: String? = nil) {
+        if Verbosity.current != .quiet { emit("warning", message, location) }
+    }
+    public func note(_ message: String, at location: String? = nil) {
+        if Verbosity.current != .quiet { emit("note", message, location) }
+    }
+    /// A note only `-v/--verbose` shows.
+    public func detail(_ message: String, at location: String? = nil) {
+        if Verbosity.current == .verbose { emit("note", message, location) }
+    }
 
     private func emit(_ severity: String, _ message: String, _ location: String?) {
         let prefix = location.map { "\(tool): \($0): " } ?? "\(tool): "
-        try? FileHandle.standardError.write(contentsOf: Data((prefix + severity + ": " + Secrets.redact(message) + "\n").utf8))
+        ProgressLine.shared.print(prefix + severity + ": " + Secrets.redact(message) + "\n")
+    }
+}
+
+/// How much a tool says on standard error: `-q` errors only, `-v` extra notes.
+public enum Verbosity: Sendable {
+    case quiet, normal, verbose
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var value = Verbosity.normal
+
+    public static var current: Verbosity {
+        get { lock.lock(); defer { lock.unlock() }; return value }
+        set { lock.lock(); value = newValue; lock.unlock() }
     }
 }
 

@@ -43,7 +43,7 @@ public struct ToolInfo: Sendable {
 
     /// The options this tool takes: its own and the common ones.
     public var allOptions: [OptionSpec] {
-        guard isStage else { return options + ToolInfo.commonOptions.filter { $0.name == "--help" || $0.name == "--version" } }
+        guard isStage else { return options + ToolInfo.commonOptions.filter { ToolInfo.everyToolOptions.contains($0.name) } }
         return options + ToolInfo.commonOptions.filter { takesTimeout || $0.name != "--timeout" }
     }
 
@@ -57,9 +57,19 @@ public struct ToolInfo: Sendable {
         OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or ./gg-work", "work root where media and derived files are written"),
         OptionSpec("--allow-root", value: "DIRS", "also read (never delete) files under these folders, separated by ':'"),
         OptionSpec("--max-line-bytes", value: "N", default: "16777216", "longest input line accepted"),
-        OptionSpec("--help", "print this help and exit"),
+        OptionSpec("--first-line", value: "N", default: "1", "number input lines from N in diagnostics and ids (parallel-stage.sh gives each chunk its place in the whole input)"),
+        OptionSpec("--progress", "show progress on standard error even when it is not a terminal (records done of total, the current one, its position in seconds)"),
+        OptionSpec("-v, --verbose", "more notes on standard error (gg-scenes: how each video is decoded)"),
+        OptionSpec("-q, --quiet", "only errors on standard error: no notes, warnings or progress"),
+        OptionSpec("-h, --help", "print this help and exit"),
         OptionSpec("--version", "print the tool and library versions and exit"),
     ]
+
+    /// Common options that tools which do not process records (gg-serve) take too.
+    static let everyToolOptions: Set<String> = ["-v, --verbose", "-q, --quiet", "-h, --help", "--version"]
+
+    /// Short spellings of long options.
+    static let shortOptions = ["-h": "--help", "-v": "--verbose", "-q": "--quiet"]
 
     public var helpText: String {
         var lines = ["usage: \(name) [options]" + (isStage ? " [FILE...]" : ""), "", summary, ""]
@@ -95,12 +105,13 @@ public struct ParsedOptions: Sendable {
 
     public init(tool: ToolInfo, arguments: [String]) {
         self.tool = tool.name
-        let specs = Dictionary(tool.allOptions.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let specs = Dictionary(tool.allOptions.map { (String($0.name.split(separator: " ").last ?? ""), $0) }, uniquingKeysWith: { a, _ in a })
         var index = 0
         var onlyInputs = false
         while index < arguments.count {
-            let argument = arguments[index]
+            var argument = arguments[index]
             index += 1
+            if !onlyInputs, let long = ToolInfo.shortOptions[argument] { argument = long }
             if onlyInputs || !argument.hasPrefix("--") || argument == "-" {
                 if argument == "--" && !onlyInputs { onlyInputs = true; continue }
                 inputs.append(argument)
@@ -131,6 +142,8 @@ public struct ParsedOptions: Sendable {
                 flags.insert(name)
             }
         }
+        if flags.contains("--quiet") && flags.contains("--verbose") { ParsedOptions.usage(tool.name, "--quiet and --verbose contradict each other") }
+        Verbosity.current = flags.contains("--quiet") ? .quiet : flags.contains("--verbose") ? .verbose : .normal
         if flags.contains("--version") {
             try? FileHandle.standardOutput.write(contentsOf: Data(tool.versionText(self).utf8))
             exit(ExitCode.ok.rawValue)

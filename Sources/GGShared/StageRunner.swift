@@ -58,6 +58,8 @@ public struct StageContext: Sendable {
     public let location: String
     public let cancellation: Cancellation
     public let diagnostics: Diagnostics
+    /// The record's place among the input's records (blank lines not counted), from 0.
+    public internal(set) var sequence = -1
 
     public init(stage: String, workDir: URL, readableRoots: [String] = [], location: String, cancellation: Cancellation = Cancellation(),
                 diagnostics: Diagnostics) {
@@ -85,6 +87,11 @@ public struct StageContext: Sendable {
                 items[index].error = error.failure(stage: stage)
             }
         }
+    }
+
+    /// Reports how far into a long medium the work on this record is, for the progress line.
+    public func reportPosition(_ seconds: Double, of duration: Double?) {
+        if sequence >= 0 { ProgressLine.shared.position(sequence, seconds: seconds, of: duration) }
     }
 
     /// Throws a `timeout` (or `interrupted`) error once the runner has given up on this record.
@@ -124,12 +131,18 @@ public final class StageRunner: @unchecked Sendable {
     public let readableRoots: [String]
     public let status = ExitStatus()
 
+    /// Skips input lines starting with `#` (gg-fetch's URL lists may carry comments).
+    public var skipsComments = false
     /// Writes one JSON document `{"results": [...]}` instead of one line per record.
     public var arrayOutput = false
     private var emittedCount = 0
 
     /// Turns one non-blank input line into a record; gg-fetch also accepts bare URLs.
-    public var decodeLine: @Sendable (String) throws -> Record = { try RecordJSON.decodeRecord($0) }
+    /// Turns an input line (and its number in the whole input) into a record.
+    public var decodeLine: @Sendable (String, Int) throws -> Record = { text, _ in try RecordJSON.decodeRecord(text) }
+    /// The number of the first input line: parallel-stage.sh gives each chunk its place in the whole
+    /// input, so diagnostics and ids name the original line (`--first-line`).
+    public let firstLine: Int
 
     private let writer: OutputWriter
     private let lock = NSLock()
@@ -150,6 +163,7 @@ public final class StageRunner: @unchecked Sendable {
         timeout = tool.takesTimeout ? options.double("--timeout", default: 0, min: 0, max: 604_800) : 0
         keepGoing = options.flag("--keep-going")
         maxLineBytes = options.int("--max-line-bytes", default: 16 << 20, min: 1024, max: 1 << 30)
+        firstLine = options.int("--first-line", default: 1, min: 1, max: Int(Int32.max))
         let dir = options.string("--work-dir") ?? ProcessInfo.processInfo.environment["GG_WORK_DIR"] ?? "gg-work"
         workDir = URL(fileURLWithPath: dir, isDirectory: true).standardizedFileURL
         readableRoots = (options.string("--allow-root") ?? "").split(separator: ":").map(String.init)
@@ -188,6 +202,7 @@ public final class StageRunner: @unchecked Sendable {
     ) -> Never {
         var sequence = 0
         let inputs = options.inputs.isEmpty ? ["-"] : options.inputs
+        ProgressLine.shared.configure(tool: tool.name, forced: options.flag("--progress"), total: countRecords(inputs))
         for input in inputs {
             let reader: LineReader
             if input == "-" {
@@ -212,14 +227,18 @@ public final class StageRunner: @unchecked Sendable {
                     break
                 }
                 if !line.tooLong && line.bytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-                let location = "\(line.source):\(line.number)"
+                if skipsComments && line.bytes.first(where: { $0 != 32 && $0 != 9 }) == UInt8(ascii: "#") { continue }
+                let number = line.number + firstLine - 1
+                let location = "\(line.source):\(number)"
                 let seq = sequence
                 sequence += 1
-                switch decode(line) {
+                switch decode(line, number: number) {
                 case .success(let record):
                     if passErrors, record.error != nil, let text = line.text {
                         window.wait()
+                        ProgressLine.shared.started(seq, label: StageRunner.progressLabel(record))
                         complete(seq, text, failures: [], location: location)
+                        ProgressLine.shared.finished(seq)
                     } else {
                         schedule(seq, record, location: location, process: process, failed: failed, failures: failures, carried: carried)
                     }
@@ -237,7 +256,32 @@ public final class StageRunner: @unchecked Sendable {
         }
         finishInFlight()
         if isStopping { Thread.sleep(forTimeInterval: 3600) }
+        ProgressLine.shared.finish()
         exit(status.code.rawValue)
+    }
+
+    /// How many records the inputs hold, when they are files (a stage makes one record of every line
+    /// that is not blank); else what `$GG_PROGRESS_TOTAL` says (run.sh counts its URL list).
+    private func countRecords(_ inputs: [String]) -> Int? {
+        guard inputs.allSatisfy({ $0 != "-" }) else {
+            return ProcessInfo.processInfo.environment["GG_PROGRESS_TOTAL"].flatMap { Int($0) }
+        }
+        var count = 0
+        for input in inputs {
+            var info = stat()
+            guard stat(input, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size < 1 << 30,
+                  let data = FileManager.default.contents(atPath: input) else { return nil }
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard let first = line.first(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { continue }
+                if !(skipsComments && first == UInt8(ascii: "#")) { count += 1 }
+            }
+        }
+        return count
+    }
+
+    static func progressLabel(_ record: Record) -> String {
+        let label = record.id ?? record.url ?? "?"
+        return label.count > 48 ? String(label.prefix(45)) + "..." : label
     }
 
     private var isStopping: Bool {
@@ -268,11 +312,11 @@ public final class StageRunner: @unchecked Sendable {
         _exit(ExitCode.tempFailure.rawValue)
     }
 
-    private func decode(_ line: InputLine) -> Swift.Result<Record, GGError> {
+    private func decode(_ line: InputLine, number: Int) -> Swift.Result<Record, GGError> {
         if line.tooLong { return .failure(GGError("malformed_record", "line longer than \(maxLineBytes) bytes")) }
         guard let text = line.text else { return .failure(GGError("malformed_record", "line is not valid UTF-8")) }
         do {
-            return .success(try decodeLine(text))
+            return .success(try decodeLine(text, number))
         } catch let error as DecodingError {
             return .failure(GGError("malformed_record", error.briefDescription))
         } catch let error as GGError {
@@ -300,7 +344,9 @@ public final class StageRunner: @unchecked Sendable {
     ) {
         window.wait()
         slots.wait()
-        let context = StageContext(stage: tool.stage, workDir: workDir, readableRoots: readableRoots, location: location, diagnostics: diagnostics)
+        var made = StageContext(stage: tool.stage, workDir: workDir, readableRoots: readableRoots, location: location, diagnostics: diagnostics)
+        made.sequence = seq
+        let context = made
         lock.lock()
         if stopping {
             lock.unlock()
@@ -310,6 +356,7 @@ public final class StageRunner: @unchecked Sendable {
         active[seq] = context.cancellation
         group.enter()
         lock.unlock()
+        ProgressLine.shared.started(seq, label: StageRunner.progressLabel(record))
         let job = Thread { [self] in
             var (output, finished) = execute(record, context, process, failed)
             var line = RecordJSON.encodeLine(output)
@@ -320,6 +367,7 @@ public final class StageRunner: @unchecked Sendable {
                 line = RecordJSON.encodeLine(output)
             }
             complete(seq, line, failures: failures(output), carried: carried(output), location: location)
+            ProgressLine.shared.finished(seq)
             finished.wait()
             lock.lock()
             active[seq] = nil

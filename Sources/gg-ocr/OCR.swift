@@ -12,6 +12,10 @@ enum OCRTool {
         items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Images are
         converted to grayscale and small ones enlarged; when the automatic page layout finds little, a
         sparse-text pass is tried and the better reading kept. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
+
+        Examples:
+          gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
+          gg-ocr --work-dir work --lang eng+deu --jobs 2 scenes.ndjson
         """,
         options: [
             OptionSpec("--lang", value: "LANGS", default: "eng", "Tesseract languages, joined with +"),

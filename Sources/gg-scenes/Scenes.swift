@@ -12,6 +12,10 @@ enum ScenesTool {
         WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector (default) compares
         each frame's HSV content difference with its neighbours', so fast motion and single-frame flashes do
         not cut; fades through black cut in the middle of the dark stretch.
+
+        Examples:
+          gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson
+          gg-scenes --work-dir work --clips --threshold 0.22 fetched.ndjson
         """,
         options: [
             OptionSpec("--detector", value: "MODE", default: "adaptive", "adaptive or content (a fixed --threshold on the HSV difference)"),
@@ -25,7 +29,6 @@ enum ScenesTool {
             OptionSpec("--keyframe-width", value: "PX", default: "1280", "largest keyframe width; smaller frames are not enlarged"),
             OptionSpec("--deblock", value: "MODE", default: "referenced",
                        "H.264/HEVC deblocking: referenced (frames others refer to; keyframes are taken from I and P frames, so they are exact), all, or none (fastest, blockier keyframes)"),
-            OptionSpec("--verbose", "note on standard error how each video is decoded (stretches and where they join)"),
             OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
             MediaLimits.maxPixelsOption,
             OptionSpec("--clips", "also write each scene as a clip (stream copy; MP4 with an edit list starting it at the cut, Matroska for streams MP4 cannot hold)"),

@@ -151,7 +151,10 @@ struct SegmentDecoder {
                 if result.head.count < SegmentDecoder.edgeFrames { result.head.append(analysed) }
                 result.tail.append(analysed)
                 if result.tail.count > SegmentDecoder.edgeFrames { result.tail.removeFirst() }
-                if result.frameCount % 64 == 0 { try context.checkCancelled() }
+                if result.frameCount % 64 == 0 {
+                    try context.checkCancelled()
+                    context.reportPosition(time, of: nil)
+                }
             }
         }
 

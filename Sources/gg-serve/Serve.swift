@@ -20,8 +20,10 @@ enum ServeTool {
         Only http(s) URLs are accepted, and private, loopback and metadata addresses are refused unless
         --allow-private or --allow-host lets them through. SIGTERM stops accepting, lets requests finish for
         --grace seconds, then kills their pipelines and exits 0.
-        Example: gg-serve --listen 0.0.0.0:8500 --max-concurrent 4
-                 curl -s localhost:8500/process -d '{"urls": ["https://example.com/clip.mp4"]}'
+
+        Examples:
+          gg-serve --listen 0.0.0.0:8500 --max-concurrent 4 --work-dir /var/lib/gg/work
+          curl -s localhost:8500/process -d '{"urls": ["https://www.instagram.com/p/SHORTCODE/"]}'
         """,
         options: [
             OptionSpec("--listen", value: "ADDR", default: "$GG_LISTEN or 127.0.0.1:8500", "address and port to listen on ([v6]:port too; port 0 picks one)"),

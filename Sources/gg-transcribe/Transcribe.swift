@@ -18,6 +18,10 @@ enum TranscribeTool {
         installs libwhisper and a tiny.en model into the checkout's .whisper/ (found by walking up from the
         executable; $GG_WHISPER_HOME or <prefix>/share/gg/whisper for installed binaries). --version says
         which library and model would be used.
+
+        Examples:
+          gg-transcribe --work-dir work < ocr.ndjson > transcribed.ndjson
+          gg-transcribe --work-dir work --engine sphinx --timeout 600 ocr.ndjson
         """,
         options: [
             OptionSpec("--engine", value: "NAME", default: "auto", "auto, whisper or sphinx"),
@@ -128,6 +132,7 @@ struct Transcriber: Sendable {
         case .sphinx(let pool):
             var words = [TimedWord]()
             _ = try SpeechAudio.utterances(path: path, segmenter: segmenter, cancellation: context.cancellation) { utterance in
+                context.reportPosition(utterance.start, of: nil)
                 words += try pool.with { $0.recognize(utterance) }
             }
             let segments = Transcriber.segments(words, gap: segmentGap)
@@ -142,6 +147,7 @@ struct Transcriber: Sendable {
                 if detected == nil, !result.segments.isEmpty { detected = result.language }
             }
             _ = try SpeechAudio.utterances(path: path, segmenter: segmenter, cancellation: context.cancellation) { utterance in
+                context.reportPosition(utterance.start, of: nil)
                 if let chunk = packer.add(utterance) { try run(chunk) }
             }
             if let chunk = packer.finish() { try run(chunk) }
