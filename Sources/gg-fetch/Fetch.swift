@@ -33,7 +33,8 @@ enum FetchTool {
             OptionSpec("--cache-stats", "print cache entries, bytes, oldest, newest and ttl as JSON, then exit"),
             OptionSpec("--cache-clear", "remove every cache entry, then exit"),
             OptionSpec("--cache-prune", value: "AGE", "remove cache entries older than AGE, then exit"),
-            OptionSpec("--allow-local", "accept local paths and file:// URLs as input"),
+            OptionSpec("--allow-local", "accept local paths (absolute, or relative to the working folder) and file:// URLs as input"),
+            OptionSpec("--copy-lines", value: "LIST", "comma-separated input lines whose URL appeared on an earlier line of the whole input (their ids get -L<line>); parallel-stage.sh passes it so that chunks agree with a serial run"),
             OptionSpec("--deny-private", "refuse URLs and redirects that reach loopback, private, link-local (cloud metadata), unique-local, multicast or reserved addresses (error 'forbidden_address'); checked on the address connected to, for yt-dlp through a checking loopback proxy"),
             OptionSpec("--allow-host", value: "HOSTS", "comma-separated hosts or addresses --deny-private lets through"),
             OptionSpec("--max-bytes", value: "N", default: "1073741824", "largest download accepted"),
@@ -95,14 +96,16 @@ enum FetchTool {
             resolvers: resolvers(options, addresses: addresses),
             allowLocal: options.flag("--allow-local"))
         runner.keepGoing = true
-        let ids = RecordIDs()
-        runner.decodeLine = { line in
+        runner.skipsComments = true
+        let copies = options.string("--copy-lines").map { Set($0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }) }
+        let ids = RecordIDs(knownCopies: copies)
+        runner.decodeLine = { line, number in
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("{") || trimmed.hasPrefix("[") {
                 throw GGError("not_a_url", "input lines are URLs (or local paths), not records")
             }
             var record = Record(url: trimmed)
-            record.id = ids.next(for: trimmed)
+            record.id = ids.next(for: trimmed, line: number)
             return record
         }
         runner.run { record, context in try fetcher.fetch(record, context) }
@@ -133,19 +136,22 @@ enum FetchTool {
     }
 }
 
-/// Record ids in input order: the URL's hash, with "-2", "-3", ... for later copies of the same URL
-/// in one run, so that each record has its own work folder (and --cleanup of one spares the other).
+/// Record ids: the URL's hash, with "-L<line>" (its line in the whole input) for a later copy of a URL
+/// already seen, so that each record has its own work folder (and --cleanup of one spares the other).
+/// `--copy-lines` names those lines for chunks of one input run apart.
 final class RecordIDs: @unchecked Sendable {
     private let lock = NSLock()
-    private var seen: [String: Int] = [:]
+    private var seen: Set<String> = []
+    private let knownCopies: Set<Int>?
 
-    func next(for url: String) -> String {
+    init(knownCopies: Set<Int>? = nil) { self.knownCopies = knownCopies }
+
+    func next(for url: String, line: Int) -> String {
         let base = Record.id(for: url)
         lock.lock()
         defer { lock.unlock() }
-        let count = (seen[base] ?? 0) + 1
-        seen[base] = count
-        return count == 1 ? base : "\(base)-\(count)"
+        let copy = knownCopies.map { $0.contains(line) } ?? !seen.insert(base).inserted
+        return copy ? "\(base)-L\(line)" : base
     }
 }
 
