@@ -58,6 +58,30 @@ public struct Record: Codable, Sendable, Equatable {
 }
 
 /// The media kind of an item.
+extension Record {
+    /// This record with what a parallel branch of the pipeline added to the same record: `other` ran other
+    /// stages on the same fetched record (the Makefile runs gg-transcribe beside gg-scenes | gg-ocr), so its
+    /// transcripts, its items' errors and warnings, and a record error it hit are taken over.
+    public func joined(with other: Record) -> Record {
+        var joined = self
+        if joined.error == nil { joined.error = other.error }
+        let known = Set(joined.warnings ?? [])
+        let added = (other.warnings ?? []).filter { !known.contains($0) }
+        if !added.isEmpty { joined.warnings = (joined.warnings ?? []) + added }
+        guard var items = joined.items, let theirs = other.items else { return joined }
+        for index in items.indices {
+            guard let their = theirs.first(where: { $0.index == items[index].index }) else { continue }
+            if items[index].transcript == nil { items[index].transcript = their.transcript }
+            if items[index].error == nil { items[index].error = their.error }
+            let mine = Set(items[index].warnings ?? [])
+            let new = (their.warnings ?? []).filter { !mine.contains($0) }
+            if !new.isEmpty { items[index].warnings = (items[index].warnings ?? []) + new }
+        }
+        joined.items = items
+        return joined
+    }
+}
+
 public enum ItemType: String, Codable, Sendable {
     case video, image, audio
 }

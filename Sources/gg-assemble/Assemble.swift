@@ -95,11 +95,16 @@ enum AssembleTool {
         a path gets a warning and status 65; files under --allow-root folders are kept. Paths outside the work
         root and those folders are refused ('forbidden_path'). The exit status counts every error the results
         carry (a run whose only failures are timeouts exits 75).
+
+        Examples:
+          gg-assemble --work-dir work < transcribed.ndjson > results.ndjson
+          gg-assemble --work-dir work --array --base64 --cleanup transcribed.ndjson > results.json
         """,
         options: [
             OptionSpec("--array", #"write one JSON document {"results": [...]} instead of NDJSON"#),
             OptionSpec("--base64", "embed keyframes, clips and images as base64 (keyframe_base64, clip_base64, base64)"),
             OptionSpec("--cleanup", "delete the work files of each finished record (paths are then left out)"),
+            OptionSpec("--join", value: "FILE", "records of a parallel branch (the Makefile's gg-transcribe beside gg-scenes | gg-ocr), line for line the same records as the input: their transcripts, errors and warnings are joined in"),
         ],
         takesTimeout: false,
         libraries: { _ in [] })
@@ -109,8 +114,9 @@ enum AssembleTool {
         runner.arrayOutput = runner.options.flag("--array")
         let assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir,
                                   readableRoots: runner.readableRoots)
+        let branch = runner.options.string("--join").map { JoinedBranch(path: $0, tool: info.name) }
         runner.runTransform(passErrors: false, { record, context in
-            try assembler.assemble(record, context)
+            try assembler.assemble(try branch?.join(record, at: context.sequence) ?? record, context)
         }, failed: { record, failure in
             var result = Assembler.header(record)
             result.status = "error"
@@ -123,6 +129,33 @@ enum AssembleTool {
         }, carried: { result in
             result.failures.filter { $0.stage != "assemble" || $0.kind == "forbidden_path" }
         })
+    }
+}
+
+/// The records of a parallel branch, read whole (records carry paths, not media), to join line by line.
+struct JoinedBranch: Sendable {
+    let records: [String]
+    let path: String
+
+    init(path: String, tool: String) {
+        self.path = path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            Diagnostics(tool: tool).error("cannot open \(path) (--join)")
+            exit(ExitCode.noInput.rawValue)
+        }
+        records = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+            .filter { !$0.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" } }
+    }
+
+    func join(_ record: Record, at sequence: Int) throws -> Record {
+        guard sequence >= 0, sequence < records.count else {
+            throw GGError("malformed_record", "\(path) has no record \(sequence + 1) to join (--join)")
+        }
+        let other = try RecordJSON.decodeRecord(records[sequence])
+        guard other.id == record.id, other.url == record.url else {
+            throw GGError("malformed_record", "record \(sequence + 1) of \(path) is another record (\(other.id ?? "?") for \(record.id ?? "?")) (--join)")
+        }
+        return record.joined(with: other)
     }
 }
 
