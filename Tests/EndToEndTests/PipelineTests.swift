@@ -64,7 +64,8 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(results.count, 3)
         let ids = results.compactMap { $0.string("id") }
         XCTAssertEqual(Set(ids).count, 3, "\(ids)")
-        XCTAssertEqual(ids[1], ids[0] + "-2")
+        XCTAssertEqual(ids[1], ids[0] + "-L2")
+        XCTAssertEqual(ids[2], ids[0] + "-L3")
         for record in results {
             XCTAssertEqual(record.string("status"), "success")
             let scenes = record.array("videos")[0].array("scenes")
@@ -147,7 +148,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(stages(first), "gg-fetch\ngg-scenes\ngg-ocr\ngg-transcribe\ngg-assemble\n")
         XCTAssertEqual(try runProcess("/usr/bin/make", base).stderr, "", "nothing changed, nothing reruns")
         let changed = try runProcess("/usr/bin/make", base + ["OCR_OPTS=--min-confidence 70"])
-        XCTAssertEqual(stages(changed), "gg-ocr\ngg-transcribe\ngg-assemble\n")
+        XCTAssertEqual(stages(changed), "gg-ocr\ngg-assemble\n", "an OCR option reruns OCR and assemble, not transcription")
         let results = try String(contentsOfFile: work + "/assemble.ndjson", encoding: .utf8)
         XCTAssertEqual(results.split(separator: "\n").count, 2)
     }
