@@ -28,7 +28,8 @@ options:
   --bin DIR            folder holding the gg-* binaries (default: $GG_BIN, .build/release, .build/debug, PATH)
   --fetch-opts "..."   more options for one stage, split at spaces (also --scenes-opts, --ocr-opts,
                        --transcribe-opts, --assemble-opts, or $GG_FETCH_OPTS, $GG_SCENES_OPTS, ...)
-  --progress           show every stage's progress on one line of stderr even when it is not a terminal
+  --progress           show progress when stderr is not a terminal too (one line for all stages every 2 s;
+                       on a terminal it is shown anyway: a line per stage, diagnostics printed above them)
   -v, --verbose        more notes from every stage        -q, --quiet   errors only, no progress
   --version            print the versions of run.sh and every stage
   -h, --help           this help
@@ -118,35 +119,61 @@ if [ "$input" = "-" ]; then
 fi
 GG_PROGRESS_TOTAL=$(grep -cv '^[[:space:]]*\(#.*\)\{0,1\}$' "$input" || true)
 export GG_PROGRESS_TOTAL
-progress_dir="" renderer=""
+progress_dir="" renderer="" diagnostics=2
 if ! $quiet && { [ -t 2 ] || $progress_forced; }; then
   progress_dir="$work/.progress.$$"
   mkdir -p "$progress_dir"
-  # One status line with every stage's progress, redrawn in place on a terminal (stage diagnostics
-  # clear it and it comes back below them); a line every 2 s otherwise.
-  render() {
-    local line="" s text width="${COLUMNS:-$(tput cols 2>/dev/null || echo 120)}"
-    for s in fetch scenes ocr transcribe assemble; do
-      text=$(cat "$progress_dir/$s" 2>/dev/null || echo "gg-$s: waiting")
-      line+="${line:+ | }${text#gg-}"
-    done
-    if [ -t 2 ]; then printf '\r\033[K%s' "${line:0:$((width - 1))}" >&2; else printf '%s\n' "$line" >&2; fi
-  }
-  ( trap 'render; [ -t 2 ] && printf "\n" >&2; exit 0' TERM
-    while :; do render; if [ -t 2 ]; then sleep 0.3; else sleep 2; fi; done ) &
-  renderer=$!
+  stage_line() { cat "$progress_dir/$1" 2>/dev/null || echo "gg-$1: waiting"; }
+  if [ -t 2 ]; then
+    # A block of one line per stage at the bottom of the terminal. The stages' diagnostics come through a
+    # FIFO and are printed above the block, which is then drawn again, so neither garbles the other.
+    mkfifo "$progress_dir/stderr"
+    exec 8<>"$progress_dir/stderr"
+    diagnostics=8
+    ( width="${COLUMNS:-$(tput cols 2>/dev/null || echo 120)}" drawn=false stopping=false
+      trap 'stopping=true' TERM
+      draw() {
+        local s text
+        $drawn && printf '\033[5A' >&2
+        for s in fetch scenes ocr transcribe assemble; do text=$(stage_line "$s"); printf '\r\033[K%s\n' "${text:0:$((width - 1))}" >&2; done
+        drawn=true
+      }
+      while :; do
+        while IFS= read -r -t 0.3 line <&8; do
+          $drawn && printf '\033[5A\033[J' >&2
+          drawn=false
+          printf '%s\n' "$line" >&2
+        done
+        draw
+        if $stopping; then exit 0; fi
+      done ) &
+    renderer=$!
+  else
+    ( trap 'exit 0' TERM
+      while :; do
+        line=""
+        for s in fetch scenes ocr transcribe assemble; do text=$(stage_line "$s"); line+="${line:+ | }${text#gg-}"; done
+        printf '%s\n' "$line" >&2
+        sleep 2
+      done ) &
+    renderer=$!
+  fi
 fi
 stage_env() { if [ -n "$progress_dir" ]; then echo "GG_PROGRESS_FILE=$progress_dir/$1"; else echo "GG_PROGRESS_FILE="; fi; }
 set +e
 cat "$input" \
-  | env "$(stage_env fetch)" "$(tool gg-fetch)" "${common[@]}" "${timed[@]}" "${local[@]}" "${fetch[@]}" \
-  | env "$(stage_env scenes)" "$(tool gg-scenes)" "${common[@]}" "${timed[@]}" "${scenes[@]}" \
-  | env "$(stage_env ocr)" "$(tool gg-ocr)" "${common[@]}" "${timed[@]}" "${ocr[@]}" \
-  | env "$(stage_env transcribe)" "$(tool gg-transcribe)" "${common[@]}" "${timed[@]}" "${transcribe[@]}" \
-  | env "$(stage_env assemble)" "$(tool gg-assemble)" "${common[@]}" "${assemble[@]}"
+  | env "$(stage_env fetch)" "$(tool gg-fetch)" "${common[@]}" "${timed[@]}" "${local[@]}" "${fetch[@]}" 2>&$diagnostics \
+  | env "$(stage_env scenes)" "$(tool gg-scenes)" "${common[@]}" "${timed[@]}" "${scenes[@]}" 2>&$diagnostics \
+  | env "$(stage_env ocr)" "$(tool gg-ocr)" "${common[@]}" "${timed[@]}" "${ocr[@]}" 2>&$diagnostics \
+  | env "$(stage_env transcribe)" "$(tool gg-transcribe)" "${common[@]}" "${timed[@]}" "${transcribe[@]}" 2>&$diagnostics \
+  | env "$(stage_env assemble)" "$(tool gg-assemble)" "${common[@]}" "${assemble[@]}" 2>&$diagnostics
 statuses=("${PIPESTATUS[@]}")
 set -e
-if [ -n "$renderer" ]; then kill -TERM "$renderer" 2>/dev/null; wait "$renderer" 2>/dev/null; rm -rf "$progress_dir"; fi
+if [ -n "$renderer" ]; then
+  kill -TERM "$renderer" 2>/dev/null; wait "$renderer" 2>/dev/null
+  if [ "$diagnostics" = 8 ]; then exec 8>&-; fi
+  rm -rf "$progress_dir"
+fi
 # The most severe status of all stages, by the rule every gg tool uses.
 rank() { case "$1" in 0) echo 0 ;; 75) echo 1 ;; 64) echo 2 ;; 65) echo 3 ;; 66) echo 4 ;; 69) echo 5 ;; 74) echo 6 ;; 70) echo 7 ;; *) echo 8 ;; esac; }
 worst=0
