@@ -149,13 +149,13 @@ if ! $quiet && { [ -t 2 ] || $progress_forced; }; then
       done ) &
     renderer=$!
   else
-    ( trap 'exit 0' TERM
-      while :; do
-        line=""
+    ( combined() {
+        local line="" s text
         for s in fetch scenes ocr transcribe assemble; do text=$(stage_line "$s"); line+="${line:+ | }${text#gg-}"; done
         printf '%s\n' "$line" >&2
-        sleep 2
-      done ) &
+      }
+      trap 'kill $! 2>/dev/null; combined; exit 0' TERM
+      while :; do combined; sleep 2 & wait $!; done ) &
     renderer=$!
   fi
 fi
