@@ -9,9 +9,11 @@ enum OCRTool {
         summary: "Read the text in every image item and scene keyframe with Tesseract.",
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
-        items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Images are
-        converted to grayscale and small ones enlarged; when the automatic page layout finds little, a
-        sparse-text pass is tried and the better reading kept. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
+        items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
+        is read in grayscale with Tesseract's automatic layout first; when that reading is not confident,
+        enlarged, caption-stroke and sparse-text passes follow while its time budget lasts (--budget times the
+        first pass), and the best reading is kept; a picture whose budget ran out gets a "budget_exhausted"
+        item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
 
         Examples:
           gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
@@ -22,7 +24,9 @@ enum OCRTool {
             OptionSpec("--tessdata", value: "DIR", default: "$TESSDATA_PREFIX or Tesseract's built-in path", "folder holding LANG.traineddata"),
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
-            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, enlarge, sparse fallback) or none"),
+            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, then enlarged, caption-stroke and sparse-text passes while the budget lasts) or none"),
+            OptionSpec("--budget", value: "X", default: "2", "time one picture may take, in multiples of Tesseract's own first pass on it"),
+            OptionSpec("--min-budget", value: "S", default: "0.3", "time one picture may take at least, in seconds"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
                       "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
@@ -39,6 +43,8 @@ enum OCRTool {
             pool: ResourcePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
+            budget: OCRBudget(factor: options.double("--budget", default: 2, min: 1, max: 100),
+                              minimum: options.double("--min-budget", default: 0.3, min: 0, max: 3600)),
             missingLanguage: TextReader.missingLanguage(language, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
     }
@@ -49,6 +55,14 @@ struct TextResult: Sendable {
     var text: String
     var confidence: Double
     var words: [Word]
+    /// Why the reading may be incomplete (its time budget ran out).
+    var note: String?
+}
+
+/// How long one picture may take: `factor` times Tesseract's own first pass, at least `minimum` seconds.
+struct OCRBudget: Sendable {
+    var factor: Double
+    var minimum: Double
 }
 
 /// Runs OCR over a record's pictures with a shared engine pool.
@@ -56,6 +70,7 @@ struct TextReader: @unchecked Sendable {
     let pool: ResourcePool<TesseractEngine>
     let minConfidence: Double
     let preprocess: Bool
+    let budget: OCRBudget
     let missingLanguage: GGError?
 
     static func tessdataDir(_ explicit: String?) -> String {
@@ -102,6 +117,9 @@ struct TextReader: @unchecked Sendable {
         for (n, job) in jobs.enumerated() {
             switch results.get(n) {
             case .success(let found):
+                if let note = found.note {
+                    items[job.item].warnings = (items[job.item].warnings ?? []) + [job.scene.map { "scene \($0): \(note)" } ?? note]
+                }
                 if let s = job.scene {
                     items[job.item].scenes![s].text = found.text
                     items[job.item].scenes![s].confidence = found.confidence
@@ -140,33 +158,67 @@ struct TextReader: @unchecked Sendable {
         }
     }
 
+    /// Reads one picture at a bounded cost. The first pass is Tesseract's own (automatic layout, the
+    /// grayscale picture at its size), which is what its command line costs; when that reading is not
+    /// confident, further passes (enlarged, caption strokes, sparse text) run while the image's budget
+    /// (`--budget` times the first pass, at least `--min-budget` seconds) allows, each predicted from the
+    /// first pass's time per pixel and stopped at the deadline; the best reading is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
-        var picture = original
-        var scale = 1.0
-        if preprocess {
-            picture = try original.gray()
-            let shortSide = min(picture.width, picture.height)
-            if shortSide < 720 {
-                scale = min(3, 720 / Double(max(shortSide, 1)))
-                picture = try picture.scaled(scale)
-            }
+        guard preprocess else {
+            return try pool.with { result(kept(try $0.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation))) }
         }
-        let gray = picture
-        let factor = scale
-        let strokeWidth = Int((Double(gray.height) / 120).rounded())
+        let gray = try original.gray()
         return try pool.with { engine in
-            var best = kept(try engine.recognize(gray, mode: PSM_AUTO, scale: factor, cancellation: cancellation))
-            guard preprocess else { return result(best) }
-            let thin = try gray.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90)
-            let thick = try gray.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90)
-            let candidates = [(thin, PSM_AUTO), (thick, PSM_AUTO), (thin, PSM_SPARSE_TEXT), (gray, PSM_SPARSE_TEXT)]
-            for (index, (candidate, mode)) in candidates.enumerated() {
-                if index >= 1 && best.count >= 3 && !best.contains(where: { $0.confidence < 75 }) { break }
-                let words = kept(try engine.recognize(candidate, mode: mode, scale: factor, cancellation: cancellation))
+            let started = monotonicSeconds()
+            var best = kept(try engine.recognize(gray, mode: PSM_AUTO, scale: 1, cancellation: cancellation))
+            let first = monotonicSeconds() - started
+            if TextReader.confident(best) { return result(best) }
+            let deadline = started + max(budget.factor * first, budget.minimum)
+            let perPixel = first / Double(max(gray.width * gray.height, 1))
+            let shortSide = min(gray.width, gray.height)
+            let scale = shortSide < 720 ? min(3, 720 / Double(max(shortSide, 1))) : 1
+            let large = scale > 1 ? try gray.scaled(scale) : gray
+            let strokeWidth = Int((Double(large.height) / 120).rounded())
+            // Caption-stroke pictures are mostly black, so Tesseract reads them fast whatever the background:
+            // they are tried first and only stopped at the deadline; plain ones cost about the first pass per
+            // pixel and are skipped when that would overrun the budget.
+            let passes: [(plain: Bool, make: () throws -> (Picture, TessPageSegMode))] = [
+                (false, { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90), PSM_AUTO) }),
+                (true, { (large, PSM_AUTO) }),
+                (false, { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90), PSM_AUTO) }),
+                (true, { (large, PSM_SPARSE_TEXT) }),
+            ]
+            var exhausted = false
+            for (index, pass) in passes.enumerated() where index != 1 || scale > 1 {
+                let predicted = pass.plain ? perPixel * Double(large.width * large.height) : 0
+                if monotonicSeconds() + predicted > deadline {
+                    exhausted = true
+                    continue
+                }
+                let (picture, mode) = try pass.make()
+                let reading = try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
+                if reading.stoppedAtDeadline {
+                    exhausted = true
+                    break
+                }
+                let words = kept(reading)
                 if Recognition.score(words) > Recognition.score(best) { best = words }
+                if TextReader.confident(best) { break }
             }
-            return result(best)
+            var found = result(best)
+            if exhausted && !TextReader.confident(best) {
+                found.note = "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", deadline - started)) s; the best reading so far is kept"
+            }
+            return found
+        }
+    }
+
+    /// A reading needs no further pass: it has words, all read with good confidence, and no lone letter
+    /// (a lone letter other than A or I is mostly a word read in part).
+    static func confident(_ words: [RecognizedWord]) -> Bool {
+        !words.isEmpty && words.allSatisfy { word in
+            word.confidence >= 80 && !(word.text.count == 1 && word.text.first!.isLetter && !"AaI".contains(word.text))
         }
     }
 

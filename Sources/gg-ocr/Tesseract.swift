@@ -63,6 +63,8 @@ struct RecognizedWord {
 /// One recognition pass's words.
 struct Recognition {
     var words: [RecognizedWord]
+    /// The pass was stopped at its deadline (the image's time budget), not finished.
+    var stoppedAtDeadline = false
 
     /// Prefers readings with more confidently read characters; doubtful words count against.
     static func score(_ words: [RecognizedWord]) -> Double {
@@ -70,11 +72,25 @@ struct Recognition {
     }
 }
 
+/// What the progress monitor stops a pass on: the record's cancellation word, or a deadline.
+private struct StopCondition {
+    var flag: UnsafePointer<Int32>?
+    var deadline = Double.infinity
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
 /// An owned TessBaseAPI handle, initialised once and reused across images, with a progress monitor
-/// through which a cancelled record stops Tesseract mid-page.
+/// through which a cancelled record, or a pass past its deadline, stops Tesseract mid-page.
 final class TesseractEngine {
     private let handle: OpaquePointer
     private let monitor: OpaquePointer
+    private let stop = UnsafeMutablePointer<StopCondition>.allocate(capacity: 1)
 
     init(language: String, dataPath: String?) throws {
         guard let handle = TessBaseAPICreate() else { throw GGError("internal", "cannot create tesseract handle") }
@@ -90,12 +106,15 @@ final class TesseractEngine {
             throw GGError("internal", "cannot create a tesseract monitor")
         }
         self.monitor = monitor
-        TessMonitorSetCancelFunc(monitor) { flag, _ in
-            flag.map { $0.assumingMemoryBound(to: Int32.self).pointee != 0 } ?? false
+        stop.initialize(to: StopCondition())
+        TessMonitorSetCancelFunc(monitor) { condition, _ in
+            guard let stop = condition?.assumingMemoryBound(to: StopCondition.self).pointee else { return false }
+            return (stop.flag?.pointee ?? 0) != 0 || monotonicSeconds() > stop.deadline
         }
     }
 
     deinit {
+        stop.deallocate()
         TessMonitorDelete(monitor)
         TessBaseAPIEnd(handle)
         TessBaseAPIDelete(handle)
@@ -109,17 +128,21 @@ final class TesseractEngine {
         return String(cString: text)
     }
 
-    /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires.
-    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, cancellation: Cancellation) throws -> Recognition {
+    /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires,
+    /// and with no words and `stoppedAtDeadline` once the monotonic clock passes `deadline`.
+    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, cancellation: Cancellation,
+                   deadline: Double = .infinity) throws -> Recognition {
         try cancellation.check()
         TessBaseAPISetPageSegMode(handle, mode)
         TessBaseAPISetImage2(handle, picture.pointer)
         TessBaseAPISetSourceResolution(handle, 300)
         defer { TessBaseAPIClear(handle) }
-        TessMonitorSetCancelThis(monitor, UnsafeMutableRawPointer(mutating: cancellation.flag))
+        stop.pointee = StopCondition(flag: cancellation.flag, deadline: deadline)
+        TessMonitorSetCancelThis(monitor, UnsafeMutableRawPointer(stop))
         defer { TessMonitorSetCancelThis(monitor, nil) }
         let status = TessBaseAPIRecognize(handle, monitor)
         try cancellation.check()
+        if monotonicSeconds() > deadline { return Recognition(words: [], stoppedAtDeadline: true) }
         guard status == 0, let iterator = TessBaseAPIGetIterator(handle) else { return Recognition(words: []) }
         defer { TessResultIteratorDelete(iterator) }
         var words = [RecognizedWord]()

@@ -342,4 +342,18 @@ final class RegressionTests: XCTestCase {
     func testFlashesInDarkFootageAreNotScenes() throws {
         XCTAssertEqual(try starts("darkstrobe.mp4", segments: ["1", "2"]), [[0], [0]])
     }
+
+    /// A textless busy frame (lavfi cellauto) took gg-ocr 258 s against 5.5 s for the Tesseract CLI: it was
+    /// enlarged and read up to five times. The first pass is now the CLI's own, and later passes stop at the
+    /// picture's time budget with a `budget_exhausted` warning.
+    func testOCRPassesStopAtTheBudget() throws {
+        let line = recordLine([(TestEnv.fixture("cellauto.jpg"), "image")])
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--budget", "1", "--min-budget", "0"], stdin: line)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let item = try XCTUnwrap(try result.records().first?.array("items").first)
+        XCTAssertTrue(((item["warnings"] as? [String]) ?? []).contains { $0.hasPrefix("budget_exhausted: ") }, "\(item)")
+        XCTAssertNotNil(item["text"], "the first pass's reading is kept")
+        let captions = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: recordLine([(TestEnv.fixture("sign.png"), "image")]))
+        XCTAssertNil(try captions.records()[0].array("items")[0]["warnings"], "a confident first reading needs no budget")
+    }
 }
