@@ -72,15 +72,26 @@ struct Utterance {
     var samples: [Int16]
 }
 
-/// Splits a 16 kHz sample stream into utterances at pauses, using frame energy. Speech that runs
-/// past `maxSeconds` without a pause is split at its longest short pause near the end (`splitPoint`),
-/// most often between phrases. Memory is bounded by the longest utterance.
+/// Splits a 16 kHz sample stream into utterances at pauses, using frame energy. A frame is sound when
+/// it is above `thresholdDB` and, with the adaptive gate, `marginDB` above the background: the 10th
+/// percentile of the last 4 s of frame levels, so that speech over steady noise or a music bed is cut
+/// where it starts and stops. Speech that runs past `maxSeconds` without a pause is split at its
+/// longest short pause near the end (`splitPoint`), most often between phrases. Memory is bounded by the
+/// longest utterance.
 struct SpeechSegmenter {
     let thresholdDB: Double
     let maxSeconds: Double
+    /// Follow the background level (off when a fixed --vad-threshold is asked for).
+    var adaptive = true
+    let marginDB = 8.0
     let pauseSeconds = 0.6
     let padSeconds = 0.25
     private static let frame = SpeechAudio.sampleRate / 100
+    private static let historyFrames = 400
+
+    private var history: [Double] = []
+    private var historyNext = 0
+    private var floorDB = -Double.infinity
 
     private var pending: [Int16] = []
     private var pendingStart = 0
@@ -90,9 +101,28 @@ struct SpeechSegmenter {
     private var inSpeech = false
     private var speechStart = 0
 
-    init(thresholdDB: Double, maxSeconds: Double) {
+    init(thresholdDB: Double, maxSeconds: Double, adaptive: Bool = true) {
         self.thresholdDB = thresholdDB
         self.maxSeconds = maxSeconds
+        self.adaptive = adaptive
+    }
+
+    /// The level a frame must pass to count as sound now.
+    var gateDB: Double { max(thresholdDB, floorDB + marginDB) }
+
+    /// Remembers a frame's level and re-estimates the background: every frame in the first 0.5 s (so that
+    /// noise at the very start is not taken for speech), then every 10 frames.
+    private mutating func observe(_ level: Double) {
+        guard adaptive else { return }
+        if history.count < SpeechSegmenter.historyFrames {
+            history.append(level)
+        } else {
+            history[historyNext] = level
+        }
+        historyNext = (historyNext + 1) % SpeechSegmenter.historyFrames
+        guard history.count < 50 || historyNext % 10 == 0 else { return }
+        let sorted = history.sorted()
+        floorDB = sorted[sorted.count / 10]
     }
 
     static func level(_ samples: ArraySlice<Int16>) -> Double {
@@ -110,7 +140,9 @@ struct SpeechSegmenter {
         let pad = Int(padSeconds * Double(SpeechAudio.sampleRate))
         while consumed + frame <= pendingStart + pending.count {
             let offset = consumed - pendingStart
-            let voiced = SpeechSegmenter.level(pending[offset..<offset + frame]) > thresholdDB
+            let level = SpeechSegmenter.level(pending[offset..<offset + frame])
+            observe(level)
+            let voiced = level > gateDB
             consumed += frame
             if voiced {
                 if !inSpeech {
@@ -157,7 +189,7 @@ struct SpeechSegmenter {
         let firstFrameStart = consumed - frames * frame
         var bestRun = (start: 0, length: 0), run = 0
         for (k, level) in levels.enumerated() {
-            run = level < thresholdDB + 6 ? run + 1 : 0
+            run = level < gateDB + 6 ? run + 1 : 0
             if run > 0 && run >= bestRun.length { bestRun = (k - run + 1, run) }
         }
         if bestRun.length > 0 { return firstFrameStart + (bestRun.start * frame) + bestRun.length * frame / 2 }

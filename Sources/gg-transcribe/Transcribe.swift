@@ -9,7 +9,8 @@ enum TranscribeTool {
         details: """
         Adds "transcript": {language, engine, text, segments: [{start, end, text}]} to video and audio items.
         Audio is decoded and resampled to 16 kHz mono with libavformat/libswresample and cut into utterances at
-        pauses (energy below --vad-threshold), so memory stays bounded and silence yields no words. Segment
+        pauses (energy under a gate 8 dB over the background, or --vad-threshold), so memory stays bounded
+        and silence yields no words. Segment
         times are absolute. An item without an audio stream gets an empty transcript.
         Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are
         packed into windows of up to 29 s, longer speech split at a short pause) and sphinx (PocketSphinx
@@ -35,7 +36,7 @@ enum TranscribeTool {
             OptionSpec("--sphinx-hmm", value: "DIR", default: SphinxModel.debian.hmm, "PocketSphinx acoustic model"),
             OptionSpec("--sphinx-lm", value: "FILE", default: SphinxModel.debian.lm, "PocketSphinx language model"),
             OptionSpec("--sphinx-dict", value: "FILE", default: SphinxModel.debian.dict, "PocketSphinx pronunciation dictionary"),
-            OptionSpec("--vad-threshold", value: "DB", default: "-45", "level in dBFS above which a 10 ms frame counts as sound"),
+            OptionSpec("--vad-threshold", value: "DB", default: "-45 and 8 dB over the background", "a fixed level in dBFS above which a 10 ms frame counts as sound; without it the gate follows the background (the 10th percentile of the last 4 s) and never goes below -45"),
             OptionSpec("--max-utterance", value: "S", default: "20 for sphinx, 28 for whisper",
                        "longest speech without a pause recognised at once; longer speech is split at its quietest point"),
             OptionSpec("--segment-gap", value: "S", default: "0.5", "pause that starts a new sphinx transcript segment"),
@@ -76,7 +77,8 @@ enum TranscribeTool {
             engine = sphinxEngine(options, jobs: runner.jobs)
         }
         let segmenter = SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
-                                        maxSeconds: options.double("--max-utterance", default: longestUtterance, min: 1, max: 600))
+                                        maxSeconds: options.double("--max-utterance", default: longestUtterance, min: 1, max: 600),
+                                        adaptive: options.string("--vad-threshold") == nil)
         let transcriber = Transcriber(engine: engine, segmenter: segmenter,
                                       segmentGap: options.double("--segment-gap", default: 0.5, min: 0, max: 3600))
         runner.run { record, context in try transcriber.transcribe(record, context) }

@@ -356,4 +356,22 @@ final class RegressionTests: XCTestCase {
         let captions = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: recordLine([(TestEnv.fixture("sign.png"), "image")]))
         XCTAssertNil(try captions.records()[0].array("items")[0]["warnings"], "a confident first reading needs no budget")
     }
+
+    /// Speech over steady noise at -25 dBFS (above the fixed -45 dBFS gate) was one utterance: whisper
+    /// timed a sentence spoken at 4 s from 0 s. The gate now follows the background level.
+    func testSpeechOverSteadyNoiseStartsWhereItIsSpoken() throws {
+        let line = recordLine([(TestEnv.fixture("noisyspeech.wav"), "audio")])
+        for engine in ["sphinx", "auto"] {
+            let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", engine], stdin: line)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let transcript = try XCTUnwrap(try result.records().first?.array("items").first?.dict("transcript"))
+            let starts = ((transcript["segments"] as? [[String: Any]]) ?? []).compactMap { $0.double("start") }
+            XCTAssertFalse(starts.isEmpty, "\(engine): \(transcript)")
+            XCTAssertEqual(starts.first ?? 0, 4.0, accuracy: 0.5, "\(engine) (\(transcript["engine"] ?? "?")): \(transcript)")
+        }
+        let fixed = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", "sphinx",
+                                               "--vad-threshold", "-45"], stdin: line)
+        let starts = try fixed.records()[0].array("items")[0].dict("transcript")?["segments"] as? [[String: Any]]
+        XCTAssertLessThan(starts?.first?.double("start") ?? 9, 3, "a fixed --vad-threshold still overrides the adaptive gate")
+    }
 }
