@@ -142,8 +142,12 @@ void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) {
 static bool gg_whisper_abort(void *data) { return data && *(const volatile int32_t *)data != 0; }
 
 int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
-                   int threads, const char *language, const volatile int32_t *cancelled) {
-    struct whisper_full_params params = whisper->whisper_full_default_params(WHISPER_SAMPLING_GREEDY);
+                   int threads, const char *language, int beam, const volatile int32_t *cancelled) {
+    struct whisper_full_params params = whisper->whisper_full_default_params(beam > 1 ? WHISPER_SAMPLING_BEAM_SEARCH : WHISPER_SAMPLING_GREEDY);
+    if (beam > 1) {
+        params.beam_search.beam_size = beam;
+        params.greedy.best_of = beam;
+    }
     params.n_threads = threads > 0 ? threads : 1;
     params.no_context = true;
     params.print_progress = false;

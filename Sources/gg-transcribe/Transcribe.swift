@@ -33,6 +33,7 @@ enum TranscribeTool {
             OptionSpec("--language", value: "CODE", default: "auto", "spoken language for whisper (en, de, ...); English-only models use en"),
             OptionSpec("--threads", value: "N", default: "number of CPUs", "whisper threads per decoder; CPUs/N decoders run at once"),
             OptionSpec("--no-speech", value: "P", default: "0.6", "drop whisper windows whose no-speech probability is higher"),
+            OptionSpec("--beam", value: "N", default: "5", "whisper beam search width (as faster-whisper's default); 1 decodes greedily, faster and less accurate"),
             OptionSpec("--sphinx-hmm", value: "DIR", default: SphinxModel.debian.hmm, "PocketSphinx acoustic model"),
             OptionSpec("--sphinx-lm", value: "FILE", default: SphinxModel.debian.lm, "PocketSphinx language model"),
             OptionSpec("--sphinx-dict", value: "FILE", default: SphinxModel.debian.dict, "PocketSphinx pronunciation dictionary"),
@@ -62,6 +63,7 @@ enum TranscribeTool {
                 let english = !model.multilingual || language == "en"
                 engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { try WhisperDecoder(model: model) },
                                   threads: threads, language: english ? "en" : language,
+                                  beam: options.int("--beam", default: 5, min: 1, max: 16),
                                   noSpeech: Float(options.double("--no-speech", default: 0.6, min: 0, max: 1)))
                 longestUtterance = 28
             } catch {
@@ -107,7 +109,7 @@ extension WhisperSetup {
 
 /// The recogniser a run uses, with its pooled per-worker state.
 enum SpeechEngine: @unchecked Sendable {
-    case whisper(ResourcePool<WhisperDecoder>, threads: Int, language: String, noSpeech: Float)
+    case whisper(ResourcePool<WhisperDecoder>, threads: Int, language: String, beam: Int, noSpeech: Float)
     case sphinx(ResourcePool<SphinxEngine>)
     case unavailable(GGError)
 }
@@ -139,12 +141,12 @@ struct Transcriber: Sendable {
             }
             let segments = Transcriber.segments(words, gap: segmentGap)
             return Transcript(language: "en", engine: "sphinx", text: segments.map(\.text).joined(separator: " "), segments: segments)
-        case .whisper(let pool, let threads, let language, let noSpeech):
+        case .whisper(let pool, let threads, let language, let beam, let noSpeech):
             var packer = ChunkPacker(maxSeconds: max(29, segmenter.maxSeconds))
             var segments = [Segment]()
             var detected = language == "auto" ? nil : language
             func run(_ chunk: SpeechChunk) throws {
-                let result = try pool.with { try $0.transcribe(chunk, threads: threads, language: language, noSpeechThreshold: noSpeech, cancellation: context.cancellation) }
+                let result = try pool.with { try $0.transcribe(chunk, threads: threads, language: language, beam: beam, noSpeechThreshold: noSpeech, cancellation: context.cancellation) }
                 segments += result.segments
                 if detected == nil, !result.segments.isEmpty { detected = result.language }
             }

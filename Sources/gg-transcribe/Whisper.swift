@@ -255,9 +255,9 @@ final class WhisperDecoder {
     deinit { gg_whisper_state_free(model.handle, state) }
 
     /// Segments of one chunk with absolute times, and the language whisper used.
-    func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, noSpeechThreshold: Float, cancellation: Cancellation) throws -> (segments: [Segment], language: String) {
+    func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, beam: Int, noSpeechThreshold: Float, cancellation: Cancellation) throws -> (segments: [Segment], language: String) {
         let status = chunk.samples.withUnsafeBufferPointer {
-            gg_whisper_run(model.handle, state, $0.baseAddress, Int32($0.count), Int32(threads), language, cancellation.flag)
+            gg_whisper_run(model.handle, state, $0.baseAddress, Int32($0.count), Int32(threads), language, Int32(beam), cancellation.flag)
         }
         try cancellation.check()
         guard status == 0 else { throw GGError("engine_failed", "whisper failed on the audio at \(roundedSeconds(chunk.start)) s (status \(status))") }

@@ -33,10 +33,11 @@ bool gg_whisper_multilingual(const gg_whisper *whisper);
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper);
 void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state);
 
-/// Transcribes 16 kHz mono samples; `language` "auto" detects it. `cancelled`, polled during
-/// computation, aborts the run when it becomes non-zero. Returns 0 on success.
+/// Transcribes 16 kHz mono samples; `language` "auto" detects it. `beam` above 1 decodes with beam
+/// search of that width (whisper.cpp's temperature fallback applies either way), 1 greedily. `cancelled`,
+/// polled during computation, aborts the run when it becomes non-zero. Returns 0 on success.
 int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
-                   int threads, const char *language, const volatile int32_t *cancelled);
+                   int threads, const char *language, int beam, const volatile int32_t *cancelled);
 int gg_whisper_segment_count(gg_whisper *whisper, gg_whisper_state *state);
 /// Segment bounds in seconds from the start of the samples.
 double gg_whisper_segment_start(gg_whisper *whisper, gg_whisper_state *state, int segment);
