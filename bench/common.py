@@ -3,6 +3,8 @@ import os, resource, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
+# Stages read only under their work root; bench inputs live in OUT and the fixtures folder.
+READ = ["--allow-root", OUT + ":" + os.path.join(ROOT, ".fixtures")]
 BIN = os.environ.get("GG_BIN", os.path.join(ROOT, ".build", "release"))
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 os.makedirs(OUT, exist_ok=True)

@@ -2,7 +2,7 @@
 """gg-ocr vs the tesseract CLI run once per image (`tesseract IMG stdout`) on the same generated
 caption frames: images/s and word recall of both, printed with their ratios."""
 import json, os, re, subprocess, time
-from common import OUT, BIN, FONT, ffmpeg, row, require_release
+from common import OUT, BIN, FONT, READ, ffmpeg, row, require_release
 
 require_release()
 PHRASES = ["BREAKING NEWS TODAY", "SUBSCRIBE FOR MORE", "LIMITED OFFER ENDS SOON", "WATCH UNTIL THE END",
@@ -37,13 +37,13 @@ def recall(text, phrase):
 data = images()
 record = json.dumps({"id": "ocrbench", "url": "x", "items": [{"index": i, "type": "image", "path": p} for i, (p, _) in enumerate(data)]})
 start = time.perf_counter()
-proc = subprocess.run([os.path.join(BIN, "gg-ocr"), "--jobs", "2", "--work-dir", os.path.join(OUT, "work")], input=record, capture_output=True, text=True)
+proc = subprocess.run([os.path.join(BIN, "gg-ocr"), "--jobs", "2", "--work-dir", os.path.join(OUT, "work"), *READ], input=record, capture_output=True, text=True)
 gg_s = time.perf_counter() - start
 items = json.loads(proc.stdout)["items"]
 gg_recall = sum(recall(it.get("text", ""), phrase) for it, (_, phrase) in zip(items, data)) / len(data)
 
 start = time.perf_counter()
-plain = subprocess.run([os.path.join(BIN, "gg-ocr"), "--jobs", "2", "--preprocess", "none", "--work-dir", os.path.join(OUT, "work")], input=record, capture_output=True, text=True)
+plain = subprocess.run([os.path.join(BIN, "gg-ocr"), "--jobs", "2", "--preprocess", "none", "--work-dir", os.path.join(OUT, "work"), *READ], input=record, capture_output=True, text=True)
 plain_s = time.perf_counter() - start
 plain_recall = sum(recall(it.get("text", ""), phrase) for it, (_, phrase) in zip(json.loads(plain.stdout)["items"], data)) / len(data)
 
@@ -73,7 +73,7 @@ row("image", "gg-ocr s", "CLI s", "gg / CLI")
 for path in cases:
     one = json.dumps({"id": "one", "url": "x", "items": [{"index": 0, "type": "image", "path": path}]})
     start = time.perf_counter()
-    subprocess.run([os.path.join(BIN, "gg-ocr"), "--jobs", "1", "--work-dir", os.path.join(OUT, "work"), "--allow-root", os.path.dirname(path)],
+    subprocess.run([os.path.join(BIN, "gg-ocr"), "--jobs", "1", "--work-dir", os.path.join(OUT, "work"), *READ],
                    input=one, capture_output=True, text=True, check=True)
     gg_one = time.perf_counter() - start
     start = time.perf_counter()

@@ -4,7 +4,7 @@ same generated video with known cuts (every fourth scene has a one-frame white f
 fourth a fast pan: neither is a cut). Prints seconds, frames/s, ratios, F1, and gg-scenes' peak
 memory on a short and a 4x longer input (flat memory)."""
 import json, os, subprocess, sys, time
-from common import OUT, BIN, FONT, ffmpeg, best_of, row, peak_rss, require_release
+from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, peak_rss, require_release
 
 require_release()
 SOURCES = ["testsrc2", "smptehdbars", "rgbtestsrc", "cellauto", "yuvtestsrc", "life", "pal100bars", "testsrc"]
@@ -55,7 +55,7 @@ def f1(found, truth, tolerance=2.5 / FPS):
 
 def gg_cuts(path, work, extra=()):
     record = json.dumps({"id": "bench", "url": path, "items": [{"index": 0, "type": "video", "path": path}]})
-    cmd = [os.path.join(BIN, "gg-scenes"), "--work-dir", work, "--jobs", "1", *extra]
+    cmd = [os.path.join(BIN, "gg-scenes"), "--work-dir", work, "--jobs", "1", *READ, *extra]
     seconds, proc = best_of(3, cmd, input=record)
     scenes = json.loads(proc.stdout)["items"][0]["scenes"]
     return seconds, [s["start"] for s in scenes[1:]], cmd, record

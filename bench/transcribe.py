@@ -8,7 +8,7 @@ references from the package), the espeak-ng long.wav fixture (eight sentences ov
 paragraph.wav fixture (43 s of speech without a pause long enough to cut at).
 Times are whole processes (start, model load, decode, recognise), best of 3; WER on normalised words."""
 import json, os, re, subprocess, sys
-from common import OUT, BIN, ROOT, ffmpeg, timed, row, require_release
+from common import OUT, BIN, ROOT, READ, ffmpeg, timed, row, require_release
 
 require_release()
 MODEL_DIR = os.path.join(ROOT, ".whisper", "models")
@@ -96,7 +96,7 @@ def best(cmd, text_of, runs=3, **kw):
 
 def gg(path, *args):
     record = json.dumps({"id": "asr", "url": "x", "items": [{"index": 0, "type": "audio", "path": path}]})
-    cmd = [os.path.join(BIN, "gg-transcribe"), "--work-dir", os.path.join(OUT, "work"), *args]
+    cmd = [os.path.join(BIN, "gg-transcribe"), "--work-dir", os.path.join(OUT, "work"), *READ, *args]
     return best(cmd, lambda p: json.loads(p.stdout)["items"][0]["transcript"]["text"], input=record)
 
 
@@ -126,6 +126,7 @@ for label, path, reference in INPUTS:
                       ("faster-whisper float32 greedy", lambda: faster_whisper_run(path, "float32", 1)),
                       ("faster-whisper int8 beam 5 (default)", lambda: faster_whisper_run(path, "int8", 5)),
                       ("gg-transcribe --engine whisper", lambda: gg(path, "--engine", "whisper", "--model", GGML)),
+                      ("gg-transcribe whisper --beam 1", lambda: gg(path, "--engine", "whisper", "--model", GGML, "--beam", "1")),
                       ("gg-transcribe whisper, f16 model", lambda: gg(path, "--engine", "whisper", "--model", GGML_F16)),
                       ("pocketsphinx_continuous", lambda: pocketsphinx(path)),
                       ("gg-transcribe --engine sphinx", lambda: gg(path, "--engine", "sphinx"))]:

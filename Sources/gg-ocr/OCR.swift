@@ -9,11 +9,12 @@ enum OCRTool {
         summary: "Read the text in every image item and scene keyframe with Tesseract.",
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
-        items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
-        is read in grayscale with Tesseract's automatic layout first; when that reading is not confident,
-        enlarged, caption-stroke and sparse-text passes follow while its time budget lasts (--budget times the
-        first pass), and the best reading is kept; a picture whose budget ran out gets a "budget_exhausted"
-        item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
+        items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Bright
+        caption strokes are read first (fast on any background); unless that reading is confident, Tesseract's
+        own pass on the grayscale picture follows, then thick-stroke, enlarged and sparse-text passes while the
+        picture's time budget lasts (--budget times Tesseract's own pass), and the best reading is kept; a
+        picture whose budget ran out gets a "budget_exhausted" item warning. Tesseract runs with
+        OMP_THREAD_LIMIT=1 per worker.
 
         Examples:
           gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
@@ -26,7 +27,7 @@ enum OCRTool {
             MediaLimits.maxPixelsOption,
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, then enlarged, caption-stroke and sparse-text passes while the budget lasts) or none"),
             OptionSpec("--budget", value: "X", default: "2", "time one picture may take, in multiples of Tesseract's own first pass on it"),
-            OptionSpec("--min-budget", value: "S", default: "0.3", "time one picture may take at least, in seconds"),
+            OptionSpec("--min-budget", value: "S", default: "0.15", "time one picture may take at least, in seconds"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
                       "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
@@ -44,7 +45,7 @@ enum OCRTool {
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
             budget: OCRBudget(factor: options.double("--budget", default: 2, min: 1, max: 100),
-                              minimum: options.double("--min-budget", default: 0.3, min: 0, max: 3600)),
+                              minimum: options.double("--min-budget", default: 0.15, min: 0, max: 3600)),
             missingLanguage: TextReader.missingLanguage(language, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
     }
@@ -158,35 +159,38 @@ struct TextReader: @unchecked Sendable {
         }
     }
 
-    /// Reads one picture at a bounded cost. The first pass is Tesseract's own (automatic layout, the
-    /// grayscale picture at its size), which is what its command line costs; when that reading is not
-    /// confident, further passes (enlarged, caption strokes, sparse text) run while the image's budget
-    /// (`--budget` times the first pass, at least `--min-budget` seconds) allows, each predicted from the
-    /// first pass's time per pixel and stopped at the deadline; the best reading is kept.
+    /// Reads one picture at a bounded cost. Bright caption strokes (a top-hat filter) are read first: the
+    /// filtered picture is mostly black, so Tesseract reads it fast whatever the background, and a confident
+    /// reading ends there. Otherwise Tesseract's own pass on the grayscale picture follows (what its command
+    /// line costs), then, while the picture's budget lasts (`--budget` times that pass, at least
+    /// `--min-budget` seconds), thick strokes, the enlarged picture and sparse text; passes on the plain
+    /// picture are predicted from the first one's time per pixel and skipped when they would overrun, and
+    /// every pass stops at the deadline. The best reading is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
         guard preprocess else {
             return try pool.with { result(kept(try $0.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation))) }
         }
         let gray = try original.gray()
+        let shortSide = min(gray.width, gray.height)
+        let scale = shortSide < 720 ? min(3, 720 / Double(max(shortSide, 1))) : 1
+        let large = scale > 1 ? try gray.scaled(scale) : gray
+        let strokeWidth = Int((Double(large.height) / 120).rounded())
         return try pool.with { engine in
-            let started = monotonicSeconds()
-            var best = kept(try engine.recognize(gray, mode: PSM_AUTO, scale: 1, cancellation: cancellation))
-            let first = monotonicSeconds() - started
+            let thin = try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90)
+            var best = kept(try engine.recognize(thin, mode: PSM_AUTO, scale: scale, cancellation: cancellation))
             if TextReader.confident(best) { return result(best) }
+            let started = monotonicSeconds()
+            let plain = kept(try engine.recognize(gray, mode: PSM_AUTO, scale: 1, cancellation: cancellation))
+            if Recognition.score(plain) > Recognition.score(best) { best = plain }
+            if TextReader.confident(best) { return result(best) }
+            let first = monotonicSeconds() - started
             let deadline = started + max(budget.factor * first, budget.minimum)
             let perPixel = first / Double(max(gray.width * gray.height, 1))
-            let shortSide = min(gray.width, gray.height)
-            let scale = shortSide < 720 ? min(3, 720 / Double(max(shortSide, 1))) : 1
-            let large = scale > 1 ? try gray.scaled(scale) : gray
-            let strokeWidth = Int((Double(large.height) / 120).rounded())
-            // Caption-stroke pictures are mostly black, so Tesseract reads them fast whatever the background:
-            // they are tried first and only stopped at the deadline; plain ones cost about the first pass per
-            // pixel and are skipped when that would overrun the budget.
             let passes: [(plain: Bool, make: () throws -> (Picture, TessPageSegMode))] = [
-                (false, { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90), PSM_AUTO) }),
-                (true, { (large, PSM_AUTO) }),
                 (false, { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90), PSM_AUTO) }),
+                (true, { (large, PSM_AUTO) }),
+                (false, { (thin, PSM_SPARSE_TEXT) }),
                 (true, { (large, PSM_SPARSE_TEXT) }),
             ]
             var exhausted = false
