@@ -9,12 +9,11 @@ enum OCRTool {
         summary: "Read the text in every image item and scene keyframe with Tesseract.",
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
-        items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Bright
-        caption strokes are read first (fast on any background); unless that reading is confident, Tesseract's
-        own pass on the grayscale picture follows, then thick-stroke, enlarged and sparse-text passes while the
-        picture's time budget lasts (--budget times Tesseract's own pass), and the best reading is kept; a
-        picture whose budget ran out gets a "budget_exhausted" item warning. Tesseract runs with
-        OMP_THREAD_LIMIT=1 per worker.
+        items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
+        has a time budget proportional to its size (--budget seconds per megapixel): it is read in grayscale
+        (enlarged when small), then through a bright-caption-stroke filter (for text over busy video), then as
+        sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
+        budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
 
         Examples:
           gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
@@ -26,8 +25,8 @@ enum OCRTool {
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, then enlarged, caption-stroke and sparse-text passes while the budget lasts) or none"),
-            OptionSpec("--budget", value: "X", default: "2", "time one picture may take, in multiples of Tesseract's own first pass on it"),
-            OptionSpec("--min-budget", value: "S", default: "0.15", "time one picture may take at least, in seconds"),
+            OptionSpec("--budget", value: "S", default: "2", "seconds one picture may take per megapixel of it (all passes together)"),
+            OptionSpec("--min-budget", value: "S", default: "0.25", "seconds one picture may take at least"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
                       "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
@@ -44,8 +43,8 @@ enum OCRTool {
             pool: ResourcePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
-            budget: OCRBudget(factor: options.double("--budget", default: 2, min: 1, max: 100),
-                              minimum: options.double("--min-budget", default: 0.15, min: 0, max: 3600)),
+            budget: OCRBudget(secondsPerMegapixel: options.double("--budget", default: 2, min: 0, max: 3600),
+                              minimum: options.double("--min-budget", default: 0.25, min: 0, max: 3600)),
             missingLanguage: TextReader.missingLanguage(language, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
     }
@@ -60,9 +59,9 @@ struct TextResult: Sendable {
     var note: String?
 }
 
-/// How long one picture may take: `factor` times Tesseract's own first pass, at least `minimum` seconds.
+/// How long one picture may take: seconds per megapixel of the picture, at least `minimum` seconds.
 struct OCRBudget: Sendable {
-    var factor: Double
+    var secondsPerMegapixel: Double
     var minimum: Double
 }
 
@@ -159,17 +158,22 @@ struct TextReader: @unchecked Sendable {
         }
     }
 
-    /// Reads one picture at a bounded cost. Bright caption strokes (a top-hat filter) are read first: the
-    /// filtered picture is mostly black, so Tesseract reads it fast whatever the background, and a confident
-    /// reading ends there. Otherwise Tesseract's own pass on the grayscale picture follows (what its command
-    /// line costs), then, while the picture's budget lasts (`--budget` times that pass, at least
-    /// `--min-budget` seconds), thick strokes, the enlarged picture and sparse text; passes on the plain
-    /// picture are predicted from the first one's time per pixel and skipped when they would overrun, and
-    /// every pass stops at the deadline. The best reading is kept.
+    /// Reads one picture within a time budget proportional to its size (`--budget` seconds per megapixel,
+    /// at least `--min-budget`): the grayscale picture (enlarged when small), then bright caption strokes
+    /// (thin and thick), then sparse text, stopping as soon as a reading is confident; every pass stops at
+    /// the deadline and the best reading so far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
+        let started = monotonicSeconds()
+        let megapixels = Double(original.width * original.height) / 1e6
+        let deadline = started + max(budget.minimum, budget.secondsPerMegapixel * megapixels)
         guard preprocess else {
-            return try pool.with { result(kept(try $0.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation))) }
+            return try pool.with { engine in
+                let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation, deadline: deadline)
+                var found = result(kept(reading))
+                if reading.stoppedAtDeadline { found.note = budgetNote(deadline - started) }
+                return found
+            }
         }
         let gray = try original.gray()
         let shortSide = min(gray.width, gray.height)
@@ -177,30 +181,18 @@ struct TextReader: @unchecked Sendable {
         let large = scale > 1 ? try gray.scaled(scale) : gray
         let strokeWidth = Int((Double(large.height) / 120).rounded())
         return try pool.with { engine in
-            let thin = try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90)
-            var best = kept(try engine.recognize(thin, mode: PSM_AUTO, scale: scale, cancellation: cancellation))
-            if TextReader.confident(best) { return result(best) }
-            let started = monotonicSeconds()
-            let plain = kept(try engine.recognize(gray, mode: PSM_AUTO, scale: 1, cancellation: cancellation))
-            if Recognition.score(plain) > Recognition.score(best) { best = plain }
-            if TextReader.confident(best) { return result(best) }
-            let first = monotonicSeconds() - started
-            let deadline = started + max(budget.factor * first, budget.minimum)
-            let perPixel = first / Double(max(gray.width * gray.height, 1))
-            let passes: [(plain: Bool, make: () throws -> (Picture, TessPageSegMode))] = [
-                (false, { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90), PSM_AUTO) }),
-                (true, { (large, PSM_AUTO) }),
-                (false, { (thin, PSM_SPARSE_TEXT) }),
-                (true, { (large, PSM_SPARSE_TEXT) }),
+            var thin: Picture?
+            let passes: [() throws -> (Picture, TessPageSegMode)] = [
+                { (large, PSM_AUTO) },
+                { thin = try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90); return (thin!, PSM_AUTO) },
+                { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90), PSM_AUTO) },
+                { (try thin ?? large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90), PSM_SPARSE_TEXT) },
+                { (large, PSM_SPARSE_TEXT) },
             ]
+            var best = [RecognizedWord]()
             var exhausted = false
-            for (index, pass) in passes.enumerated() where index != 1 || scale > 1 {
-                let predicted = pass.plain ? perPixel * Double(large.width * large.height) : 0
-                if monotonicSeconds() + predicted > deadline {
-                    exhausted = true
-                    continue
-                }
-                let (picture, mode) = try pass.make()
+            for makePass in passes {
+                let (picture, mode) = try makePass()
                 let reading = try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
                 if reading.stoppedAtDeadline {
                     exhausted = true
@@ -211,11 +203,13 @@ struct TextReader: @unchecked Sendable {
                 if TextReader.confident(best) { break }
             }
             var found = result(best)
-            if exhausted && !TextReader.confident(best) {
-                found.note = "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", deadline - started)) s; the best reading so far is kept"
-            }
+            if exhausted { found.note = budgetNote(deadline - started) }
             return found
         }
+    }
+
+    private func budgetNote(_ seconds: Double) -> String {
+        "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", seconds)) s; the best reading so far is kept"
     }
 
     /// A reading needs no further pass: it has words, all read with good confidence, and no lone letter
