@@ -10,7 +10,7 @@ enum OCRTool {
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
         items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
-        has a time budget proportional to its size (--budget seconds per megapixel): it is read in grayscale
+        has a CPU-time budget proportional to its size (--budget seconds per megapixel): it is read in grayscale
         (enlarged when small), then through a bright-caption-stroke filter (for text over busy video), then as
         sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
         budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
@@ -25,8 +25,8 @@ enum OCRTool {
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, then enlarged, caption-stroke and sparse-text passes while the budget lasts) or none"),
-            OptionSpec("--budget", value: "S", default: "2", "seconds one picture may take per megapixel of it (all passes together)"),
-            OptionSpec("--min-budget", value: "S", default: "0.25", "seconds one picture may take at least"),
+            OptionSpec("--budget", value: "S", default: "2", "CPU seconds one picture may take per megapixel of it (all passes together)"),
+            OptionSpec("--min-budget", value: "S", default: "0.25", "CPU seconds one picture may take at least"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
                       "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
@@ -59,7 +59,7 @@ struct TextResult: Sendable {
     var note: String?
 }
 
-/// How long one picture may take: seconds per megapixel of the picture, at least `minimum` seconds.
+/// How long one picture may take, in CPU seconds: per megapixel of the picture, at least `minimum`.
 struct OCRBudget: Sendable {
     var secondsPerMegapixel: Double
     var minimum: Double
@@ -164,7 +164,7 @@ struct TextReader: @unchecked Sendable {
     /// the deadline and the best reading so far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
-        let started = monotonicSeconds()
+        let started = threadCPUSeconds()
         let megapixels = Double(original.width * original.height) / 1e6
         let deadline = started + max(budget.minimum, budget.secondsPerMegapixel * megapixels)
         guard preprocess else {
@@ -209,7 +209,7 @@ struct TextReader: @unchecked Sendable {
     }
 
     private func budgetNote(_ seconds: Double) -> String {
-        "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", seconds)) s; the best reading so far is kept"
+        "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", seconds)) CPU s; the best reading so far is kept"
     }
 
     /// A reading needs no further pass: it has words, all read with good confidence, and no lone letter

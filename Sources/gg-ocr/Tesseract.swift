@@ -78,10 +78,11 @@ private struct StopCondition {
     var deadline = Double.infinity
 }
 
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
+/// CPU seconds the calling thread has used: Tesseract runs on it (OMP_THREAD_LIMIT=1), so a budget in
+/// these units gives the same readings however busy the machine is.
+func threadCPUSeconds() -> Double {
     var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
@@ -109,7 +110,7 @@ final class TesseractEngine {
         stop.initialize(to: StopCondition())
         TessMonitorSetCancelFunc(monitor) { condition, _ in
             guard let stop = condition?.assumingMemoryBound(to: StopCondition.self).pointee else { return false }
-            return (stop.flag?.pointee ?? 0) != 0 || monotonicSeconds() > stop.deadline
+            return (stop.flag?.pointee ?? 0) != 0 || threadCPUSeconds() > stop.deadline
         }
     }
 
@@ -129,7 +130,7 @@ final class TesseractEngine {
     }
 
     /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires,
-    /// and with no words and `stoppedAtDeadline` once the monotonic clock passes `deadline`.
+    /// and with no words and `stoppedAtDeadline` once the thread has used CPU time past `deadline`.
     func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, cancellation: Cancellation,
                    deadline: Double = .infinity) throws -> Recognition {
         try cancellation.check()
@@ -142,7 +143,7 @@ final class TesseractEngine {
         defer { TessMonitorSetCancelThis(monitor, nil) }
         let status = TessBaseAPIRecognize(handle, monitor)
         try cancellation.check()
-        if monotonicSeconds() > deadline { return Recognition(words: [], stoppedAtDeadline: true) }
+        if threadCPUSeconds() > deadline { return Recognition(words: [], stoppedAtDeadline: true) }
         guard status == 0, let iterator = TessBaseAPIGetIterator(handle) else { return Recognition(words: []) }
         defer { TessResultIteratorDelete(iterator) }
         var words = [RecognizedWord]()

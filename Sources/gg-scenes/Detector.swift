@@ -8,7 +8,12 @@ struct DetectorSettings: Sendable {
     var adaptiveThreshold: Double = 3
     var minContent: Double = 15
     var window = 2
+    /// Longest flash, in frames, that is not a cut: a change that comes back to what it left within
+    /// this many frames.
+    var flashFrames = 4
     var minSceneLength: Double = 0.5
+    /// Frames a decision looks ahead of the frame it decides.
+    var lookahead: Int { max(window, flashFrames) }
     var fadeLevel: Double = 12
 }
 
@@ -104,7 +109,7 @@ struct CutDetector {
         if let previous = frames.last { frame.score = contentDifference(previous.hsv, frame.hsv) }
         frames.append(frame)
         var decided = [(AnalysedFrame, Bool)]()
-        while frames.count - 1 - nextToDecide >= settings.window {
+        while frames.count - 1 - nextToDecide >= settings.lookahead {
             decided.append(decideNext())
         }
         return decided
@@ -124,7 +129,7 @@ struct CutDetector {
         seenAny = true
         if cut { lastCutTime = frame.time }
         nextToDecide += 1
-        let keep = settings.window + 1
+        let keep = settings.lookahead + 2
         if nextToDecide > keep {
             frames.removeFirst(nextToDecide - keep)
             nextToDecide = keep
@@ -151,10 +156,10 @@ struct CutDetector {
             guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
         }
         let similar = settings.threshold / 2
-        for ahead in 1...2 where p + ahead < frames.count {
+        for ahead in 1...max(2, settings.flashFrames) where p + ahead < frames.count {
             if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
         }
-        for back in 2...3 where p - back >= 0 {
+        for back in 2...max(3, settings.flashFrames + 1) where p - back >= 0 {
             if contentDifference(frames[p - back].hsv, frame.hsv) < similar { return false }
         }
         return true

@@ -104,7 +104,7 @@ struct SegmentResult {
 
 /// Decodes and analyses one stretch with its own demuxer and decoder.
 struct SegmentDecoder {
-    static let edgeFrames = 8
+    static let edgeFrames = 12
     let settings: DetectorSettings
     let analysisWidth: Int
     let writer: ImageWriter
@@ -206,7 +206,7 @@ struct SegmentMerger {
             }
             scenes[scenes.count - 1].end = roundedSeconds(boundary.time)
             let cuts = decisions(previous.tail + next.head, lastCut: scenes[scenes.count - 1].start)
-            let settled = Set(next.head.dropLast(settings.window + 1).map { roundedSeconds($0.time) })
+            let settled = Set(next.head.dropLast(settings.lookahead + 1).map { roundedSeconds($0.time) })
             var incoming = next.scenes
             let fade = fadeCut(previous, next)
             let boundaryCuts = fade != nil || cuts[roundedSeconds(boundary.time)] == true

@@ -374,4 +374,16 @@ final class RegressionTests: XCTestCase {
         let starts = try fixed.records()[0].array("items")[0].dict("transcript")?["segments"] as? [[String: Any]]
         XCTAssertLessThan(starts?.first?.double("start") ?? 9, 3, "a fixed --vad-threshold still overrides the adaptive gate")
     }
+
+    /// A two-frame white flash was cut: only one-frame flashes were recognised. Flashes of up to four
+    /// frames come back to what they left and are not cuts, with either detector.
+    func testFlashesOfSeveralFramesAreNotCuts() throws {
+        for detector in ["adaptive", "content"] {
+            let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--detector", detector],
+                                  stdin: recordLine([(TestEnv.fixture("flashes.mp4"), "video")]))
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let scenes = try XCTUnwrap(try result.records().first?.array("items").first?.array("scenes"))
+            XCTAssertEqual(scenes.compactMap { $0.double("start") }, [0, 3], "\(detector): \(scenes.map { $0.double("start") ?? -1 })")
+        }
+    }
 }
