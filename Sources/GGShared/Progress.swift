@@ -23,11 +23,11 @@ public final class ProgressLine: @unchecked Sendable {
     private let errorIsTerminal = isatty(2) == 1
 
     /// Turns progress on as the command line and environment ask: off with `-q`, to a file under run.sh.
-    public func configure(tool: String, forced: Bool, total: Int?) {
+    /// `total` is asked for only when progress is shown.
+    public func configure(tool: String, forced: Bool, total: () -> Int?) {
         lock.lock()
         defer { lock.unlock() }
         self.tool = tool
-        self.total = total
         let file = ProcessInfo.processInfo.environment["GG_PROGRESS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         if Verbosity.current == .quiet {
             mode = .off
@@ -38,6 +38,8 @@ public final class ProgressLine: @unchecked Sendable {
         } else {
             mode = forced ? .lines : .off
         }
+        if case .off = mode { return }
+        self.total = total()
         draw(force: true)
     }
 

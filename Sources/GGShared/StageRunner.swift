@@ -202,7 +202,7 @@ public final class StageRunner: @unchecked Sendable {
     ) -> Never {
         var sequence = 0
         let inputs = options.inputs.isEmpty ? ["-"] : options.inputs
-        ProgressLine.shared.configure(tool: tool.name, forced: options.flag("--progress"), total: countRecords(inputs))
+        ProgressLine.shared.configure(tool: tool.name, forced: options.flag("--progress"), total: { self.countRecords(inputs) })
         for input in inputs {
             let reader: LineReader
             if input == "-" {
