@@ -99,6 +99,15 @@ public final class URLCache: Sendable {
         return file
     }
 
+    /// A new private (0700) folder in the cache's temporary folder, for a tool that writes several files
+    /// (yt-dlp's formats before it merges them); removed like a stale temporary file.
+    public func temporaryFolder() throws -> URL {
+        try makePrivateFolder(tempDir)
+        let folder = tempDir.appendingPathComponent("\(getpid())-\(UUID().uuidString).d")
+        guard mkdir(folder.path, 0o700) == 0 else { throw GGError("io", "cannot create \(folder.path): \(String(cString: strerror(errno)))") }
+        return folder
+    }
+
     /// Moves a finished temporary file into the cache and returns its cached path.
     @discardableResult
     public func store(_ url: String, file: URL, entry: CacheEntry) throws -> URL {
@@ -201,7 +210,8 @@ public final class URLCache: Sendable {
             var info = stat()
             guard stat(path, &info) == 0 else { continue }
             let modified = Double(info.st_mtim.tv_sec)
-            if modified < now - 3600 || modified > now + 60 { unlink(path) }
+            guard modified < now - 3600 || modified > now + 60 else { continue }
+            if (info.st_mode & S_IFMT) == S_IFDIR { try? FileManager.default.removeItem(atPath: path) } else { unlink(path) }
         }
         return result
     }

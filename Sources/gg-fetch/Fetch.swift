@@ -321,16 +321,15 @@ struct Fetcher: Sendable {
         } else {
             let scratch: URL
             if let cache {
-                scratch = try cache.temporaryFile()
-                unlink(scratch.path)
+                scratch = try cache.temporaryFolder()
                 cacheResult = "miss"
             } else {
                 scratch = dir.appendingPathComponent(".yt-dlp-\(getpid())-\(UUID().uuidString)")
-            }
-            do {
-                try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw GGError("io", "cannot create \(scratch.path): \(error.localizedDescription)")
+                do {
+                    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw GGError("io", "cannot create \(scratch.path): \(error.localizedDescription)")
+                }
             }
             defer { try? FileManager.default.removeItem(at: scratch) }
             let file = try resolvers.download(info: info, into: scratch, timeout: http.limits.totalTimeout, maxBytes: http.limits.maxBytes,
@@ -383,10 +382,6 @@ struct Fetcher: Sendable {
                 throw error
             }
             contentType = download.contentType
-            if let manifest = Fetcher.manifestKind(temp, contentType: download.contentType) {
-                unlink(temp.path)
-                throw PageError(url: url, manifest: manifest)
-            }
             let entry = CacheEntry(url: Secrets.redact(cacheKey), created: Date().timeIntervalSince1970, bytes: download.bytes, contentType: download.contentType,
                                    effectiveUrl: download.effectiveURL.map(Secrets.redact))
             if let cache {
@@ -400,7 +395,7 @@ struct Fetcher: Sendable {
         do {
             return try placeItem(object, index: index, name: cacheKey, sourceURL: Secrets.redact(url), cache: cacheResult, into: dir)
         } catch let error as GGError where error.kind == "not_media" {
-            if Fetcher.looksLikeHTML(object, contentType: contentType) { throw PageError(url: url) }
+            if let page = Fetcher.page(object, contentType: contentType, url: url) { throw page }
             throw error
         }
     }
@@ -417,19 +412,6 @@ struct Fetcher: Sendable {
         return item
     }
 
-    /// `HLS` or `DASH` when a download is a streaming manifest rather than media.
-    static func manifestKind(_ file: URL, contentType: String?) -> String? {
-        let type = contentType?.lowercased() ?? ""
-        if type.contains("mpegurl") { return "HLS" }
-        if type.contains("dash+xml") { return "DASH" }
-        guard let handle = try? FileHandle(forReadingFrom: file) else { return nil }
-        defer { try? handle.close() }
-        let head = String(decoding: (try? handle.read(upToCount: 1024)) ?? Data(), as: UTF8.self)
-        if head.hasPrefix("#EXTM3U") || head.hasPrefix("\u{FEFF}#EXTM3U") { return "HLS" }
-        if head.contains("<MPD") { return "DASH" }
-        return nil
-    }
-
     private func describe(_ item: inout Item, file: URL) throws {
         let probe = try MediaProber.probe(path: file.path)
         item.type = probe.type
@@ -442,12 +424,21 @@ struct Fetcher: Sendable {
         if stat(file.path, &info) == 0 { item.bytes = Int(info.st_size) }
     }
 
-    static func looksLikeHTML(_ file: URL, contentType: String?) -> Bool {
-        if let contentType, contentType.lowercased().contains("html") { return true }
-        guard let handle = try? FileHandle(forReadingFrom: file) else { return false }
+    /// What a download that is not media is instead, by its content type and first bytes: an HLS or DASH
+    /// manifest or an HTML page (both resolved with yt-dlp), or nil.
+    static func page(_ file: URL, contentType: String?, url: String) -> PageError? {
+        let type = contentType?.lowercased() ?? ""
+        if type.contains("mpegurl") { return PageError(url: url, manifest: "HLS") }
+        if type.contains("dash+xml") { return PageError(url: url, manifest: "DASH") }
+        if type.contains("html") { return PageError(url: url) }
+        guard let handle = try? FileHandle(forReadingFrom: file) else { return nil }
         defer { try? handle.close() }
-        let head = String(decoding: (try? handle.read(upToCount: 512)) ?? Data(), as: UTF8.self).lowercased()
-        return head.contains("<!doctype html") || head.contains("<html")
+        let bytes = (try? handle.read(upToCount: 1024)) ?? Data()
+        let head = String(decoding: bytes, as: UTF8.self)
+        if head.hasPrefix("#EXTM3U") || head.hasPrefix("\u{FEFF}#EXTM3U") { return PageError(url: url, manifest: "HLS") }
+        if head.contains("<MPD") { return PageError(url: url, manifest: "DASH") }
+        let lower = String(decoding: bytes.prefix(512), as: UTF8.self).lowercased()
+        return lower.contains("<!doctype html") || lower.contains("<html") ? PageError(url: url) : nil
     }
 
     static func fileExtension(format: String, type: ItemType) -> String {

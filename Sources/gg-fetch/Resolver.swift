@@ -117,14 +117,14 @@ struct Resolvers: Sendable {
         case .ytDlp:
             let json = try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
             guard let json, result.status == 0 || json["entries"] != nil else {
-                throw ResolverDiagnosis.failure(tool, stderr: stderr, status: result.status)
+                throw ResolverDiagnosis.failure(stderr: stderr, status: result.status)
             }
             var page = try YtDlpOutput.page(from: json)
             page.warnings += ResolverDiagnosis.errorLines(stderr).map { "yt-dlp: \($0)" }
             return page
         case .galleryDl:
             guard let messages = try? JSONSerialization.jsonObject(with: result.stdout) as? [Any] else {
-                throw ResolverDiagnosis.failure(tool, stderr: stderr, status: result.status)
+                throw ResolverDiagnosis.failure(stderr: stderr, status: result.status)
             }
             return try GalleryDLOutput.page(from: messages, stderr: stderr)
         }
@@ -147,7 +147,7 @@ struct Resolvers: Sendable {
             if result.status == 0 || stderr.contains("File is larger than max-filesize") {
                 throw GGError("too_large", "yt-dlp downloaded nothing: larger than --max-bytes \(maxBytes) or no format matched")
             }
-            throw ResolverDiagnosis.failure(.ytDlp, stderr: stderr, status: result.status)
+            throw ResolverDiagnosis.failure(stderr: stderr, status: result.status)
         }
         return URL(fileURLWithPath: printed)
     }
@@ -207,7 +207,7 @@ struct Resolvers: Sendable {
 /// Turns what a resolver printed on failure into an error kind: `network` (retryable), `unavailable`
 /// (private, removed, geo-blocked), `auth_required`, `unsupported_url`, or `resolver_failed`.
 enum ResolverDiagnosis {
-    static func failure(_ tool: ResolverTool, stderr: String, status: Int32) -> GGError {
+    static func failure(stderr: String, status: Int32) -> GGError {
         let lines = errorLines(stderr)
         let message = lines.last ?? stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(status)"
         return classify(message, exception: nil)
