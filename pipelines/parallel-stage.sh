@@ -55,17 +55,15 @@ fi
 hosts=()
 [ -n "${GG_HOSTS:-}" ] && hosts=(-S "$GG_HOSTS")
 command="$(printf '%q ' "$here/pipelines/stage-job.sh" "$bin/$stage" "$@" "${extra[@]}") --first-line {= \$_ = (\$job->seq() - 1) * $per + 1 =}"
-rank() { case "$1" in 0) echo 0 ;; 75) echo 1 ;; 64) echo 2 ;; 65) echo 3 ;; 66) echo 4 ;; 69) echo 5 ;; 74) echo 6 ;; 70) echo 7 ;; *) echo 8 ;; esac; }
+. "$here/pipelines/status.sh"
 set +e
 { parallel --will-cite --pipe -N "$per" --keep-order --retries "$retries" -j "$jobs" "${hosts[@]}" "$command" < "$input" 2>&1 1>&3 3>&- \
     | awk -v report="$input.status" '/^gg-parallel-status: [0-9]+$/ { print $2 > report; next } { print; fflush() }' >&2; } 3>&1
 parallel_status=${PIPESTATUS[0]}
 set -e
-worst=0
-while read -r status; do
-  [ "$(rank "$status")" -gt "$(rank "$worst")" ] && worst=$status
-done < <(cat "$input.status" 2>/dev/null)
-chunks=$(wc -l < "$input.status" 2>/dev/null || echo 0)
+mapfile -t chunk_statuses < <(cat "$input.status" 2>/dev/null)
+worst=$(gg_worst_status "${chunk_statuses[@]}")
+chunks=${#chunk_statuses[@]}
 rm -f "$input.status"
 if [ "$parallel_status" != 0 ] && [ "$worst" = 0 ]; then
   echo "parallel-stage.sh: error: GNU parallel failed (status $parallel_status) after $chunks chunk(s) reported" >&2

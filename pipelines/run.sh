@@ -175,9 +175,5 @@ if [ -n "$renderer" ]; then
   rm -rf "$progress_dir"
 fi
 # The most severe status of all stages, by the rule every gg tool uses.
-rank() { case "$1" in 0) echo 0 ;; 75) echo 1 ;; 64) echo 2 ;; 65) echo 3 ;; 66) echo 4 ;; 69) echo 5 ;; 74) echo 6 ;; 70) echo 7 ;; *) echo 8 ;; esac; }
-worst=0
-for s in "${statuses[@]:1}"; do
-  [ "$(rank "$s")" -gt "$(rank "$worst")" ] && worst=$s
-done
-exit "$worst"
+. "$here/pipelines/status.sh"
+exit "$(gg_worst_status "${statuses[@]:1}")"
