@@ -5,22 +5,9 @@ import Glibc
 #endif
 
 /// Issue 13: each attack of the adversarial probe, reproduced against a hostile server on 127.0.0.1.
-final class HostileInputTests: XCTestCase {
-    var server: TestServer!
-    var dir: URL!
+final class HostileInputTests: ServerTestCase {
     var work: URL { dir.appendingPathComponent("work") }
     var cache: URL { dir.appendingPathComponent("cache") }
-
-    override func setUpWithError() throws {
-        try TestEnv.ensureFixtures()
-        server = try TestServer()
-        dir = TestEnv.temporaryDirectory()
-    }
-
-    override func tearDown() {
-        server = nil
-        try? FileManager.default.removeItem(at: dir)
-    }
 
     func fetch(_ urls: [String], _ extra: [String] = [], directory: URL? = nil) throws -> ProcessOutput {
         try tool("gg-fetch", ["--work-dir", work.path, "--cache-dir", cache.path, "--retries", "0"] + extra,

@@ -2,17 +2,7 @@ import Foundation
 import XCTest
 
 /// The whole pipeline, its schemas, gg-assemble, the Makefile and the GNU parallel recipe.
-final class PipelineTests: XCTestCase {
-    var server: TestServer!
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        try TestEnv.ensureFixtures()
-        server = try TestServer()
-        dir = TestEnv.temporaryDirectory()
-    }
-
-    override func tearDown() { server = nil }
+final class PipelineTests: ServerTestCase {
 
     var runScript: String { TestEnv.repo.appendingPathComponent("pipelines/run.sh").path }
 

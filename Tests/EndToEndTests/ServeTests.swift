@@ -82,20 +82,7 @@ struct HTTPAnswer {
 }
 
 /// gg-serve over real HTTP on 127.0.0.1 (issue 14).
-final class ServeTests: XCTestCase {
-    var server: TestServer!
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        try TestEnv.ensureFixtures()
-        server = try TestServer()
-        dir = TestEnv.temporaryDirectory()
-    }
-
-    override func tearDown() {
-        server = nil
-        try? FileManager.default.removeItem(at: dir)
-    }
+final class ServeTests: ServerTestCase {
 
     func serve(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> ServeProcess {
         try ServeProcess(["--bin", TestEnv.products.path] + arguments, environment: environment, work: dir.appendingPathComponent("work"))

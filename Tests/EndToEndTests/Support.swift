@@ -90,6 +90,23 @@ final class DataBox: @unchecked Sendable {
 }
 
 /// The loopback test server (Tests/Support/server.py), stopped when released.
+/// A test case with the loopback test server and a temporary folder of its own, both gone after each test.
+class ServerTestCase: XCTestCase {
+    var server: TestServer!
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        try TestEnv.ensureFixtures()
+        server = try TestServer()
+        dir = TestEnv.temporaryDirectory()
+    }
+
+    override func tearDown() {
+        server = nil
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
+
 final class TestServer {
     let process = Process()
     let port: Int
