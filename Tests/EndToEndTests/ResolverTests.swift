@@ -126,6 +126,13 @@ final class ResolverTests: XCTestCase {
         XCTAssertEqual(try lower.records()[0].array("items")[0]["height"] as? Int, 480, lower.stderr)
     }
 
+    /// yt-dlp's own downloads keep gg-fetch's --max-bytes: a larger merge is a `too_large` error, not a file.
+    func testYtDlpDownloadsKeepTheSizeLimit() throws {
+        let result = try fetch(["https://www.youtube.com/watch?v=VIDEO000001"], ["--max-bytes", "20000", "--no-cache"])
+        XCTAssertEqual(try result.records()[0].errorKind, "too_large", result.stderr)
+        XCTAssertEqual(result.status, 65)
+    }
+
     func testResolverFailuresAreClassified() throws {
         let urls = ["https://www.instagram.com/p/PRIVATE1/", "https://www.instagram.com/p/LOGIN1/", "https://www.instagram.com/reel/NETFAIL/",
                     "https://www.youtube.com/watch?v=PRIVATEVID1", "https://www.instagram.com/p/UNKNOWN1/"]
