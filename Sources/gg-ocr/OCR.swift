@@ -10,9 +10,9 @@ enum OCRTool {
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
         items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
-        has a CPU-time budget proportional to its size (--budget seconds per megapixel): it is read in grayscale
-        (enlarged when small), then through a bright-caption-stroke filter (for text over busy video), then as
-        sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
+        has a CPU-time budget proportional to its size (--budget seconds per megapixel): it is read through a
+        bright-caption-stroke filter (cheap, for text over busy video), then in grayscale (enlarged when small),
+        then as sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
         budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
 
         Examples:
@@ -25,7 +25,7 @@ enum OCRTool {
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, then enlarged, caption-stroke and sparse-text passes while the budget lasts) or none"),
-            OptionSpec("--budget", value: "S", default: "2", "CPU seconds one picture may take per megapixel of it (all passes together)"),
+            OptionSpec("--budget", value: "S", default: "3", "CPU seconds one picture may take per megapixel of it (all passes together)"),
             OptionSpec("--min-budget", value: "S", default: "0.25", "CPU seconds one picture may take at least"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
@@ -43,7 +43,7 @@ enum OCRTool {
             pool: ResourcePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
-            budget: OCRBudget(secondsPerMegapixel: options.double("--budget", default: 2, min: 0, max: 3600),
+            budget: OCRBudget(secondsPerMegapixel: options.double("--budget", default: 3, min: 0, max: 3600),
                               minimum: options.double("--min-budget", default: 0.25, min: 0, max: 3600)),
             missingLanguage: TextReader.missingLanguage(language, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
@@ -158,10 +158,11 @@ struct TextReader: @unchecked Sendable {
         }
     }
 
-    /// Reads one picture within a time budget proportional to its size (`--budget` seconds per megapixel,
-    /// at least `--min-budget`): the grayscale picture (enlarged when small), then bright caption strokes
-    /// (thin and thick), then sparse text, stopping as soon as a reading is confident; every pass stops at
-    /// the deadline and the best reading so far is kept.
+    /// Reads one picture within a CPU-time budget proportional to its size (`--budget` seconds per
+    /// megapixel, at least `--min-budget`): thin bright caption strokes first (the filtered picture is
+    /// mostly black, so this pass is cheap on any background and always fits the budget), then the
+    /// grayscale picture (enlarged when small), thick strokes and sparse text, stopping as soon as a
+    /// reading is confident; every pass stops at the deadline and the best reading so far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
         let started = threadCPUSeconds()
@@ -183,8 +184,8 @@ struct TextReader: @unchecked Sendable {
         return try pool.with { engine in
             var thin: Picture?
             let passes: [() throws -> (Picture, TessPageSegMode)] = [
-                { (large, PSM_AUTO) },
                 { thin = try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90); return (thin!, PSM_AUTO) },
+                { (large, PSM_AUTO) },
                 { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90), PSM_AUTO) },
                 { (try thin ?? large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90), PSM_SPARSE_TEXT) },
                 { (large, PSM_SPARSE_TEXT) },
