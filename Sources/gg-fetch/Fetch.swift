@@ -1,4 +1,5 @@
 import Foundation
+import GGMedia
 import GGShared
 #if canImport(Glibc)
 import Glibc

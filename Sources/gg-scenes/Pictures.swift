@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import GGMedia
 import GGShared
 
 /// An owned libswscale context, rebuilt when the input geometry changes.

@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import GGMedia
 import GGShared
 
 /// gg-scenes: scene cuts and keyframes for every video item.

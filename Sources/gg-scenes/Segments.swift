@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import GGMedia
 import GGShared
 
 /// A keyframe packet where one stretch of a video ends and the next begins.

@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import GGMedia
 import GGShared
 
 /// An owned libswresample context converting decoded frames to 16 kHz mono signed 16-bit samples.

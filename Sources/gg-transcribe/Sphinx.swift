@@ -1,5 +1,6 @@
 import CPocketSphinx
 import Foundation
+import GGMedia
 import GGShared
 
 /// A recognised word with absolute times in seconds.

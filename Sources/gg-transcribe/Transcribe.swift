@@ -1,4 +1,5 @@
 import Foundation
+import GGMedia
 import GGShared
 
 /// gg-transcribe: a timed transcript for every item with audio.

@@ -1,5 +1,6 @@
 import CWhisper
 import Foundation
+import GGMedia
 import GGShared
 
 /// Where to find libwhisper and a ggml model for the whisper engine.

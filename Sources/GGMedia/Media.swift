@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import GGShared
 
 /// FFmpeg's message for an error code.
 public func avErrorString(_ code: Int32) -> String {
@@ -14,22 +15,7 @@ public func ffmpegVersions() -> [String] {
             text("libswscale", swscale_version()), text("libswresample", swresample_version())]
 }
 
-/// Limits every stage that decodes media applies, set once from its options at start.
-public enum MediaLimits {
-    /// Largest picture (width x height) a decoder may produce: `--max-pixels`.
-    nonisolated(unsafe) public static var maxPixels = 50_000_000
-
-    /// The demuxers media is opened with: containers of video, audio and pictures people post. Nothing
-    /// else is probed (libgme, for one, inflated a 1 MB gzip of zeros into gigabytes).
-    public static let formats = ["mov", "mp4", "matroska", "webm", "mpegts", "flv", "avi", "mpeg", "asf", "m4v",
-                                 "wav", "w64", "flac", "mp3", "aac", "ogg", "aiff", "amr", "caf",
-                                 "image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif", "gif_pipe",
-                                 "pgm_pipe", "ppm_pipe", "pam_pipe", "jpegls_pipe"].joined(separator: ",")
-
-    /// Sample rates and channel counts real audio has: a header claiming 1 Hz made 150 KB a 21-hour track.
-    public static let sampleRates: ClosedRange<Int32> = 4000...768_000
-    public static let channels: ClosedRange<Int32> = 1...64
-
+extension MediaLimits {
     /// Throws `bad_media` for audio parameters no real recording has.
     public static func checkAudio(_ parameters: AVCodecParameters) throws {
         guard sampleRates.contains(parameters.sample_rate) else {
@@ -51,22 +37,6 @@ public enum MediaLimits {
         guard stat(path, &info) == 0 else { return }
         if Double(info.st_size) / duration < minAudioBytesPerSecond {
             throw GGError("bad_media", "the file claims \(Int(duration)) s of audio in \(info.st_size) bytes")
-        }
-    }
-
-    /// The `--max-pixels` option of every stage that decodes pictures.
-    public static let maxPixelsOption = OptionSpec("--max-pixels", value: "N", default: "50000000",
-                                                   "refuse pictures larger than N pixels (pixel bombs): error 'too_many_pixels'")
-
-    /// Sets `maxPixels` from the stage's options.
-    public static func configure(_ options: ParsedOptions) {
-        maxPixels = options.int("--max-pixels", default: 50_000_000, min: 1, max: 1 << 40)
-    }
-
-    /// Throws `too_many_pixels` for pictures over `maxPixels`.
-    public static func checkPicture(width: Int32, height: Int32) throws {
-        guard Int(width) * Int(height) <= maxPixels else {
-            throw GGError("too_many_pixels", "\(width)x\(height) pictures exceed --max-pixels \(maxPixels)")
         }
     }
 }
