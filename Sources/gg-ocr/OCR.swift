@@ -10,9 +10,11 @@ enum OCRTool {
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
         items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
-        has a CPU-time budget proportional to its size (--budget seconds per megapixel): it is read through a
-        bright-caption-stroke filter (cheap, for text over busy video), then in grayscale (enlarged when small),
-        then as sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
+        has a CPU-time budget proportional to its size (--budget seconds per megapixel). Lines of text are found
+        first as rows of glyph-shaped bright or dark blobs (outlined and boxed captions) and read one by one with
+        nothing behind them; then, unless that reading is confident, the picture is read through a
+        bright-caption-stroke filter (cheap, for text over busy video), in grayscale (enlarged when small) and as
+        sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
         budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
 
         Examples:
@@ -24,7 +26,7 @@ enum OCRTool {
             OptionSpec("--tessdata", value: "DIR", default: "$TESSDATA_PREFIX or Tesseract's built-in path", "folder holding LANG.traineddata"),
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
-            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (grayscale, then enlarged, caption-stroke and sparse-text passes while the budget lasts) or none"),
+            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (text lines alone, then caption-stroke, enlarged grayscale and sparse-text passes while the budget lasts) or none (Tesseract on the picture as it is)"),
             OptionSpec("--budget", value: "S", default: "3", "CPU seconds one picture may take per megapixel of it (all passes together)"),
             OptionSpec("--min-budget", value: "S", default: "0.25", "CPU seconds one picture may take at least"),
         ],
@@ -159,10 +161,10 @@ struct TextReader: @unchecked Sendable {
     }
 
     /// Reads one picture within a CPU-time budget proportional to its size (`--budget` seconds per
-    /// megapixel, at least `--min-budget`): thin bright caption strokes first (the filtered picture is
-    /// mostly black, so this pass is cheap on any background and always fits the budget), then the
-    /// grayscale picture (enlarged when small), thick strokes and sparse text, stopping as soon as a
-    /// reading is confident; every pass stops at the deadline and the best reading so far is kept.
+    /// megapixel, at least `--min-budget`): lines of glyphs alone first (small crops, cheap on any
+    /// background), then thin bright caption strokes, the grayscale picture (enlarged when small), thick
+    /// strokes and sparse text, stopping as soon as a reading is confident; every pass stops at the
+    /// deadline and the best reading so far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
         let started = threadCPUSeconds()
@@ -179,34 +181,86 @@ struct TextReader: @unchecked Sendable {
         let gray = try original.gray()
         let shortSide = min(gray.width, gray.height)
         let scale = shortSide < 720 ? min(3, 720 / Double(max(shortSide, 1))) : 1
-        let large = scale > 1 ? try gray.scaled(scale) : gray
-        let strokeWidth = Int((Double(large.height) / 120).rounded())
         return try pool.with { engine in
+            var large: Picture?
+            func enlarged() throws -> Picture {
+                if let large { return large }
+                large = scale > 1 ? try gray.scaled(scale) : gray
+                return large!
+            }
+            var strokeWidth: Int { Int((Double(large!.height) / 120).rounded()) }
             var thin: Picture?
-            let passes: [() throws -> (Picture, TessPageSegMode)] = [
-                { thin = try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90); return (thin!, PSM_AUTO) },
-                { (large, PSM_AUTO) },
-                { (try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90), PSM_AUTO) },
-                { (try thin ?? large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90), PSM_SPARSE_TEXT) },
-                { (large, PSM_SPARSE_TEXT) },
+            let image = GrayImage(gray)
+            let maps = CaptionLines.thresholds.map { BlobMap(image, inside: $0) }
+            let textured = CaptionLines.isTexture(maps, pixels: image.width * image.height)
+            let passes: [() throws -> Recognition?] = [
+                { try readCaptionLines(image, maps: maps, engine: engine, cancellation: cancellation, deadline: deadline) },
+                { let large = try enlarged()
+                  thin = try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90)
+                  return try engine.recognize(thin!, mode: PSM_AUTO, scale: scale, cancellation: cancellation, deadline: deadline) },
+                { textured ? nil : try engine.recognize(try enlarged(), mode: PSM_AUTO, scale: scale, cancellation: cancellation, deadline: deadline) },
+                { let large = try enlarged()
+                  return try engine.recognize(try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90),
+                                              mode: PSM_AUTO, scale: scale, cancellation: cancellation, deadline: deadline) },
+                { try engine.recognize(thin!, mode: PSM_SPARSE_TEXT, scale: scale, cancellation: cancellation, deadline: deadline) },
+                { textured ? nil : try engine.recognize(try enlarged(), mode: PSM_SPARSE_TEXT, scale: scale, cancellation: cancellation, deadline: deadline) },
             ]
             var best = [RecognizedWord]()
             var exhausted = false
-            for makePass in passes {
-                let (picture, mode) = try makePass()
-                let reading = try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
+            for pass in passes {
+                guard let reading = try pass() else { continue }
+                let words = kept(reading)
+                if Recognition.score(words) > Recognition.score(best) { best = words }
                 if reading.stoppedAtDeadline {
                     exhausted = true
                     break
                 }
-                let words = kept(reading)
-                if Recognition.score(words) > Recognition.score(best) { best = words }
                 if TextReader.confident(best) { break }
             }
             var found = result(best)
             if exhausted { found.note = budgetNote(deadline - started) }
             return found
         }
+    }
+
+    /// Reads each line of glyphs that `CaptionLines` finds, alone and with nothing behind it; a line read
+    /// with low confidence, or overlapping a line read better from the other threshold, is dropped.
+    /// Lines are tried longest first, and a threshold's lines are given up after four unreadable ones in a row.
+    private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], engine: TesseractEngine, cancellation: Cancellation,
+                                  deadline: Double) throws -> Recognition {
+        var read = [(line: TextLine, words: [RecognizedWord])]()
+        var stopped = false
+        thresholds: for map in maps {
+            var unreadable = 0
+            for line in CaptionLines.lines(in: map, imageHeight: image.height).sorted(by: { $0.glyphs.count > $1.glyphs.count }) {
+                if unreadable == 4 { break }
+                let (picture, scale, x, y) = try CaptionLines.render(line, from: map, width: image.width, height: image.height)
+                let reading = try engine.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
+                                                   cancellation: cancellation, deadline: deadline)
+                if reading.stoppedAtDeadline {
+                    stopped = true
+                    break thresholds
+                }
+                var words = kept(reading)
+                guard !words.isEmpty, words.reduce(0, { $0 + $1.confidence }) / Double(words.count) >= 70 else {
+                    unreadable += 1
+                    continue
+                }
+                unreadable = 0
+                for n in words.indices { words[n].lineStart = n == 0 }
+                read.append((line, words))
+            }
+        }
+        var chosen = [(line: TextLine, words: [RecognizedWord])]()
+        for candidate in read.sorted(by: { Recognition.score($0.words) > Recognition.score($1.words) })
+        where !chosen.contains(where: { CaptionLines.overlap($0.line, candidate.line) }) {
+            chosen.append(candidate)
+        }
+        chosen.sort { a, b in
+            let sameRow = min(a.line.maxY, b.line.maxY) - max(a.line.minY, b.line.minY) > min(a.line.glyphHeight, b.line.glyphHeight) / 2
+            return sameRow ? a.line.minX < b.line.minX : a.line.minY < b.line.minY
+        }
+        return Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped)
     }
 
     private func budgetNote(_ seconds: Double) -> String {

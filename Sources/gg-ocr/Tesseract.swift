@@ -131,8 +131,9 @@ final class TesseractEngine {
 
     /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires,
     /// and with no words and `stoppedAtDeadline` once the thread has used CPU time past `deadline`.
-    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, cancellation: Cancellation,
-                   deadline: Double = .infinity) throws -> Recognition {
+    /// Boxes are given in the coordinates of the picture this one was cut from at `origin` and enlarged by `scale`.
+    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, origin: (x: Int, y: Int) = (0, 0),
+                   cancellation: Cancellation, deadline: Double = .infinity) throws -> Recognition {
         try cancellation.check()
         TessBaseAPISetPageSegMode(handle, mode)
         TessBaseAPISetImage2(handle, picture.pointer)
@@ -155,7 +156,7 @@ final class TesseractEngine {
             guard !text.isEmpty else { continue }
             var left: Int32 = 0, top: Int32 = 0, right: Int32 = 0, bottom: Int32 = 0
             _ = TessPageIteratorBoundingBox(page, RIL_WORD, &left, &top, &right, &bottom)
-            let box = WordBox(x: Int(Double(left) / scale), y: Int(Double(top) / scale),
+            let box = WordBox(x: origin.x + Int(Double(left) / scale), y: origin.y + Int(Double(top) / scale),
                           w: Int(Double(right - left) / scale), h: Int(Double(bottom - top) / scale))
             let confidence = Double(TessResultIteratorConfidence(iterator, RIL_WORD))
             words.append(RecognizedWord(text: text, confidence: (confidence * 10).rounded() / 10, box: box, lineStart: TessPageIteratorIsAtBeginningOf(page, RIL_TEXTLINE) != 0))

@@ -1,0 +1,267 @@
+import CTesseract
+import GGShared
+
+/// An 8-bit picture's pixels as bytes, row by row.
+struct GrayImage {
+    let width: Int
+    let height: Int
+    var bytes: [UInt8]
+
+    init(width: Int, height: Int, bytes: [UInt8]) {
+        self.width = width
+        self.height = height
+        self.bytes = bytes
+    }
+
+    init(_ picture: Picture) {
+        width = picture.width
+        height = picture.height
+        bytes = [UInt8](repeating: 0, count: width * height)
+        bytes.withUnsafeMutableBufferPointer { gg_pix_copy_gray(picture.pointer, $0.baseAddress) }
+    }
+
+    func picture() throws -> Picture {
+        guard let pix = bytes.withUnsafeBufferPointer({ gg_pix_from_gray($0.baseAddress, Int32(width), Int32(height)) }) else {
+            throw GGError("internal", "cannot make a picture")
+        }
+        return Picture(pix)
+    }
+}
+
+/// An 8-connected group of pixels on one side of a threshold, with its bounding box.
+struct Blob {
+    var minX: Int, minY: Int, maxX: Int, maxY: Int
+    var area = 0
+    var width: Int { maxX - minX + 1 }
+    var height: Int { maxY - minY + 1 }
+}
+
+/// The blobs of a thresholded picture and which blob each pixel belongs to (0 for none, else index + 1).
+struct BlobMap {
+    var labels: [Int32]
+    var blobs: [Blob]
+
+    /// Labels the pixels for which `inside` holds, in one union-find pass and one relabelling pass.
+    init(_ image: GrayImage, inside: ClosedRange<UInt8>) {
+        let w = image.width, h = image.height
+        var labels = [Int32](repeating: 0, count: w * h)
+        var parent: [Int32] = [0]
+        var blobs = [Blob]()
+        image.bytes.withUnsafeBufferPointer { pixels in
+            labels.withUnsafeMutableBufferPointer { out in
+                func root(_ label: Int32) -> Int32 {
+                    var r = label
+                    while parent[Int(r)] != r { r = parent[Int(r)] }
+                    var l = label
+                    while parent[Int(l)] != r { let next = parent[Int(l)]; parent[Int(l)] = r; l = next }
+                    return r
+                }
+                for y in 0..<h {
+                    var i = y * w
+                    for x in 0..<w {
+                        defer { i += 1 }
+                        guard inside.contains(pixels[i]) else { continue }
+                        var found: Int32 = x > 0 ? out[i - 1] : 0
+                        if y > 0 {
+                            for n in [x > 0 ? out[i - w - 1] : 0, out[i - w], x + 1 < w ? out[i - w + 1] : 0] where n != 0 && n != found {
+                                if found == 0 {
+                                    found = n
+                                } else {
+                                    let a = root(n), b = root(found)
+                                    if a != b { parent[Int(max(a, b))] = min(a, b) }
+                                }
+                            }
+                        }
+                        if found == 0 {
+                            found = Int32(parent.count)
+                            parent.append(found)
+                        }
+                        out[i] = found
+                    }
+                }
+                var index = [Int32](repeating: 0, count: parent.count)
+                for y in 0..<h {
+                    var i = y * w
+                    for x in 0..<w {
+                        defer { i += 1 }
+                        guard out[i] != 0 else { continue }
+                        let r = Int(root(out[i]))
+                        if index[r] == 0 {
+                            blobs.append(Blob(minX: x, minY: y, maxX: x, maxY: y))
+                            index[r] = Int32(blobs.count)
+                        }
+                        out[i] = index[r]
+                        let b = Int(index[r]) - 1
+                        if x < blobs[b].minX { blobs[b].minX = x }
+                        if x > blobs[b].maxX { blobs[b].maxX = x }
+                        blobs[b].maxY = y
+                        blobs[b].area += 1
+                    }
+                }
+            }
+        }
+        self.labels = labels
+        self.blobs = blobs
+    }
+}
+
+/// A row of glyph-like blobs sharing a baseline: a line of caption or printed text.
+struct TextLine {
+    var minX: Int, minY: Int, maxX: Int, maxY: Int
+    /// The typical glyph height of the row.
+    var glyphHeight: Int
+    var baseline: Int
+    var glyphs: [Blob]
+
+    /// Whether a blob that is not one of the glyphs belongs to the line: a small solid mark just above a
+    /// glyph (the dot of an i, an accent) or on the baseline next to one (a full stop, a comma).
+    func includes(_ blob: Blob) -> Bool {
+        let h = Double(glyphHeight)
+        guard Double(blob.height) <= 1.3 * h, Double(blob.area) >= 0.015 * h * h else { return false }
+        if glyphs.contains(where: { $0.minX == blob.minX && $0.minY == blob.minY && $0.area == blob.area }) { return true }
+        let fill = Double(blob.area) / Double(blob.width * blob.height)
+        let mark = Double(blob.height) <= 0.45 * h && fill >= 0.55 && blob.width <= blob.height * 2 && blob.height <= blob.width * 3
+        guard mark else { return false }
+        let onBaseline = Double(abs(blob.maxY - baseline)) <= 0.2 * h
+        return glyphs.contains { glyph in
+            let over = min(glyph.maxX, blob.maxX) - max(glyph.minX, blob.minX)
+            if over >= 0 && Double(over + 1) >= 0.5 * Double(blob.width) {
+                let above = glyph.minY - blob.maxY
+                return above >= 0 && Double(above) <= 0.45 * h
+            }
+            let gap = max(blob.minX - glyph.maxX, glyph.minX - blob.maxX)
+            return onBaseline && Double(gap) <= 0.3 * h
+        }
+    }
+}
+
+/// Finds lines of text as rows of glyph-shaped blobs in a thresholded picture and renders each one alone,
+/// glyphs black on white, so that Tesseract reads captions without the video behind them.
+enum CaptionLines {
+    /// Bright glyphs (white or yellow fill, usually outlined or shadowed) and dark glyphs (on a light box).
+    static let thresholds: [ClosedRange<UInt8>] = [190...255, 0...70]
+
+    /// Blobs per pixel beyond which a picture is texture (cellular automata, foliage, noise): Tesseract's
+    /// page layout analysis, which its cancel hook cannot stop, took 4-30 s on such pictures (about 0.08
+    /// blobs per pixel) against under 0.6 s up to 0.05.
+    static let textureDensity = 0.06
+
+    static func isTexture(_ maps: [BlobMap], pixels: Int) -> Bool {
+        Double(maps.reduce(0) { $0 + $1.blobs.count }) > textureDensity * Double(max(pixels, 1))
+    }
+
+    static func lines(in map: BlobMap, imageHeight: Int) -> [TextLine] {
+        let minHeight = max(8, imageHeight * 12 / 1000), maxHeight = max(minHeight, imageHeight * 15 / 100)
+        let glyphs = map.blobs.indices.filter { i in
+            let b = map.blobs[i]
+            let fill = Double(b.area) / Double(b.width * b.height)
+            return b.height >= minHeight && b.height <= maxHeight && Double(b.width) <= 2.5 * Double(b.height) && fill >= 0.12 && (fill <= 0.95 || b.width * 3 <= b.height)
+        }.sorted { map.blobs[$0].minX < map.blobs[$1].minX }
+        let lefts = glyphs.map { map.blobs[$0].minX }
+        func firstAtOrRight(of x: Int) -> Int {
+            var low = 0, high = lefts.count
+            while low < high {
+                let mid = (low + high) / 2
+                if lefts[mid] < x { low = mid + 1 } else { high = mid }
+            }
+            return low
+        }
+        var used = Set<Int>()
+        var found = [TextLine]()
+        for start in glyphs where !used.contains(start) {
+            var members = [map.blobs[start]]
+            used.insert(start)
+            var right = map.blobs[start].maxX
+            var heightSum = map.blobs[start].height
+            var centreSum = map.blobs[start].minY + map.blobs[start].maxY
+            while true {
+                let height = Double(heightSum) / Double(members.count)
+                let centre = Double(centreSum) / Double(2 * members.count)
+                let from = firstAtOrRight(of: right - Int(0.1 * height))
+                let next = glyphs[from...].prefix { Double(map.blobs[$0].minX - right) < 1.2 * height }.first { i in
+                    let b = map.blobs[i]
+                    return !used.contains(i)
+                        && abs(Double(b.minY + b.maxY) / 2 - centre) < 0.35 * height
+                        && Double(b.height) / height > 0.5 && Double(b.height) / height < 2
+                }
+                guard let next else { break }
+                used.insert(next)
+                let b = map.blobs[next]
+                members.append(b)
+                right = max(right, b.maxX)
+                heightSum += b.height
+                centreSum += b.minY + b.maxY
+            }
+            guard members.count >= 3 else { continue }
+            let bottoms = members.map(\.maxY).sorted()
+            let baseline = bottoms[bottoms.count / 2]
+            let heights = members.map(\.height).sorted()
+            let typical = heights[heights.count / 2]
+            let aligned = members.filter {
+                Double(abs($0.maxY - baseline)) <= 0.15 * Double(typical)
+                    && Double($0.height) >= 0.7 * Double(typical) && Double($0.height) <= 1.45 * Double(typical)
+            }.count
+            guard aligned >= 3, Double(aligned) >= 0.6 * Double(members.count) else { continue }
+            found.append(TextLine(minX: members.map(\.minX).min()!, minY: members.map(\.minY).min()!,
+                                  maxX: right, maxY: members.map(\.maxY).max()!, glyphHeight: typical, baseline: baseline,
+                                  glyphs: members))
+        }
+        return joinedRows(found)
+    }
+
+    /// Joins lines that continue each other on one baseline (a glyph lost to the background splits a line).
+    static func joinedRows(_ lines: [TextLine]) -> [TextLine] {
+        var rows = [TextLine]()
+        for line in lines.sorted(by: { $0.minX < $1.minX }) {
+            let h = Double(line.glyphHeight)
+            if let n = rows.lastIndex(where: { row in
+                Double(abs(row.baseline - line.baseline)) <= 0.2 * h && abs(Double(row.glyphHeight) - h) <= 0.25 * h
+                    && line.minX > row.maxX && Double(line.minX - row.maxX) <= 3 * h
+            }) {
+                rows[n].minX = min(rows[n].minX, line.minX)
+                rows[n].maxX = max(rows[n].maxX, line.maxX)
+                rows[n].minY = min(rows[n].minY, line.minY)
+                rows[n].maxY = max(rows[n].maxY, line.maxY)
+                rows[n].glyphs += line.glyphs
+            } else {
+                rows.append(line)
+            }
+        }
+        return rows
+    }
+
+    /// Whether two lines share more than half of the smaller one's box.
+    static func overlap(_ a: TextLine, _ b: TextLine) -> Bool {
+        let w = min(a.maxX, b.maxX) - max(a.minX, b.minX) + 1, h = min(a.maxY, b.maxY) - max(a.minY, b.minY) + 1
+        guard w > 0, h > 0 else { return false }
+        let smaller = min((a.maxX - a.minX + 1) * (a.maxY - a.minY + 1), (b.maxX - b.minX + 1) * (b.maxY - b.minY + 1))
+        return Double(w * h) > 0.5 * Double(smaller)
+    }
+
+    /// The line's glyphs (with dots, accents and punctuation inside its padded box) black on white,
+    /// scaled so glyphs are about 40 pixels high; returns the picture, its scale and its origin.
+    static func render(_ line: TextLine, from map: BlobMap, width: Int, height: Int) throws -> (Picture, Double, Int, Int) {
+        let pad = max(4, line.glyphHeight * 3 / 10)
+        let x0 = max(0, line.minX - pad), y0 = max(0, line.minY - pad)
+        let x1 = min(width - 1, line.maxX + pad), y1 = min(height - 1, line.maxY + pad)
+        let w = x1 - x0 + 1, h = y1 - y0 + 1
+        var keep = [Int32: Bool]()
+        var bytes = [UInt8](repeating: 255, count: w * h)
+        for y in y0...y1 {
+            for x in x0...x1 {
+                let label = map.labels[y * width + x]
+                guard label != 0 else { continue }
+                let inside = keep[label] ?? {
+                    let b = map.blobs[Int(label) - 1]
+                    let fits = b.minX >= x0 && b.maxX <= x1 && b.minY >= y0 && b.maxY <= y1 && line.includes(b)
+                    keep[label] = fits
+                    return fits
+                }()
+                if inside { bytes[(y - y0) * w + (x - x0)] = 0 }
+            }
+        }
+        let picture = try GrayImage(width: w, height: h, bytes: bytes).picture()
+        let scale = min(4, max(0.5, 40 / Double(line.glyphHeight)))
+        return (abs(scale - 1) < 0.05 ? picture : try picture.scaled(scale), abs(scale - 1) < 0.05 ? 1 : scale, x0, y0)
+    }
+}
