@@ -240,23 +240,22 @@ struct ChunkPacker {
     }
 }
 
-/// One whisper decoding state, reused across chunks by one worker at a time.
+/// Decodes chunks with a model shared by every worker, one chunk at a time.
 final class WhisperDecoder {
     private let model: WhisperModel
-    private let state: OpaquePointer
 
     init(model: WhisperModel) throws {
+        self.model = model
+    }
+
+    /// Segments of one chunk with absolute times, and the language whisper used. Each chunk gets a new
+    /// decoding state: whisper's temperature fallback samples from the state's random generator, so a
+    /// reused state made a chunk's text depend on the chunks decoded before it (in the same run or not).
+    func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, beam: Int, noSpeechThreshold: Float, cancellation: Cancellation) throws -> (segments: [Segment], language: String) {
         guard let state = gg_whisper_state_new(model.handle) else {
             throw GGError("engine_unavailable", "whisper cannot allocate a decoding state")
         }
-        self.model = model
-        self.state = state
-    }
-
-    deinit { gg_whisper_state_free(model.handle, state) }
-
-    /// Segments of one chunk with absolute times, and the language whisper used.
-    func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, beam: Int, noSpeechThreshold: Float, cancellation: Cancellation) throws -> (segments: [Segment], language: String) {
+        defer { gg_whisper_state_free(model.handle, state) }
         let status = chunk.samples.withUnsafeBufferPointer {
             gg_whisper_run(model.handle, state, $0.baseAddress, Int32($0.count), Int32(threads), language, Int32(beam), cancellation.flag)
         }

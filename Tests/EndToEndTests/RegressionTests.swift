@@ -359,6 +359,22 @@ final class RegressionTests: XCTestCase {
         XCTAssertNil(try captions.records()[0].array("items")[0]["warnings"], "a confident first reading needs no budget")
     }
 
+    /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
+    /// alone but "And the onions first" after another recording in the same run. A chunk's text now
+    /// depends on its audio only.
+    func testTranscriptDoesNotDependOnTheRecordsBeforeIt() throws {
+        let onions = recordLine([(TestEnv.fixture("onions.m4a"), "audio")], id: "onions")
+        let other = recordLine([(TestEnv.fixture("speech1.wav"), "audio")], id: "other")
+        var texts = [String]()
+        for input in [onions, other + "\n" + onions] {
+            let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", "whisper", "--jobs", "1"], stdin: input)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            texts.append(try XCTUnwrap(try result.records().last?.array("items").first?.dict("transcript")?["text"] as? String))
+        }
+        XCTAssertEqual(texts[0], texts[1])
+        XCTAssertTrue(texts[0].lowercased().contains("golden"), texts[0])
+    }
+
     /// White or yellow captions with a thick black outline over busy phone video were missed or split
     /// ("AMIBER" for AMBER): they are now found as rows of glyph-shaped blobs and read one line at a time.
     func testOutlinedCaptionsOverBusyVideoAreRead() throws {
