@@ -1,5 +1,5 @@
 """Helpers shared by the gg benchmarks: media generation, timing, peak memory."""
-import os, resource, subprocess, sys, time
+import os, re, resource, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -42,3 +42,47 @@ def row(name, *cells):
 def require_release():
     if not os.path.exists(os.path.join(BIN, "gg-scenes")):
         sys.exit(f"build the release binaries first: swift build -c release (looked in {BIN})")
+
+
+def cut_f1(found, truth, tolerance):
+    """F1 of detected cut times against the true ones, each truth matched at most once within `tolerance` s."""
+    truth = list(truth)
+    hits = 0
+    for c in found:
+        match = next((t for t in truth if abs(t - c) <= tolerance), None)
+        if match is not None:
+            hits += 1
+            truth.remove(match)
+    if not truth and not found:
+        return 1.0
+    if not found or hits == 0:
+        return 0.0
+    precision, recall = hits / len(found), hits / (hits + len(truth))
+    return 2 * precision * recall / (precision + recall)
+
+
+NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+
+
+def words(text):
+    """Normalised words for WER: lower case, no punctuation, small numbers spelled out."""
+    out = []
+    for w in re.split(r"[^a-z0-9']+", text.lower()):
+        w = w.strip("'")
+        if not w:
+            continue
+        w = SPELLED.get(w, w)
+        out.append(NUMBERS[int(w)] if w.isdigit() and int(w) < len(NUMBERS) else w)
+    return out
+
+
+def wer(ref, hyp):
+    r, h = words(ref), words(hyp)
+    d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(h) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
+            prev, d[j] = d[j], cur
+    return d[len(h)] / len(r)

@@ -4,7 +4,7 @@ same generated video with known cuts (every fourth scene has a one-frame white f
 fourth a fast pan: neither is a cut). Prints seconds, frames/s, ratios, F1, and gg-scenes' peak
 memory on a short and a 4x longer input (flat memory)."""
 import json, os, subprocess, sys, time
-from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, peak_rss, require_release
+from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, peak_rss, require_release, cut_f1
 
 require_release()
 SOURCES = ["testsrc2", "smptehdbars", "rgbtestsrc", "cellauto", "yuvtestsrc", "life", "pal100bars", "testsrc"]
@@ -39,18 +39,8 @@ def make_video(path, segments, size="1280x720"):
         json.dump(cuts, f)
 
 
-def f1(found, truth, tolerance=2.5 / FPS):
-    truth = list(truth)
-    hits = 0
-    for c in found:
-        match = next((t for t in truth if abs(t - c) <= tolerance), None)
-        if match is not None:
-            hits += 1
-            truth.remove(match)
-    if not found or hits == 0:
-        return 0.0
-    precision, recall = hits / len(found), hits / (hits + len(truth))
-    return 2 * precision * recall / (precision + recall)
+def f1(found, truth):
+    return cut_f1(found, truth, 2.5 / FPS)
 
 
 def gg_cuts(path, work, extra=()):

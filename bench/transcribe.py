@@ -8,7 +8,7 @@ references from the package), the espeak-ng long.wav fixture (eight sentences ov
 paragraph.wav fixture (43 s of speech without a pause long enough to cut at).
 Times are whole processes (start, model load, decode, recognise), best of 3; WER on normalised words."""
 import json, os, re, subprocess, sys
-from common import OUT, BIN, ROOT, READ, ffmpeg, timed, row, require_release
+from common import OUT, BIN, ROOT, READ, ffmpeg, timed, row, require_release, wer
 
 require_release()
 MODEL_DIR = os.path.join(ROOT, ".whisper", "models")
@@ -24,32 +24,6 @@ subprocess.run([os.path.join(ROOT, "scripts", "make-fixtures")], check=True)
 GGML_F16 = os.path.join(OUT, "ggml-tiny.en-f16.bin")
 if not os.path.exists(GGML_F16):
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "whisper-model.py"), "--type", "f16", CT2, GGML_F16], check=True, stdout=subprocess.DEVNULL)
-
-NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
-SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-
-
-def words(text):
-    out = []
-    for w in re.split(r"[^a-z0-9']+", text.lower()):
-        w = w.strip("'")
-        if not w:
-            continue
-        w = SPELLED.get(w, w)
-        out.append(NUMBERS[int(w)] if w.isdigit() and int(w) < len(NUMBERS) else w)
-    return out
-
-
-def wer(ref, hyp):
-    r, h = words(ref), words(hyp)
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)] / len(r)
-
 
 DATA = "/usr/share/pocketsphinx/test/data/librivox"
 refs = {}
