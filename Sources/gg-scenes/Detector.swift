@@ -15,6 +15,12 @@ struct DetectorSettings: Sendable {
     /// Frames a decision looks ahead of the frame it decides.
     var lookahead: Int { max(window, flashFrames) }
     var fadeLevel: Double = 12
+    /// A low-contrast cut: a change of at least a quarter of `minContent`, though under it and under
+    /// `lowContrast`, between frames that are otherwise still (neighbours changing less than
+    /// `stillContent`), such as between two similar greys under one caption.
+    var faintContent: Double { minContent / 4 }
+    var lowContrast: Double = 15
+    var stillContent: Double = 0.5
 }
 
 /// One analysed frame: a small HSV picture plus what the detector derived from it.
@@ -143,19 +149,24 @@ struct CutDetector {
         guard frame.time - lastCutTime >= settings.minSceneLength else { return false }
         let dark = settings.fadeLevel
         if frame.meanValue < dark || frames[p - 1].meanValue < dark { return false }
+        var faint = false
         switch settings.mode {
         case .content:
             guard frame.score >= settings.threshold else { return false }
         case .adaptive:
-            guard frame.score >= settings.minContent else { return false }
             let lo = max(1, p - settings.window)
             let hi = min(frames.count - 1, p + settings.window)
             let neighbours = (lo...hi).filter { $0 != p }.map { frames[$0].score }
             let average = neighbours.isEmpty ? 0 : neighbours.reduce(0, +) / Double(neighbours.count)
+            guard frame.score >= settings.minContent || frame.score < settings.lowContrast else { return false }
+            faint = frame.score < settings.minContent
+            if faint {
+                guard frame.score >= settings.faintContent, neighbours.count >= 2, neighbours.allSatisfy({ $0 < settings.stillContent }) else { return false }
+            }
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)
             guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
         }
-        let similar = settings.threshold / 2
+        let similar = faint ? frame.score / 2 : settings.threshold / 2
         for ahead in 1...max(2, settings.flashFrames) where p + ahead < frames.count {
             if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
         }

@@ -11,8 +11,9 @@ enum ScenesTool {
         details: """
         Adds "scenes": [{index, start, end, keyframe}] to every video item; keyframes are written under
         WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector (default) compares
-        each frame's HSV content difference with its neighbours', so fast motion and single-frame flashes do
-        not cut; fades through black cut in the middle of the dark stretch.
+        each frame's HSV content difference with its neighbours', so fast motion and flashes of up to four frames
+        do not cut, while a small change between otherwise still frames (two similar greys under one caption)
+        does; fades through black cut in the middle of the dark stretch.
 
         Examples:
           gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson

@@ -359,6 +359,17 @@ final class RegressionTests: XCTestCase {
         XCTAssertNil(try captions.records()[0].array("items")[0]["warnings"], "a confident first reading needs no budget")
     }
 
+    /// A cut between two similar greys under the same caption changes the picture by less than
+    /// --min-content and was missed; a change between frames that are otherwise still is now a cut.
+    func testLowContrastCutUnderUnchangedTextIsFound() throws {
+        let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: recordLine([(TestEnv.fixture("lowcut.mp4"), "video")]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let scenes = try XCTUnwrap(try result.records().first?.array("items").first?.array("scenes"))
+        XCTAssertEqual(scenes.compactMap { $0.double("start") }, [0, 2])
+        let still = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: recordLine([(TestEnv.fixture("flashes.mp4"), "video")]))
+        XCTAssertEqual(try still.records().first?.array("items").first?.array("scenes").compactMap { $0.double("start") }, [0, 3], "flashes are still not cuts")
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
