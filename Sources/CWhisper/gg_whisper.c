@@ -102,7 +102,9 @@ gg_whisper *gg_whisper_open(const char *library, const char *model, char *error,
     whisper->whisper_log_set(gg_whisper_log, NULL);
     struct whisper_context_params params = whisper->whisper_context_default_params();
     params.use_gpu = false;
-    params.flash_attn = true; /* whisper.cpp 1.8 defaults to it too: about 12% faster decoding here */
+    /* Off: with it (1.8.5), a new decoding state read onions.m4a as "and did on the end first" where a
+       used state, or a new one without it, read "And the onions first"; about 12% slower. */
+    params.flash_attn = false;
     last_error[0] = 0;
     whisper->context = whisper->whisper_init_from_file_with_params_no_state(model, params);
     if (!whisper->context) {
