@@ -12,7 +12,6 @@
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
 
-static inline int gg_averror(int e) { return AVERROR(e); }
 static inline int gg_averror_eof(void) { return AVERROR_EOF; }
 static inline int gg_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int64_t gg_av_nopts_value(void) { return AV_NOPTS_VALUE; }

@@ -10,8 +10,6 @@ enum URLKind: String {
     case youtubeShort = "youtube_short"
     case direct
     case local
-
-    var needsResolver: Bool { self != .direct && self != .local }
 }
 
 /// Sorts input URLs into the kinds gg-fetch handles.

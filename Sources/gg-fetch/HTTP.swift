@@ -19,7 +19,6 @@ struct HTTPLimits: Sendable {
 
 /// A finished download.
 struct Download: Sendable {
-    var status: Int
     var bytes: Int
     var contentType: String?
     var effectiveURL: String?
@@ -191,6 +190,6 @@ struct HTTPClient: Sendable {
             throw GGError("http_error", "\(url): HTTP \(status)", retryable: true, httpStatus: status)
         }
         if status >= 400 { throw GGError("http_error", "\(url): HTTP \(status)", httpStatus: status) }
-        return Download(status: status, bytes: sink.bytes, contentType: contentType, effectiveURL: effective)
+        return Download(bytes: sink.bytes, contentType: contentType, effectiveURL: effective)
     }
 }
