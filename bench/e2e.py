@@ -166,8 +166,8 @@ for name, (seconds, results) in runs:
     f1s, recalls, wers = scores(results)
     row(name, f"{seconds:.2f}", f"{sum(f1s) / len(f1s):.3f}", f"{min(f1s):.3f}", f"{sum(recalls) / len(recalls):.3f}",
         f"{min(recalls):.3f}", f"{sum(wers) / len(wers):.3f}", f"{max(wers):.3f}")
-print("\nper URL (scene F1 / OCR recall / WER):")
-row("URL", *[name.split(",")[0].split(" (")[0] for name, _ in runs[:2]])
+print("\nper URL: scene F1 / OCR recall / WER")
+print(f"{'URL':<16}{'gg':>24}{'python glue':>24}")
 for n, url in enumerate(urls):
     cells = []
     for _, (_, results) in runs[:2]:
@@ -175,7 +175,7 @@ for n, url in enumerate(urls):
         f1 = f"{cut_f1(r['cuts'], t['cuts'], 0.2):.2f}" if t["cuts"] is not None else "-"
         w = f"{wer(t['speech'], r['transcript']):.2f}" if t["speech"] else "-"
         cells.append(f"{f1} / {recall(r['text'], t['captions']):.2f} / {w}")
-    row(os.path.basename(url), *cells)
+    print(f"{os.path.basename(url):<16}" + "".join(f"{c:>24}" for c in cells))
 gg_s = runs[0][1][0]
 print(f"\ntime: glue one at a time / gg {runs[1][1][0] / gg_s:.2f}x, glue -P2 / gg {runs[2][1][0] / gg_s:.2f}x  (target >= 3)")
 server.shutdown()
