@@ -198,7 +198,7 @@ public enum LoopFilter: Sendable {
 }
 
 /// A decoder (AVCodecContext) opened for one stream.
-public final class Decoder {
+public final class MediaDecoder {
     public let pointer: UnsafeMutablePointer<AVCodecContext>
 
     public init(stream: UnsafeMutablePointer<AVStream>, threads: Int32 = 0, loopFilter: LoopFilter = .full) throws {

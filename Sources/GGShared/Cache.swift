@@ -34,7 +34,7 @@ public struct CacheStats: Codable, Sendable, Equatable {
 /// and renamed into place, data before metadata, so readers in other processes never see
 /// a half-written entry. Folders are 0700 and files 0600; the key is the hash of the whole URL, but the
 /// stored metadata has its credentials redacted. An entry dated in the future counts as expired.
-public final class URLCache: Sendable {
+public final class MediaCache: Sendable {
     public let root: URL
     public let ttl: Double
 
@@ -65,7 +65,7 @@ public final class URLCache: Sendable {
 
     /// A fresh entry for `url`, or nil when missing, expired or incomplete.
     public func lookup(_ url: String, now: Double = Date().timeIntervalSince1970) -> (file: URL, entry: CacheEntry)? {
-        let key = URLCache.key(url)
+        let key = MediaCache.key(url)
         guard let data = try? Data(contentsOf: metaURL(key)),
               let entry = try? RecordJSON.decoder().decode(CacheEntry.self, from: data),
               entry.url == Secrets.redact(url), isFresh(entry.created, now: now, ttl: ttl) else { return nil }
@@ -111,7 +111,7 @@ public final class URLCache: Sendable {
     /// Moves a finished temporary file into the cache and returns its cached path.
     @discardableResult
     public func store(_ url: String, file: URL, entry: CacheEntry) throws -> URL {
-        let key = URLCache.key(url)
+        let key = MediaCache.key(url)
         let data = dataURL(key)
         var stored = false
         for _ in 0..<3 where !stored {

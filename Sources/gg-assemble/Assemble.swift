@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The final description of one input URL.
-struct Result: Encodable, Sendable {
+struct ServiceResult: Encodable, Sendable {
     var id: String?
     var url: String?
     var status: String
@@ -24,7 +24,7 @@ struct Result: Encodable, Sendable {
     var error: StageFailure?
 }
 
-extension Result {
+extension ServiceResult {
     /// Every error in the result, its items' and their scenes': the run's exit status counts them all.
     var failures: [StageFailure] {
         [error].compactMap { $0 } + videos.flatMap { [$0.error].compactMap { $0 } + $0.scenes.compactMap(\.error) }
@@ -166,12 +166,12 @@ struct Assembler: Sendable {
     let workRoot: URL
     let readableRoots: [String]
 
-    static func header(_ record: Record) -> Result {
-        Result(id: record.id, url: record.url, status: "success", kind: record.kind, title: record.title, description: record.description,
+    static func header(_ record: Record) -> ServiceResult {
+        ServiceResult(id: record.id, url: record.url, status: "success", kind: record.kind, title: record.title, description: record.description,
                tags: record.tags, uploader: record.uploader, uploaded: record.uploaded, pageUrl: record.pageUrl, duration: record.duration, warnings: record.warnings)
     }
 
-    func assemble(_ input: Record, _ context: StageContext) throws -> Result {
+    func assemble(_ input: Record, _ context: StageContext) throws -> ServiceResult {
         var record = input
         let root = WorkRoot(workRoot, readable: readableRoots)
         for index in (record.items ?? []).indices where record.items![index].error == nil {

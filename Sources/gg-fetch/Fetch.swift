@@ -70,9 +70,9 @@ enum FetchTool {
         let runner = StageRunner(tool: info)
         let options = runner.options
         MediaLimits.configure(options)
-        let cacheRoot = options.string("--cache-dir").map { URL(fileURLWithPath: $0) } ?? URLCache.defaultRoot()
-        let cache = URLCache(root: cacheRoot, ttl: options.duration("--cache-ttl", default: 7 * 86400))
-        let resolved = URLCache(root: cacheRoot.appendingPathComponent("resolved"), ttl: options.duration("--resolve-ttl", default: 3600))
+        let cacheRoot = options.string("--cache-dir").map { URL(fileURLWithPath: $0) } ?? MediaCache.defaultRoot()
+        let cache = MediaCache(root: cacheRoot, ttl: options.duration("--cache-ttl", default: 7 * 86400))
+        let resolved = MediaCache(root: cacheRoot.appendingPathComponent("resolved"), ttl: options.duration("--resolve-ttl", default: 3600))
         if runCacheCommand(options, [cache, resolved]) { exit(ExitCode.ok.rawValue) }
         let addresses: AddressPolicy
         do {
@@ -113,7 +113,7 @@ enum FetchTool {
     }
 
     /// Runs --cache-stats (of the media cache), --cache-clear or --cache-prune (of media and resolved pages).
-    private static func runCacheCommand(_ options: ParsedOptions, _ caches: [URLCache]) -> Bool {
+    private static func runCacheCommand(_ options: ParsedOptions, _ caches: [MediaCache]) -> Bool {
         let commands = ["--cache-stats", "--cache-clear"].filter { options.flag($0) } + (options.string("--cache-prune") != nil ? ["--cache-prune"] : [])
         if commands.count > 1 { ParsedOptions.usage(info.name, "\(commands.joined(separator: " and ")) cannot be combined; run them one at a time") }
         let output: String
@@ -121,7 +121,7 @@ enum FetchTool {
             output = RecordJSON.encodeLine(caches[0].stats())
         } else if options.flag("--cache-clear") || options.string("--cache-prune") != nil {
             let removals = caches.map { options.flag("--cache-clear") ? $0.clear() : $0.prune(olderThan: options.duration("--cache-prune", default: 0)) }
-            let removal = URLCache.Removal(removed: removals.map(\.removed).reduce(0, +), failed: removals.flatMap(\.failed))
+            let removal = MediaCache.Removal(removed: removals.map(\.removed).reduce(0, +), failed: removals.flatMap(\.failed))
             output = "{\"removed\":\(removal.removed),\"failed\":\(removal.failed.count)}"
             if !removal.failed.isEmpty {
                 try? FileHandle.standardOutput.write(contentsOf: Data((output + "\n").utf8))
@@ -159,8 +159,8 @@ final class RecordIDs: @unchecked Sendable {
 /// Turns one record's URL into downloaded, probed items.
 struct Fetcher: Sendable {
     let http: HTTPClient
-    let cache: URLCache?
-    let resolvedCache: URLCache?
+    let cache: MediaCache?
+    let resolvedCache: MediaCache?
     let resolvers: Resolvers
     let allowLocal: Bool
 
@@ -189,7 +189,7 @@ struct Fetcher: Sendable {
             let source = URL(fileURLWithPath: target).standardizedFileURL
             var item = Item(index: 0, type: .video, path: "")
             try describe(&item, file: source)
-            let destination = dir.appendingPathComponent("0-\(String(URLCache.key(url).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
+            let destination = dir.appendingPathComponent("0-\(String(MediaCache.key(url).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
             try placeFile(source, at: destination)
             item.path = destination.path
             item.sourceUrl = "file://" + source.path
@@ -407,7 +407,7 @@ struct Fetcher: Sendable {
         item.sourceUrl = sourceURL
         item.cache = cache
         try describe(&item, file: object)
-        let destination = dir.appendingPathComponent("\(index)-\(String(URLCache.key(name).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
+        let destination = dir.appendingPathComponent("\(index)-\(String(MediaCache.key(name).prefix(16))).\(Fetcher.fileExtension(format: item.format ?? "", type: item.type))")
         try placeFile(object, at: destination)
         item.path = destination.path
         return item

@@ -116,7 +116,7 @@ struct SegmentDecoder {
                 keyframePath: @escaping (Int) -> String) throws -> SegmentResult {
         let file = try FormatContext(path: path)
         let stream = file.stream(streamIndex)
-        let decoder = try Decoder(stream: stream, threads: threads, loopFilter: loopFilter)
+        let decoder = try MediaDecoder(stream: stream, threads: threads, loopFilter: loopFilter)
         let clock = MediaClock(file)
         if let start = plan.start {
             let sought = av_seek_frame(file.pointer, Int32(streamIndex), start.seek, AVSEEK_FLAG_BACKWARD)

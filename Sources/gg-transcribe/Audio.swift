@@ -234,7 +234,7 @@ enum SpeechAudio {
         guard let index = file.bestStream(AVMEDIA_TYPE_AUDIO) else { return false }
         try MediaLimits.checkAudioDuration(file, path: path)
         let stream = file.stream(index)
-        let decoder = try Decoder(stream: stream, threads: 1)
+        let decoder = try MediaDecoder(stream: stream, threads: 1)
         let resampler = try Resampler()
         let clock = MediaClock(file)
         var segmenter = segmenter

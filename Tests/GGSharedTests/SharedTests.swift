@@ -77,7 +77,7 @@ final class SharedTests: XCTestCase {
 
     func testCacheEntriesExpireAndPrune() throws {
         let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gg-cache-\(UUID().uuidString)")
-        let cache = URLCache(root: root, ttl: 100)
+        let cache = MediaCache(root: root, ttl: 100)
         try cache.storeData("http://a", data: Data("hello".utf8))
         let now = Date().timeIntervalSince1970
         XCTAssertEqual(cache.lookupData("http://a"), Data("hello".utf8))
@@ -92,9 +92,9 @@ final class SharedTests: XCTestCase {
 
     func testCacheIgnoresIncompleteEntries() throws {
         let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gg-cache-\(UUID().uuidString)")
-        let cache = URLCache(root: root, ttl: 100)
+        let cache = MediaCache(root: root, ttl: 100)
         try cache.storeData("http://a", data: Data("hello".utf8))
-        let data = cache.dataURL(URLCache.key("http://a"))
+        let data = cache.dataURL(MediaCache.key("http://a"))
         try Data("hel".utf8).write(to: data)
         XCTAssertNil(cache.lookup("http://a"), "a data file whose size differs from its metadata is not served")
     }
@@ -131,13 +131,13 @@ final class SharedTests: XCTestCase {
     /// Cache entries dated in the future never expired; --cache-clear reported removals that failed.
     func testCacheTreatsFutureEntriesAsExpiredAndCountsOnlyRealRemovals() throws {
         let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gg-cache-\(UUID().uuidString)")
-        let cache = URLCache(root: root, ttl: 100)
+        let cache = MediaCache(root: root, ttl: 100)
         try cache.storeData("http://a", data: Data("hello".utf8))
         let now = Date().timeIntervalSince1970
         XCTAssertNil(cache.lookup("http://a", now: now - 3600), "an entry made an hour from now is not fresh")
         XCTAssertEqual(cache.prune(olderThan: 1000, now: now - 3600).removed, 1)
         try cache.storeData("http://b", data: Data("b".utf8))
-        let data = cache.dataURL(URLCache.key("http://b"))
+        let data = cache.dataURL(MediaCache.key("http://b"))
         try FileManager.default.removeItem(at: data)
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: false)
         let removal = cache.clear()
