@@ -6,13 +6,9 @@ struct GrayImage {
     let width: Int
     let height: Int
     var bytes: [UInt8]
+}
 
-    init(width: Int, height: Int, bytes: [UInt8]) {
-        self.width = width
-        self.height = height
-        self.bytes = bytes
-    }
-
+extension GrayImage {
     init(_ picture: Picture) {
         width = picture.width
         height = picture.height
@@ -112,13 +108,15 @@ struct TextLine {
     var glyphHeight: Int
     var baseline: Int
     var glyphs: [Blob]
+    /// The glyphs' labels in the blob map the line was found in.
+    var labels: Set<Int32>
 
-    /// Whether a blob that is not one of the glyphs belongs to the line: a small solid mark just above a
-    /// glyph (the dot of an i, an accent) or on the baseline next to one (a full stop, a comma).
-    func includes(_ blob: Blob) -> Bool {
+    /// Whether a blob belongs to the line: one of its glyphs, or a small solid mark just above a glyph
+    /// (the dot of an i, an accent) or on the baseline next to one (a full stop, a comma).
+    func includes(_ blob: Blob, label: Int32) -> Bool {
         let h = Double(glyphHeight)
         guard Double(blob.height) <= 1.3 * h, Double(blob.area) >= 0.015 * h * h else { return false }
-        if glyphs.contains(where: { $0.minX == blob.minX && $0.minY == blob.minY && $0.area == blob.area }) { return true }
+        if labels.contains(label) { return true }
         let fill = Double(blob.area) / Double(blob.width * blob.height)
         let mark = Double(blob.height) <= 0.45 * h && fill >= 0.55 && blob.width <= blob.height * 2 && blob.height <= blob.width * 3
         guard mark else { return false }
@@ -170,6 +168,7 @@ enum CaptionLines {
         var found = [TextLine]()
         for start in glyphs where !used.contains(start) {
             var members = [map.blobs[start]]
+            var labels: Set<Int32> = [Int32(start + 1)]
             used.insert(start)
             var right = map.blobs[start].maxX
             var heightSum = map.blobs[start].height
@@ -188,6 +187,7 @@ enum CaptionLines {
                 used.insert(next)
                 let b = map.blobs[next]
                 members.append(b)
+                labels.insert(Int32(next + 1))
                 right = max(right, b.maxX)
                 heightSum += b.height
                 centreSum += b.minY + b.maxY
@@ -204,7 +204,7 @@ enum CaptionLines {
             guard aligned >= 3, Double(aligned) >= 0.6 * Double(members.count) else { continue }
             found.append(TextLine(minX: members.map(\.minX).min()!, minY: members.map(\.minY).min()!,
                                   maxX: right, maxY: members.map(\.maxY).max()!, glyphHeight: typical, baseline: baseline,
-                                  glyphs: members))
+                                  glyphs: members, labels: labels))
         }
         return joinedRows(found)
     }
@@ -223,6 +223,7 @@ enum CaptionLines {
                 rows[n].minY = min(rows[n].minY, line.minY)
                 rows[n].maxY = max(rows[n].maxY, line.maxY)
                 rows[n].glyphs += line.glyphs
+                rows[n].labels.formUnion(line.labels)
             } else {
                 rows.append(line)
             }
@@ -253,7 +254,7 @@ enum CaptionLines {
                 guard label != 0 else { continue }
                 let inside = keep[label] ?? {
                     let b = map.blobs[Int(label) - 1]
-                    let fits = b.minX >= x0 && b.maxX <= x1 && b.minY >= y0 && b.maxY <= y1 && line.includes(b)
+                    let fits = b.minX >= x0 && b.maxX <= x1 && b.minY >= y0 && b.maxY <= y1 && line.includes(b, label: label)
                     keep[label] = fits
                     return fits
                 }()
@@ -262,6 +263,7 @@ enum CaptionLines {
         }
         let picture = try GrayImage(width: w, height: h, bytes: bytes).picture()
         let scale = min(4, max(0.5, 40 / Double(line.glyphHeight)))
-        return (abs(scale - 1) < 0.05 ? picture : try picture.scaled(scale), abs(scale - 1) < 0.05 ? 1 : scale, x0, y0)
+        if abs(scale - 1) < 0.05 { return (picture, 1, x0, y0) }
+        return (try picture.scaled(scale), scale, x0, y0)
     }
 }

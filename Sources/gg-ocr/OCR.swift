@@ -181,29 +181,34 @@ struct TextReader: @unchecked Sendable {
         let gray = try original.gray()
         let shortSide = min(gray.width, gray.height)
         let scale = shortSide < 720 ? min(3, 720 / Double(max(shortSide, 1))) : 1
+        let image = GrayImage(gray)
+        let maps = CaptionLines.thresholds.map { BlobMap(image, inside: $0) }
+        let textured = CaptionLines.isTexture(maps, pixels: image.width * image.height)
+        var large: Picture?, thin: Picture?
+        func enlarged() throws -> Picture {
+            if large == nil { large = scale > 1 ? try gray.scaled(scale) : gray }
+            return large!
+        }
+        func strokes(opening: (Int) -> Int) throws -> Picture {
+            let picture = try enlarged()
+            let width = Int((Double(picture.height) / 120).rounded())
+            return try picture.brightStrokes(stroke: width, opening: opening(width), level: 90)
+        }
+        func thinStrokes() throws -> Picture {
+            if thin == nil { thin = try strokes { $0 * 2 / 3 } }
+            return thin!
+        }
         return try pool.with { engine in
-            var large: Picture?
-            func enlarged() throws -> Picture {
-                if let large { return large }
-                large = scale > 1 ? try gray.scaled(scale) : gray
-                return large!
+            func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
+                try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
             }
-            var strokeWidth: Int { Int((Double(large!.height) / 120).rounded()) }
-            var thin: Picture?
-            let image = GrayImage(gray)
-            let maps = CaptionLines.thresholds.map { BlobMap(image, inside: $0) }
-            let textured = CaptionLines.isTexture(maps, pixels: image.width * image.height)
             let passes: [() throws -> Recognition?] = [
                 { try readCaptionLines(image, maps: maps, engine: engine, cancellation: cancellation, deadline: deadline) },
-                { let large = try enlarged()
-                  thin = try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth * 2 / 3, level: 90)
-                  return try engine.recognize(thin!, mode: PSM_AUTO, scale: scale, cancellation: cancellation, deadline: deadline) },
-                { textured ? nil : try engine.recognize(try enlarged(), mode: PSM_AUTO, scale: scale, cancellation: cancellation, deadline: deadline) },
-                { let large = try enlarged()
-                  return try engine.recognize(try large.brightStrokes(stroke: strokeWidth, opening: strokeWidth + 1, level: 90),
-                                              mode: PSM_AUTO, scale: scale, cancellation: cancellation, deadline: deadline) },
-                { try engine.recognize(thin!, mode: PSM_SPARSE_TEXT, scale: scale, cancellation: cancellation, deadline: deadline) },
-                { textured ? nil : try engine.recognize(try enlarged(), mode: PSM_SPARSE_TEXT, scale: scale, cancellation: cancellation, deadline: deadline) },
+                { try read(try thinStrokes(), PSM_AUTO) },
+                { textured ? nil : try read(try enlarged(), PSM_AUTO) },
+                { try read(try strokes { $0 + 1 }, PSM_AUTO) },
+                { try read(try thinStrokes(), PSM_SPARSE_TEXT) },
+                { textured ? nil : try read(try enlarged(), PSM_SPARSE_TEXT) },
             ]
             var best = [RecognizedWord]()
             var exhausted = false
