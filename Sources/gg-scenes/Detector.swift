@@ -158,10 +158,10 @@ struct CutDetector {
             let hi = min(frames.count - 1, p + settings.window)
             let neighbours = (lo...hi).filter { $0 != p }.map { frames[$0].score }
             let average = neighbours.isEmpty ? 0 : neighbours.reduce(0, +) / Double(neighbours.count)
-            guard frame.score >= settings.minContent || frame.score < settings.lowContrast else { return false }
-            faint = frame.score < settings.minContent
-            if faint {
-                guard frame.score >= settings.faintContent, neighbours.count >= 2, neighbours.allSatisfy({ $0 < settings.stillContent }) else { return false }
+            if frame.score < settings.minContent {
+                guard frame.score < settings.lowContrast, frame.score >= settings.faintContent, neighbours.count >= 2,
+                      neighbours.allSatisfy({ $0 < settings.stillContent }) else { return false }
+                faint = true
             }
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)
             guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }

@@ -62,7 +62,7 @@ enum TranscribeTool {
                     runner.diagnostics.note("engine whisper: model \(model.path), whisper.cpp \(model.library.version) at \(model.library.path)")
                 }
                 let english = !model.multilingual || language == "en"
-                engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { try WhisperDecoder(model: model) },
+                engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { WhisperDecoder(model: model) },
                                   threads: threads, language: english ? "en" : language,
                                   beam: options.int("--beam", default: 5, min: 1, max: 16),
                                   noSpeech: Float(options.double("--no-speech", default: 0.6, min: 0, max: 1)))

@@ -29,13 +29,12 @@ final class WhisperModel: @unchecked Sendable {
 final class WhisperDecoder {
     private let model: WhisperModel
 
-    init(model: WhisperModel) throws {
+    init(model: WhisperModel) {
         self.model = model
     }
 
     /// Segments of one chunk with absolute times, and the language whisper used. Each chunk gets a new
-    /// decoding state: whisper's temperature fallback samples from the state's random generator, so a
-    /// reused state made a chunk's text depend on the chunks decoded before it (in the same run or not).
+    /// decoding state: a reused one made a chunk's text depend on the chunks decoded before it.
     func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, beam: Int, noSpeechThreshold: Float, cancellation: Cancellation) throws -> (segments: [Segment], language: String) {
         guard let state = gg_whisper_state_new(model.handle) else {
             throw GGError("engine_unavailable", "whisper cannot allocate a decoding state")
