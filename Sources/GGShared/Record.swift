@@ -121,6 +121,8 @@ public struct Scene: Codable, Sendable, Equatable {
     public var start: Double
     public var end: Double
     public var keyframe: String
+    /// Media time of the keyframe, seconds.
+    public var keyframeTime: Double?
     public var clip: String?
     public var text: String?
     public var confidence: Double?
@@ -128,11 +130,12 @@ public struct Scene: Codable, Sendable, Equatable {
     public var duplicateOf: Int?
     public var error: StageFailure?
 
-    public init(index: Int, start: Double, end: Double, keyframe: String) {
+    public init(index: Int, start: Double, end: Double, keyframe: String, keyframeTime: Double? = nil) {
         self.index = index
         self.start = start
         self.end = end
         self.keyframe = keyframe
+        self.keyframeTime = keyframeTime
     }
 }
 

@@ -63,6 +63,7 @@ struct SceneResult: Encodable, Sendable {
     var confidence: Double?
     var duplicateOf: Int?
     var keyframe: String?
+    var keyframeTime: Double?
     var keyframeBase64: String?
     var clip: String?
     var clipBase64: String?
@@ -193,7 +194,7 @@ struct Assembler: Sendable {
             case .video:
                 let scenes = (item.scenes ?? []).map { scene in
                     SceneResult(index: scene.index, start: scene.start, end: scene.end, text: scene.text, confidence: scene.confidence,
-                                duplicateOf: scene.duplicateOf, keyframe: cleanup ? nil : nonEmpty(scene.keyframe),
+                                duplicateOf: scene.duplicateOf, keyframe: cleanup ? nil : nonEmpty(scene.keyframe), keyframeTime: scene.keyframeTime,
                                 keyframeBase64: embed(scene.keyframe), clip: cleanup ? nil : scene.clip,
                                 clipBase64: scene.clip.flatMap(embed), error: scene.error)
                 }

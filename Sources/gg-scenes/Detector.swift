@@ -16,11 +16,24 @@ struct DetectorSettings: Sendable {
     var lookahead: Int { max(window, flashFrames) }
     var fadeLevel: Double = 12
     /// A low-contrast cut: a change of at least a quarter of `minContent`, though under it and under
-    /// `lowContrast`, between frames that are otherwise still (neighbours changing less than
-    /// `stillContent`), such as between two similar greys under one caption.
+    /// `lowContrast`, between frames that otherwise change little (neighbours changing less than
+    /// `stillContent`, or than the change over `faintRatio`), such as between two similar greys under
+    /// one caption, or from fine texture to a flat picture of the same mean.
     var faintContent: Double { minContent / 4 }
     var lowContrast: Double = 15
     var stillContent: Double = 0.5
+    var faintRatio: Double = 4
+    /// A gradual transition (dissolve, fade between pictures): over `gradualWindow` seconds the picture
+    /// changes by at least `gradualContent`, along a straight path (the change over the window is at
+    /// least `gradualStraightness` of the sum of its frame-to-frame changes), and smoothly (each pixel's
+    /// largest single step is at most `gradualSteepness` of its change over the window, which tells
+    /// a dissolve from motion and wipes, where a pixel changes at once).
+    var gradualWindow = 0.5
+    var gradualContent: Double { minContent }
+    var gradualStraightness = 0.6
+    var gradualSteepness = 0.4
+    /// Frames of history the gradual test may reach back.
+    static let historyFrames = 32
 }
 
 /// One analysed frame: a small HSV picture plus what the detector derived from it.
@@ -31,9 +44,16 @@ struct AnalysedFrame {
     var meanValue: Double
     var score: Double
     var payload: AnyObject?
+    /// Whether the frame ends a window of gradual change (set by the detector).
+    var gradual = false
 }
 
-/// Mean absolute HSV difference of two pictures, as PySceneDetect's content detector scores it.
+/// Saturation under which a pixel's hue is noise: greys whose chroma moves by one step under
+/// compression or blending swing across the hue circle.
+let greyHueSaturation = 24
+
+/// Mean absolute HSV difference of two pictures, as PySceneDetect's content detector scores it,
+/// except that hue counts only where both pixels have colour (saturation of `greyHueSaturation` or more).
 func contentDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
     guard a.count == b.count, !a.isEmpty else { return 0 }
     let planeSize = a.count / 3
@@ -42,8 +62,9 @@ func contentDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
         b.withUnsafeBufferPointer { pb in
             var h = 0, s = 0, v = 0
             for i in 0..<planeSize {
-                h &+= abs(Int(pa[i]) &- Int(pb[i]))
-                s &+= abs(Int(pa[planeSize &+ i]) &- Int(pb[planeSize &+ i]))
+                let sa = Int(pa[planeSize &+ i]), sb = Int(pb[planeSize &+ i])
+                if min(sa, sb) >= greyHueSaturation { h &+= abs(Int(pa[i]) &- Int(pb[i])) }
+                s &+= abs(sa &- sb)
                 v &+= abs(Int(pa[2 &* planeSize &+ i]) &- Int(pb[2 &* planeSize &+ i]))
             }
             totals = (h, s, v)
@@ -102,6 +123,7 @@ struct CutDetector {
     private var nextToDecide = 0
     private var lastCutTime = 0.0
     private var seenAny = false
+    private var history: [(time: Double, hsv: [UInt8], score: Double, meanValue: Double)] = []
 
     init(settings: DetectorSettings, lastCutTime: Double = 0, continuing: Bool = false) {
         self.settings = settings
@@ -113,6 +135,9 @@ struct CutDetector {
     mutating func push(_ frame: AnalysedFrame) -> [(AnalysedFrame, Bool)] {
         var frame = frame
         if let previous = frames.last { frame.score = contentDifference(previous.hsv, frame.hsv) }
+        history.append((frame.time, frame.hsv, frame.score, frame.meanValue))
+        if history.count > DetectorSettings.historyFrames { history.removeFirst() }
+        frame.gradual = settings.mode == .adaptive && endsGradualChange()
         frames.append(frame)
         var decided = [(AnalysedFrame, Bool)]()
         while frames.count - 1 - nextToDecide >= settings.lookahead {
@@ -149,6 +174,9 @@ struct CutDetector {
         guard frame.time - lastCutTime >= settings.minSceneLength else { return false }
         let dark = settings.fadeLevel
         if frame.meanValue < dark || frames[p - 1].meanValue < dark { return false }
+        if frame.gradual && !frames[p - 1].gradual {
+            return !frames[(p + 1)...].contains { $0.meanValue < dark }
+        }
         var faint = false
         switch settings.mode {
         case .content:
@@ -159,14 +187,15 @@ struct CutDetector {
             let neighbours = (lo...hi).filter { $0 != p }.map { frames[$0].score }
             let average = neighbours.isEmpty ? 0 : neighbours.reduce(0, +) / Double(neighbours.count)
             if frame.score < settings.minContent {
+                let calm = max(settings.stillContent, frame.score / settings.faintRatio)
                 guard frame.score < settings.lowContrast, frame.score >= settings.faintContent, neighbours.count >= 2,
-                      neighbours.allSatisfy({ $0 < settings.stillContent }) else { return false }
+                      neighbours.allSatisfy({ $0 < calm }) else { return false }
                 faint = true
             }
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)
             guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
         }
-        let similar = faint ? frame.score / 2 : settings.threshold / 2
+        let similar = faint ? frame.score / 2 : max(settings.threshold / 2, frame.score / 3)
         for ahead in 1...max(2, settings.flashFrames) where p + ahead < frames.count {
             if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
         }
@@ -174,5 +203,32 @@ struct CutDetector {
             if contentDifference(frames[p - back].hsv, frame.hsv) < similar { return false }
         }
         return true
+    }
+
+    /// Whether the newest frame ends a window of gradual change (see `DetectorSettings.gradualWindow`).
+    private func endsGradualChange() -> Bool {
+        guard let newest = history.last, newest.hsv.count >= 3 else { return false }
+        guard let first = history.firstIndex(where: { newest.time - $0.time <= settings.gradualWindow + 1e-6 }),
+              history.count - first >= 5 else { return false }
+        let start = history[first]
+        let change = contentDifference(start.hsv, newest.hsv)
+        guard change >= settings.gradualContent,
+              !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
+        let path = history[(first + 1)...].reduce(0) { $0 + $1.score }
+        guard change >= settings.gradualStraightness * path else { return false }
+        let planeSize = newest.hsv.count / 3
+        var largestSteps = 0, totals = 0
+        var steps = [Int](repeating: 0, count: 2 * planeSize)
+        for k in (first + 1)..<history.count {
+            let a = history[k - 1].hsv, b = history[k].hsv
+            for i in planeSize..<(3 * planeSize) {
+                steps[i - planeSize] = max(steps[i - planeSize], abs(Int(a[i]) - Int(b[i])))
+            }
+        }
+        for i in planeSize..<(3 * planeSize) {
+            totals += abs(Int(start.hsv[i]) - Int(newest.hsv[i]))
+            largestSteps += steps[i - planeSize]
+        }
+        return totals > 0 && Double(largestSteps) <= settings.gradualSteepness * Double(totals)
     }
 }

@@ -9,11 +9,14 @@ enum ScenesTool {
         name: "gg-scenes",
         summary: "Detect scene cuts in each video item and write one keyframe per scene.",
         details: """
-        Adds "scenes": [{index, start, end, keyframe}] to every video item; keyframes are written under
-        WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector (default) compares
-        each frame's HSV content difference with its neighbours', so fast motion and flashes of up to four frames
-        do not cut, while a small change between otherwise still frames (two similar greys under one caption)
-        does; fades through black cut in the middle of the dark stretch.
+        Adds "scenes": [{index, start, end, keyframe, keyframe_time}] to every video item; keyframes are
+        written under WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector
+        (default) compares each frame's HSV content difference with its neighbours', so fast motion and
+        flashes of up to four frames (white or black) do not cut, while a small change between otherwise calm
+        frames (two similar greys under one caption) does; a dissolve cuts inside it (a large, smooth change
+        along a straight path over half a second), and no keyframe is taken inside one; fades through black
+        cut in the middle of the dark stretch. Hue counts only where pixels have colour. Wipes, and dissolves
+        into heavy grain or shaking footage, are not found yet (bench/scenes_varied.py).
 
         Examples:
           gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson
@@ -170,10 +173,10 @@ struct SceneBuilder {
     private(set) var lastTime = 0.0
     private var start = 0.0
     private var brightCount = 0
-    private var first: Frame?
-    private var candidate: (frame: Frame, position: Int)?
+    private var first: (frame: Frame, position: Int, time: Double)?
+    private var candidate: (frame: Frame, position: Int, time: Double)?
     private var wantsCandidate = false
-    private var previousCandidate: (frame: Frame, position: Int)?
+    private var previousCandidate: (frame: Frame, position: Int, time: Double)?
     private var darkStart: Double?
     private var darkEnd = 0.0
     private var seenBright = false
@@ -185,6 +188,13 @@ struct SceneBuilder {
     private var brightRunBeforeDark = 0
     /// Shortest scene a fade may end (the detector's --min-scene-len, which hard cuts obey too).
     var minSceneLength = 0.0
+    /// A dark run between two pictures closer than this (content difference) is a black flash, not a fade.
+    var flashSimilarity = 0.0
+    /// The last frame before the current dark run, when it was not dimmed (a flash cuts to black, a fade dims).
+    private var brightBeforeDark: AnalysedFrame?
+    private var previousFrame: AnalysedFrame?
+    /// Whether the open scene began at a gradual cut (which a fade through black right after replaces).
+    private(set) var openedGradually = false
     /// Where this stretch's fade cuts are, so a join does not undo them.
     private(set) var fadeCuts: Set<Double> = []
     /// Whether the scene open when the stretch ended had bright frames (a fade across the join needs them).
@@ -216,13 +226,19 @@ struct SceneBuilder {
         if cut {
             try close(at: frame.time)
             sceneStartUnknown = false
+            openedGradually = frame.gradual
         } else if !dark, let darkStart {
             let cutTime = min(SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration), frame.time)
             if brightCount > 0 {
-                if isFade(darkStart: darkStart, cutTime: cutTime) {
+                if openedGradually, darkStart - start <= SceneBuilder.fadeOutReach, let opening = scenes.last,
+                   cutTime - opening.start >= minSceneLength, !isBlackFlash(endingWith: frame) {
+                    moveLastBoundary(to: cutTime)
+                    fadeCuts.insert(roundedSeconds(cutTime))
+                } else if isFade(darkStart: darkStart, cutTime: cutTime) && !isBlackFlash(endingWith: frame) {
                     try close(at: cutTime)
                     fadeCuts.insert(roundedSeconds(cutTime))
                 }
+                openedGradually = false
             } else if !seenBright {
                 leadingDark = darkStart...darkEnd
             }
@@ -232,6 +248,7 @@ struct SceneBuilder {
             if darkStart == nil {
                 darkStart = frame.time
                 brightRunBeforeDark = brightRun
+                brightBeforeDark = previousFrame
             }
             darkEnd = frame.time
             brightRun = 0
@@ -239,14 +256,16 @@ struct SceneBuilder {
             darkStart = nil
             brightRun += 1
         }
+        previousFrame = frame
+        previousFrame?.payload = nil
         guard let picture = frame.payload as? Frame else { return }
-        if first == nil { first = picture }
+        if first == nil { first = (picture, 0, frame.time) }
         if !dark {
             brightCount += 1
             if brightCount & (brightCount - 1) == 0 { wantsCandidate = true }
-            if wantsCandidate && !picture.isBidirectional {
+            if wantsCandidate && !picture.isBidirectional && !frame.gradual {
                 previousCandidate = candidate
-                candidate = (picture, brightCount)
+                candidate = (picture, brightCount, frame.time)
                 wantsCandidate = false
             }
         }
@@ -256,8 +275,9 @@ struct SceneBuilder {
         guard time > start else { return }
         let keyframe = chooseKeyframe()
         let index = scenes.count
-        let path = try keyframe.map { try writeKeyframe($0, index) } ?? ""
-        scenes.append(Scene(index: index, start: roundedSeconds(start), end: roundedSeconds(time), keyframe: path))
+        let path = try keyframe.map { try writeKeyframe($0.frame, index) } ?? ""
+        scenes.append(Scene(index: index, start: roundedSeconds(start), end: roundedSeconds(time), keyframe: path,
+                            keyframeTime: keyframe.map { roundedSeconds($0.time) }))
         start = time
         brightCount = 0
         first = nil
@@ -272,17 +292,40 @@ struct SceneBuilder {
         Double(brightRunBeforeDark) * frameDuration >= 0.25 && (sceneStartUnknown || cutTime - start >= minSceneLength)
     }
 
+    /// A gradual cut this soon before a dark stretch was the fade-out of a fade through black.
+    static let fadeOutReach = 1.0
+
+    /// Moves the boundary the open scene began at to a later time (a fade's dark stretch), giving the
+    /// frames before it to the scene before, whose keyframe stays.
+    private mutating func moveLastBoundary(to time: Double) {
+        guard let last = scenes.indices.last, time > start else { return }
+        scenes[last].end = roundedSeconds(time)
+        start = time
+        brightCount = 0
+        first = nil
+        candidate = nil
+        previousCandidate = nil
+        wantsCandidate = false
+    }
+
+    /// A dark run entered and left at full brightness, between two pictures that are alike.
+    private func isBlackFlash(endingWith frame: AnalysedFrame) -> Bool {
+        guard let before = brightBeforeDark else { return false }
+        let undimmed = 2 * fadeLevel
+        return before.meanValue >= undimmed && frame.meanValue >= undimmed && contentDifference(before.hsv, frame.hsv) < flashSimilarity
+    }
+
     /// Where a fade through black cuts: the frame nearest the middle of the dark stretch.
     static func fadeCut(_ darkStart: Double, _ darkEnd: Double, frameDuration: Double) -> Double {
         let middle = (darkStart + darkEnd) / 2
         return darkStart + ((middle - darkStart) / frameDuration + 1e-6).rounded(.down) * frameDuration
     }
 
-    private func chooseKeyframe() -> Frame? {
+    private func chooseKeyframe() -> (frame: Frame, position: Int, time: Double)? {
         let middle = Double(brightCount) / 2
         let options = [candidate, previousCandidate].compactMap { $0 }
         let best = options.min { abs(Double($0.position) - middle) < abs(Double($1.position) - middle) }
-        return best?.frame ?? first
+        return best ?? first
     }
 
     mutating func finish(end: Double) throws -> [Scene] {

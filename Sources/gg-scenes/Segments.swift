@@ -130,6 +130,7 @@ struct SegmentDecoder {
             return path
         }
         builder.minSceneLength = settings.minSceneLength
+        builder.flashSimilarity = settings.threshold / 2
         let scaler = AnalysisScaler(width: analysisWidth)
         let packet = Packet()
         let frame = Frame()
@@ -234,8 +235,12 @@ struct SegmentMerger {
                 }
             }
             if let fade {
-                scenes[scenes.count - 1].end = roundedSeconds(fade)
-                incoming[0].start = roundedSeconds(fade)
+                if fade.replacesGradualCut, scenes.count >= 2 {
+                    let fadeOut = scenes.removeLast()
+                    if !fadeOut.keyframe.isEmpty { unlink(fadeOut.keyframe) }
+                }
+                scenes[scenes.count - 1].end = roundedSeconds(fade.time)
+                incoming[0].start = roundedSeconds(fade.time)
             } else if cuts[roundedSeconds(boundary.time)] != true {
                 incoming[0] = join(scenes.removeLast(), incoming[0])
             }
@@ -248,7 +253,7 @@ struct SegmentMerger {
     private func join(_ a: Scene, _ b: Scene) -> Scene {
         let (kept, dropped) = a.end - a.start >= b.end - b.start ? (a, b) : (b, a)
         if !dropped.keyframe.isEmpty && dropped.keyframe != kept.keyframe { unlink(dropped.keyframe) }
-        return Scene(index: a.index, start: a.start, end: b.end, keyframe: kept.keyframe)
+        return Scene(index: a.index, start: a.start, end: b.end, keyframe: kept.keyframe, keyframeTime: kept.keyframeTime)
     }
 
     /// Cut decisions for frames seen together across a join, by rounded time.
@@ -274,7 +279,9 @@ struct SegmentMerger {
         return index < 0 || Double(run) * frameDuration >= 0.25
     }
 
-    private func fadeCut(_ previous: SegmentResult, _ next: SegmentResult) -> Double? {
+    /// Where a fade through black that spans the join cuts, and whether it replaces the gradual cut its
+    /// fade-out made just before (see `SceneBuilder.fadeOutReach`).
+    private func fadeCut(_ previous: SegmentResult, _ next: SegmentResult) -> (time: Double, replacesGradualCut: Bool)? {
         let level = settings.fadeLevel
         guard let boundary = next.head.first, let before = previous.tail.last else { return nil }
         let startsDark = boundary.meanValue < level
@@ -288,8 +295,11 @@ struct SegmentMerger {
         let brightAfter = !startsDark || next.builder.leadingDark != nil
         guard brightBefore && brightAfter else { return nil }
         let cut = SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration)
-        let sceneStart = (previous.scenes.last?.start ?? 0)
+        let scenes = previous.scenes
+        let replacesGradualCut = previous.builder.openedGradually && scenes.count >= 2
+            && darkStart - scenes[scenes.count - 1].start <= SceneBuilder.fadeOutReach
+        let sceneStart = replacesGradualCut ? scenes[scenes.count - 2].start : (scenes.last?.start ?? 0)
         guard cut - sceneStart >= settings.minSceneLength else { return nil }
-        return cut
+        return (cut, replacesGradualCut)
     }
 }

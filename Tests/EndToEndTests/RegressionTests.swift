@@ -370,6 +370,49 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(try still.records().first?.array("items").first?.array("scenes").compactMap { $0.double("start") }, [0, 3], "flashes are still not cuts")
     }
 
+    /// A 2-frame white flash over moving footage (lavfi life) was a cut: the flash guard asked the frames
+    /// around it to be closer than a fixed similarity that moving pictures exceed. It is now also relative
+    /// to the size of the jump (a third of it).
+    func testFlashOverMovingFootageIsNotACut() throws {
+        XCTAssertEqual(try starts("flash-moving.mp4", segments: ["1"]), [[0]])
+    }
+
+    /// A 2-frame black flash inside one shot was cut as a fade through black. A dark run entered and left
+    /// at full brightness between two pictures that are alike is a flash.
+    func testBlackFlashInsideOneShotIsNotAFade() throws {
+        XCTAssertEqual(try starts("blackflash.mp4", segments: ["1", "2"]), [[0], [0]])
+    }
+
+    /// Where a fade through black ended in grey texture, one step of chroma swung the hue of grey pixels
+    /// across the circle and made a second cut (at 2.00 s in fadetexture.mp4). Hue now counts only where
+    /// both pixels have colour.
+    func testHueOfGreyPixelsIsNotAChange() throws {
+        let found = try XCTUnwrap(try starts("fadetexture.mp4", segments: ["1"]).first)
+        XCTAssertFalse(found.contains { $0 > 1.5 && $0 < 3.5 }, "\(found)")
+        XCTAssertTrue(found.contains { $0 >= 1 && $0 <= 1.5 }, "the fade itself is still a cut: \(found)")
+    }
+
+    /// A hard cut from still cellular texture to a flat grey of about its sampled brightness (4.00 s in
+    /// fadetexture.mp4) changes the picture by less than --min-content, and the texture's small changes
+    /// hid it from the faint-cut test, which wanted still neighbours. Neighbours changing less than a
+    /// quarter of the cut's change now count as calm.
+    func testCutFromStillTextureToFlatGreyIsFound() throws {
+        XCTAssertEqual(try starts("fadetexture.mp4", segments: ["1", "2"]).map { $0.filter { $0 > 3.5 } }, [[4], [4]])
+    }
+
+    /// A 0.8 s dissolve (2.20-3.00 s) gave no boundary, and the one scene's keyframe was a blend of both
+    /// pictures. A window of change that is large, along a straight path, and smooth for every pixel is
+    /// now a gradual transition with a boundary inside it, and no keyframe is taken inside it.
+    func testDissolveGetsABoundaryAndNoKeyframeInsideIt() throws {
+        let found = try scenes("dissolve.mp4", ["--segments", "1"]).1
+        let starts = found.compactMap { $0.double("start") }
+        XCTAssertEqual(starts.count, 2, "\(starts)")
+        XCTAssertTrue(starts.dropFirst().allSatisfy { $0 >= 2.2 && $0 <= 3.04 }, "\(starts)")
+        let keyframes = found.compactMap { $0.double("keyframe_time") }
+        XCTAssertEqual(keyframes.count, starts.count)
+        XCTAssertFalse(keyframes.contains { $0 > 2.2 && $0 < 3.0 }, "\(keyframes)")
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.

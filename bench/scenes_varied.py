@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Both gg-scenes detectors and PySceneDetect's content detector (its default) on a varied generated
+video: hard cuts, a low-contrast cut between two greys under one caption, dissolves of 0.5-1.5 s,
+fades through black, a wipe, and inside scenes white flashes of 1, 2 and 3 frames, a 2-frame black
+flash, a fast pan, a zoom, camera shake and film grain (none of which is a cut).
+
+A gradual transition is matched by a boundary anywhere within it (plus 2.5 frames); a keyframe
+taken inside a transition (a blend of two scenes) is counted as a miss of its own. Prints seconds,
+ratios, F1 and the keyframes inside transitions for each detector, per transition kind."""
+import json, os, subprocess, sys
+from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release
+
+require_release()
+FPS = 25
+W, H = 1280, 720
+TOLERANCE = 2.5 / FPS
+
+
+def caption(text, moving=True):
+    x = "40+t*50" if moving else "(w-tw)/2"
+    return (f"drawtext=fontfile={FONT}:text='{text}':fontsize=56:fontcolor=white:"
+            f"bordercolor=black:borderw=3:x={x}:y=h-120")
+
+
+def flash(colour, first, frames):
+    return f"drawbox=x=0:y=0:w=iw:h=ih:color={colour}:t=fill:enable='between(n,{first},{first + frames - 1})'"
+
+
+# (name, source chain, seconds, what happens inside the scene)
+SCENES = [
+    ("testsrc2", f"testsrc2=size={W}x{H}:rate={FPS}", 3.0, "-"),
+    ("bars, 1-frame flash", f"smptehdbars=size={W}x{H}:rate={FPS},{flash('white', 40, 1)}", 3.0, "flash 1"),
+    ("gradients", f"gradients=size={W}x{H}:rate={FPS}:speed=0.02:seed=7", 3.5, "-"),
+    ("cellauto", f"cellauto=size={W}x{H}:rate={FPS}:rule=30:seed=3", 3.0, "-"),
+    ("grey A", f"color=c=0x606060:size={W}x{H}:rate={FPS}", 3.0, "-"),
+    ("grey B", f"color=c=0x6c6c6c:size={W}x{H}:rate={FPS}", 3.0, "-"),
+    ("life, 2-frame flash", f"life=size={W}x{H}:rate={FPS}:mold=10:life_color=#00ff00:seed=4,{flash('white', 35, 2)}", 3.0, "flash 2"),
+    ("fast pan", f"testsrc2=size={W * 3}x{H * 2}:rate={FPS},crop=w={W}:h={H}:"
+                 "x='(iw-ow)/2*(1+sin(t*3))':y='(ih-oh)/2*(1+cos(t*2))'", 3.0, "motion"),
+    ("rgb, 3-frame flash", f"rgbtestsrc=size={W}x{H}:rate={FPS},{flash('white', 30, 3)}", 3.0, "flash 3"),
+    ("grain", f"yuvtestsrc=size={W}x{H}:rate={FPS},noise=alls=25:allf=t", 3.0, "noise"),
+    ("zoom", f"testsrc=size={W}x{H}:rate={FPS},zoompan=z='1+0.01*on':d=1:s={W}x{H}:fps={FPS}", 3.0, "motion"),
+    ("bars, black flash", f"pal100bars=size={W}x{H}:rate={FPS},{flash('black', 30, 2)}", 3.0, "black flash"),
+    ("shake", f"testsrc2=size={W + 80}x{H + 80}:rate={FPS},crop=w={W}:h={H}:"
+              "x='40+30*sin(n*2.1)':y='40+30*cos(n*1.7)'", 3.0, "motion"),
+    ("smptebars", f"smptebars=size={W}x{H}:rate={FPS}", 3.0, "-"),
+    ("life", f"life=size={W}x{H}:rate={FPS}:mold=5:seed=9", 3.0, "-"),
+]
+# How scene k ends and scene k+1 begins: ("cut", 0) or (xfade transition, seconds).
+JOINS = [("cut", 0), ("fade", 1.0), ("fadeblack", 1.0), ("cut", 0), ("cut", 0), ("fade", 0.5), ("cut", 0),
+         ("fadeblack", 0.6), ("wipeleft", 0.5), ("fade", 1.5), ("cut", 0), ("fade", 1.0), ("cut", 0), ("fade", 0.7)]
+KIND = {"cut": "hard cut", "fade": "dissolve", "fadeblack": "fade through black", "wipeleft": "wipe"}
+
+
+def make_video(path):
+    if os.path.exists(path) and os.path.exists(path + ".truth.json"):
+        return json.load(open(path + ".truth.json"))
+    inputs, graph = [], []
+    for i, (name, source, seconds, _) in enumerate(SCENES):
+        text = caption("Same caption", moving=False) if name.startswith("grey") else caption(f"Scene {i}")
+        inputs += ["-f", "lavfi", "-i", f"{source},trim=duration={seconds},setpts=PTS-STARTPTS,{text},format=yuv420p,settb=1/{FPS}"]
+    current, length, truth = "[0:v]", SCENES[0][2], []
+    for k, (transition, seconds) in enumerate(JOINS):
+        nxt, out = f"[{k + 1}:v]", f"[j{k}]"
+        following = SCENES[k + 1][2]
+        if transition == "cut":
+            kind = "low-contrast cut" if SCENES[k + 1][0] == "grey B" else "hard cut"
+            graph.append(f"{current}{nxt}concat=n=2:v=1:a=0,settb=1/{FPS}{out}")
+            truth.append({"kind": kind, "start": length, "end": length})
+            length += following
+        else:
+            offset = round(length - seconds, 3)
+            graph.append(f"{current}{nxt}xfade=transition={transition}:duration={seconds}:offset={offset}{out}")
+            truth.append({"kind": KIND[transition], "start": offset, "end": round(offset + seconds, 3)})
+            length = offset + following
+        current = out
+    ffmpeg(*inputs, "-filter_complex", ";".join(graph), "-map", current, "-c:v", "libx264", "-preset", "veryfast",
+           "-crf", "20", "-g", "250", "-r", str(FPS), path)
+    json.dump(truth, open(path + ".truth.json", "w"))
+    return truth
+
+
+def score(found, truth):
+    """Per-kind hits and misses and overall F1; a boundary matches one transition within its span."""
+    remaining = list(truth)
+    hits, false = [], []
+    for c in found:
+        match = next((t for t in remaining if t["start"] - TOLERANCE <= c <= t["end"] + TOLERANCE), None)
+        if match:
+            hits.append(match)
+            remaining.remove(match)
+        else:
+            false.append(c)
+    precision = len(hits) / len(found) if found else 1.0
+    recall = len(hits) / len(truth)
+    f1 = 0.0 if not hits else 2 * precision * recall / (precision + recall)
+    return f1, remaining, false
+
+
+def gg(path, detector):
+    work = os.path.join(OUT, "work-varied-" + detector)
+    record = json.dumps({"id": "varied", "url": path, "items": [{"index": 0, "type": "video", "path": path}]})
+    cmd = [os.path.join(BIN, "gg-scenes"), "--work-dir", work, "--jobs", "1", "--detector", detector, *READ]
+    seconds, proc = best_of(3, cmd, input=record)
+    scenes = json.loads(proc.stdout)["items"][0]["scenes"]
+    return seconds, [s["start"] for s in scenes[1:]], [s.get("keyframe_time") for s in scenes]
+
+
+def pyscenedetect(path):
+    script = ("import sys; from scenedetect import detect, ContentDetector; "
+              "s = detect(sys.argv[1], ContentDetector()); print(' '.join(str(x[0].get_seconds()) for x in s[1:]))")
+    seconds, proc = best_of(3, [sys.executable, "-c", script, path])
+    if proc.returncode != 0:
+        return None, []
+    return seconds, [float(x) for x in proc.stdout.split()]
+
+
+def inside(keyframes, truth):
+    return [t for t in keyframes if t is not None and any(g["start"] < t < g["end"] for g in truth if g["end"] > g["start"])]
+
+
+video = os.path.join(OUT, "scenes-varied-v1.mp4")
+truth = make_video(video)
+print(f"input: {video} ({len(SCENES)} scenes, {len(truth)} boundaries: "
+      + ", ".join(f"{sum(t['kind'] == k for t in truth)} {k}" for k in dict.fromkeys(t['kind'] for t in truth)) + ")")
+print("inside scenes, not cuts: white flashes of 1, 2 and 3 frames, a 2-frame black flash, pan, zoom, shake, grain")
+results = {}
+for detector in ("adaptive", "content"):
+    results[f"gg-scenes --detector {detector}"] = gg(video, detector)
+psd_s, psd_found = pyscenedetect(video)
+if psd_s is not None:
+    results["PySceneDetect ContentDetector"] = (psd_s, psd_found, [])
+row("", "seconds", "F1", "missed", "false cuts", "keyframes in")
+for name, (seconds, found, keyframes) in results.items():
+    f1, missed, false = score(found, truth)
+    row(name, f"{seconds:.2f}", f"{f1:.3f}", str(len(missed)), str(len(false)),
+        str(len(inside(keyframes, truth))) if keyframes else "-")
+    for m in missed:
+        print(f"    missed {m['kind']} at {m['start']:.2f}-{m['end']:.2f}")
+    for c in false:
+        print(f"    false cut at {c:.2f}")
+    for t in inside(keyframes, truth):
+        print(f"    keyframe at {t:.2f} inside a transition")
+if psd_s is not None:
+    default = results["gg-scenes --detector adaptive"][0]
+    print(f"\nPySceneDetect time / gg-scenes default: {psd_s / default:.2f}x   (target >= 2)")
+    print("target: F1 >= 0.99 for the default detector, no keyframe inside a transition")
+else:
+    print("PySceneDetect not installed: pip install scenedetect-headless")
