@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -103,10 +104,9 @@ public final class LineReader {
 }
 
 /// Buffered record output on stdout; a closed downstream pipe ends the process cleanly.
-public final class OutputWriter: @unchecked Sendable {
+public final class OutputWriter: Sendable {
     private let handle: FileHandle
-    private var buffer = Data()
-    private let lock = NSLock()
+    private let buffer = Mutex(Data())
     private let tool: String
 
     public init(tool: String, handle: FileHandle = .standardOutput) {
@@ -116,20 +116,16 @@ public final class OutputWriter: @unchecked Sendable {
     }
 
     public func writeLine(_ line: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        buffer.append(contentsOf: line.utf8)
-        buffer.append(UInt8(ascii: "\n"))
-        if buffer.count >= 1 << 16 { flushLocked() }
+        buffer.withLock { buffer in
+            buffer.append(contentsOf: line.utf8)
+            buffer.append(UInt8(ascii: "\n"))
+            if buffer.count >= 1 << 16 { write(&buffer) }
+        }
     }
 
-    public func flush() {
-        lock.lock()
-        defer { lock.unlock() }
-        flushLocked()
-    }
+    public func flush() { buffer.withLock { write(&$0) } }
 
-    private func flushLocked() {
+    private func write(_ buffer: inout Data) {
         guard !buffer.isEmpty else { return }
         do {
             try handle.write(contentsOf: buffer)
@@ -177,36 +173,26 @@ public struct Diagnostics: Sendable {
 public enum Verbosity: Sendable {
     case quiet, normal, verbose
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var value = Verbosity.normal
+    private static let value = Mutex(Verbosity.normal)
 
     public static var current: Verbosity {
-        get { lock.lock(); defer { lock.unlock() }; return value }
-        set { lock.lock(); value = newValue; lock.unlock() }
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
 
 /// The exit status of a run: the most severe of every failure seen, by the one rule all gg tools,
 /// run.sh, parallel-stage.sh and the Makefile share: 70 > 74 > 69 > 66 > 65 > 64 > 75 > 0.
-public final class ExitStatus: @unchecked Sendable {
-    private let lock = NSLock()
-    private var worst = ExitCode.ok
+public final class ExitStatus: Sendable {
+    private let worst = Mutex(ExitCode.ok)
 
     public init() {}
 
     public func record(_ failure: StageFailure) { fail(ExitStatus.code(for: failure)) }
 
-    public func fail(_ code: ExitCode) {
-        lock.lock()
-        defer { lock.unlock() }
-        worst = ExitStatus.worse(worst, code)
-    }
+    public func fail(_ code: ExitCode) { worst.withLock { $0 = ExitStatus.worse($0, code) } }
 
-    public var code: ExitCode {
-        lock.lock()
-        defer { lock.unlock() }
-        return worst
-    }
+    public var code: ExitCode { worst.withLock { $0 } }
 
     /// Severity rank: higher is worse.
     public static func severity(_ code: ExitCode) -> Int {

@@ -1,10 +1,12 @@
 import CProcess
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Cooperative cancellation shared between the runner and a record's work.
+/// Unchecked only for `flag`, a word C libraries poll, written under the same lock as the reason.
 public final class Cancellation: @unchecked Sendable {
     /// Why a record's work was stopped.
     public enum Reason: Int32, Sendable {
@@ -12,35 +14,28 @@ public final class Cancellation: @unchecked Sendable {
         case interrupted = 2
     }
 
-    private let lock = NSLock()
-    private var reason: Reason?
+    private let reason = Mutex<Reason?>(nil)
     private let word = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     public init() { word.initialize(to: 0) }
 
     deinit { word.deallocate() }
 
-    public var isCancelled: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return reason != nil
-    }
+    public var isCancelled: Bool { reason.withLock { $0 != nil } }
 
     /// A word that becomes non-zero on cancellation, for C libraries that poll an abort flag.
     public var flag: UnsafePointer<Int32> { UnsafePointer(word) }
 
     public func cancel(_ why: Reason = .timeout) {
-        lock.lock()
-        if reason == nil { reason = why }
-        word.pointee = why.rawValue
-        lock.unlock()
+        reason.withLock { reason in
+            if reason == nil { reason = why }
+            word.pointee = why.rawValue
+        }
     }
 
     /// The error a cancelled record's work stops with.
     public var error: GGError {
-        lock.lock()
-        defer { lock.unlock() }
-        return reason == .interrupted ? GGError("interrupted", "the stage was stopped by a signal", retryable: true)
+        reason.withLock { $0 } == .interrupted ? GGError("interrupted", "the stage was stopped by a signal", retryable: true)
             : GGError("timeout", "record exceeded its time limit", retryable: true)
     }
 
@@ -79,7 +74,7 @@ public struct StageContext: Sendable {
     public func forEachItem(_ items: inout [Item], where selected: (Item) -> Bool, _ body: (inout Item) throws -> Void) throws {
         let root = self.root
         for index in items.indices where items[index].error == nil && selected(items[index]) {
-            try checkCancelled()
+            try cancellation.check()
             do {
                 _ = try root.confine(items[index].path)
                 try body(&items[index])
@@ -93,9 +88,6 @@ public struct StageContext: Sendable {
     public func reportPosition(_ seconds: Double, of duration: Double?) {
         if sequence >= 0 { ProgressLine.shared.position(sequence, seconds: seconds, of: duration) }
     }
-
-    /// Throws a `timeout` (or `interrupted`) error once the runner has given up on this record.
-    public func checkCancelled() throws { try cancellation.check() }
 
     public func failure(_ error: Error) -> StageFailure {
         if let failure = error as? StageFailure { return failure }
@@ -456,19 +448,11 @@ public final class StageRunner: @unchecked Sendable {
     }
 }
 
-private final class ResultBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value?
+/// The output of a record's work, handed from its worker thread to the runner.
+private final class ResultBox<Value: Sendable>: Sendable {
+    private let value = Mutex<Value?>(nil)
 
-    func set(_ record: Value) {
-        lock.lock()
-        value = record
-        lock.unlock()
-    }
+    func set(_ record: Value) { value.withLock { $0 = record } }
 
-    func get() -> Value? {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
+    func get() -> Value? { value.withLock { $0 } }
 }

@@ -1,5 +1,6 @@
 import CProcess
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,10 +35,10 @@ public struct SubprocessResult: Sendable {
 
 /// A running child in a process group of its own (its pid is the group id), started with an argument
 /// vector, never a shell. The group is killed by `stop`, and by the stage's exit or signal handlers.
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: Sendable {
     public let pid: pid_t
-    private let lock = NSLock()
-    private var status: Int32?
+    /// The exit status once reaped; the lock also keeps two threads from reaping at once.
+    private let status = Mutex<Int32?>(nil)
 
     /// Starts `executable` with the given descriptors as its standard input, output and error (-1: /dev/null).
     public init(_ executable: String, _ arguments: [String], stdin: Int32 = -1, stdout: Int32 = -1, stderr: Int32 = -1,
@@ -85,23 +86,23 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     private func reap(block: Bool) -> Int32? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let status { return status }
-        var raw: Int32 = 0
-        while true {
-            let result = waitpid(pid, &raw, block ? 0 : WNOHANG)
-            if result == pid { break }
-            if result == 0 { return nil }
-            if errno == EINTR { continue }
-            status = -1
+        status.withLock { status in
+            if let status { return status }
+            var raw: Int32 = 0
+            while true {
+                let result = waitpid(pid, &raw, block ? 0 : WNOHANG)
+                if result == pid { break }
+                if result == 0 { return nil }
+                if errno == EINTR { continue }
+                status = -1
+                gg_process_forget(pid)
+                return status
+            }
+            let signal = raw & 0x7f
+            status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
             gg_process_forget(pid)
             return status
         }
-        let signal = raw & 0x7f
-        status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
-        gg_process_forget(pid)
-        return status
     }
 }
 

@@ -7,7 +7,7 @@ import Glibc
 
 /// `--deny-private`: the addresses gg-fetch refuses to connect to (loopback, private, link-local and
 /// cloud metadata, unique-local, multicast, reserved, unspecified), except the `--allow-host` ones.
-struct AddressPolicy: @unchecked Sendable {
+struct AddressPolicy: Sendable {
     var denyPrivate = false
     var allowed: [sockaddr_storage] = []
 

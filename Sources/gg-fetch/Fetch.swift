@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GGMedia
 import GGShared
 #if canImport(Glibc)
@@ -140,18 +141,15 @@ enum FetchTool {
 /// Record ids: the URL's hash, with "-L<line>" (its line in the whole input) for a later copy of a URL
 /// already seen, so that each record has its own work folder (and --cleanup of one spares the other).
 /// `--copy-lines` names those lines for chunks of one input run apart.
-final class RecordIDs: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen: Set<String> = []
+final class RecordIDs: Sendable {
+    private let seen = Mutex<Set<String>>([])
     private let knownCopies: Set<Int>?
 
     init(knownCopies: Set<Int>? = nil) { self.knownCopies = knownCopies }
 
     func next(for url: String, line: Int) -> String {
         let base = Record.id(for: url)
-        lock.lock()
-        defer { lock.unlock() }
-        let copy = knownCopies.map { $0.contains(line) } ?? !seen.insert(base).inserted
+        let copy = knownCopies.map { $0.contains(line) } ?? !seen.withLock { $0.insert(base).inserted }
         return copy ? "\(base)-L\(line)" : base
     }
 }
@@ -259,7 +257,7 @@ struct Fetcher: Sendable {
     private func downloadSlides(_ page: ResolvedPage, pageURL: String, dir: URL, staleMeansRetry: Bool, _ context: StageContext) throws -> [Item] {
         var items = [Item]()
         for media in page.media {
-            try context.checkCancelled()
+            try context.cancellation.check()
             var failed = Item(index: media.index, type: media.type == "image" ? .image : .video, path: "")
             failed.sourceUrl = media.url.map(Secrets.redact)
             if let missing = media.missing {
@@ -354,7 +352,7 @@ struct Fetcher: Sendable {
     }
 
     private func downloadItem(index: Int, url: String, headers: [String: String], cacheKey: String, into dir: URL, _ context: StageContext) throws -> Item {
-        try context.checkCancelled()
+        try context.cancellation.check()
         guard let scheme = URLComponents(string: url)?.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw GGError("unsupported_url", "media URL is not http or https: \(url)")
         }

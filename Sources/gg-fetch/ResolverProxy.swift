@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Synchronization
 import GGShared
 #if canImport(Glibc)
 import Glibc
@@ -9,13 +10,12 @@ import Glibc
 /// connection it makes, redirects and later DNS answers included, is resolved here, checked against the
 /// address policy and made to the checked address (pinned), so a page cannot send the tool to a private,
 /// local or metadata address. CONNECT carries https; absolute-form requests carry http.
-final class ResolverProxy: @unchecked Sendable {
+final class ResolverProxy: Sendable {
     let port: Int
     private let listener: Int32
     private let policy: AddressPolicy
-    private let lock = NSLock()
-    private var refusedHosts: [String] = []
-    private var closed = false
+    private let refusedHosts = Mutex<[String]>([])
+    private let closed = Atomic(false)
 
     init(policy: AddressPolicy) throws {
         self.policy = policy
@@ -42,18 +42,10 @@ final class ResolverProxy: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
 
     /// The hosts refused so far.
-    var refused: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return refusedHosts
-    }
+    var refused: [String] { refusedHosts.withLock { $0 } }
 
     func stop() {
-        lock.lock()
-        let wasOpen = !closed
-        closed = true
-        lock.unlock()
-        if wasOpen {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) {
             shutdown(listener, Int32(SHUT_RDWR))
             close(listener)
         }
@@ -103,9 +95,7 @@ final class ResolverProxy: @unchecked Sendable {
             forward = Array(([method + " " + path + " " + version] + headers + ["Connection: close", "", ""]).joined(separator: "\r\n").utf8) + rest
         }
         guard let upstream = connectChecked(host: host, port: port) else {
-            lock.lock()
-            refusedHosts.append(host)
-            lock.unlock()
+            refusedHosts.withLock { $0.append(host) }
             return reply(client, 403, "gg-fetch: \(host) is a private, local or reserved address (--deny-private)")
         }
         defer { if upstream >= 0 { close(upstream) } }

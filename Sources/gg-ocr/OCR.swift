@@ -68,7 +68,7 @@ struct OCRBudget: Sendable {
 }
 
 /// Runs OCR over a record's pictures with a shared engine pool.
-struct TextReader: @unchecked Sendable {
+struct TextReader: Sendable {
     let pool: ResourcePool<TesseractEngine>
     let minConfidence: Double
     let preprocess: Bool
@@ -115,7 +115,7 @@ struct TextReader: @unchecked Sendable {
             if context.cancellation.isCancelled { return }
             results.set(n, Result { try recognize(path: root.confine(jobs[n].path), cancellation: context.cancellation) })
         }
-        try context.checkCancelled()
+        try context.cancellation.check()
         for (n, job) in jobs.enumerated() {
             switch results.get(n) {
             case .success(let found):

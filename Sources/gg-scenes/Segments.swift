@@ -154,7 +154,7 @@ struct SegmentDecoder {
                 result.tail.append(analysed)
                 if result.tail.count > SegmentDecoder.edgeFrames { result.tail.removeFirst() }
                 if result.frameCount % 64 == 0 {
-                    try context.checkCancelled()
+                    try context.cancellation.check()
                     context.reportPosition(time, of: nil)
                 }
             }

@@ -1,48 +1,49 @@
 import Foundation
+import Synchronization
 import GGShared
 
 /// Counters for GET /metrics, in the Prometheus text format.
-final class Metrics: @unchecked Sendable {
-    private let lock = NSLock()
-    private var requests: [String: Int] = [:]
-    private var rejected = 0
-    private var cache: [String: Int] = [:]
-    private var results: [String: Int] = [:]
-    private var stageSeconds: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
+final class Metrics: Sendable {
+    private struct Counts {
+        var requests: [String: Int] = [:]
+        var rejected = 0
+        var cache: [String: Int] = [:]
+        var results: [String: Int] = [:]
+        var stageSeconds: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
+    }
+
+    private let counts = Mutex(Counts())
     static let bounds = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 
     func request(_ endpoint: String, _ status: Int32) {
-        lock.lock()
-        requests["endpoint=\"\(endpoint)\",status=\"\(status)\"", default: 0] += 1
-        if status == 429 { rejected += 1 }
-        lock.unlock()
+        counts.withLock { counts in
+            counts.requests["endpoint=\"\(endpoint)\",status=\"\(status)\"", default: 0] += 1
+            if status == 429 { counts.rejected += 1 }
+        }
     }
 
     func result(status: String, kind: String?) {
-        lock.lock()
-        results["status=\"\(status)\",kind=\"\(kind ?? "")\"", default: 0] += 1
-        lock.unlock()
+        counts.withLock { $0.results["status=\"\(status)\",kind=\"\(kind ?? "")\"", default: 0] += 1 }
     }
 
     func cache(_ result: String) {
-        lock.lock()
-        cache[result, default: 0] += 1
-        lock.unlock()
+        counts.withLock { $0.cache[result, default: 0] += 1 }
     }
 
     func stage(_ name: String, seconds: Double) {
-        lock.lock()
-        var entry = stageSeconds[name] ?? (Array(repeating: 0, count: Metrics.bounds.count), 0, 0)
-        for (index, bound) in Metrics.bounds.enumerated() where seconds <= bound { entry.buckets[index] += 1 }
-        entry.sum += seconds
-        entry.count += 1
-        stageSeconds[name] = entry
-        lock.unlock()
+        counts.withLock { counts in
+            var entry = counts.stageSeconds[name] ?? (Array(repeating: 0, count: Metrics.bounds.count), 0, 0)
+            for (index, bound) in Metrics.bounds.enumerated() where seconds <= bound { entry.buckets[index] += 1 }
+            entry.sum += seconds
+            entry.count += 1
+            counts.stageSeconds[name] = entry
+        }
     }
 
     func text(inFlight: Int, queued: Int) -> String {
-        lock.lock()
-        defer { lock.unlock() }
+        let (requests, rejected, cache, results, stageSeconds) = counts.withLock {
+            ($0.requests, $0.rejected, $0.cache, $0.results, $0.stageSeconds)
+        }
         var lines = ["# HELP gg_requests_total HTTP requests by endpoint and status.", "# TYPE gg_requests_total counter"]
         lines += requests.keys.sorted().map { "gg_requests_total{\($0)} \(requests[$0]!)" }
         lines += ["# HELP gg_requests_in_flight Requests running their pipeline now.", "# TYPE gg_requests_in_flight gauge",

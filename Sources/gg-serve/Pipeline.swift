@@ -1,5 +1,6 @@
 import CMicroHTTPD
 import Foundation
+import Synchronization
 import GGShared
 #if canImport(Glibc)
 import Glibc
@@ -181,9 +182,8 @@ final class PipelineRun: @unchecked Sendable {
 }
 
 /// Keeps the last 64 KiB the stages print on stderr.
-final class StderrTail: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
+final class StderrTail: Sendable {
+    private let data = Mutex(Data())
 
     func follow(_ fd: Int32) {
         Thread.detachNewThread { [self] in
@@ -192,18 +192,14 @@ final class StderrTail: @unchecked Sendable {
                 let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
-                lock.lock()
-                data.append(contentsOf: chunk[0..<n])
-                if data.count > 1 << 16 { data = data.suffix(1 << 16) }
-                lock.unlock()
+                data.withLock { data in
+                    data.append(contentsOf: chunk[0..<n])
+                    if data.count > 1 << 16 { data = data.suffix(1 << 16) }
+                }
             }
             close(fd)
         }
     }
 
-    var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: data, as: UTF8.self)
-    }
+    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }

@@ -57,12 +57,12 @@ enum TranscribeTool {
         var longestUtterance = 20.0
         if engineName == "whisper" || engineName == "auto" {
             do {
-                let model = try whisperSetup.load()
+                let model = try whisperSetup.prepare()
                 if engineName == "auto" {
                     runner.diagnostics.note("engine whisper: model \(model.path), whisper.cpp \(model.library.version) at \(model.library.path)")
                 }
                 let english = !model.multilingual || language == "en"
-                engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { WhisperDecoder(model: model) },
+                engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { WhisperDecoder(model: try model.model()) },
                                   threads: threads, language: english ? "en" : language,
                                   beam: options.int("--beam", default: 5, min: 1, max: 16),
                                   noSpeech: Float(options.double("--no-speech", default: 0.6, min: 0, max: 1)))
@@ -109,7 +109,7 @@ extension WhisperSetup {
 }
 
 /// The recogniser a run uses, with its pooled per-worker state.
-enum SpeechEngine: @unchecked Sendable {
+enum SpeechEngine: Sendable {
     case whisper(ResourcePool<WhisperDecoder>, threads: Int, language: String, beam: Int, noSpeech: Float)
     case sphinx(ResourcePool<SphinxEngine>)
     case unavailable(GGError)
