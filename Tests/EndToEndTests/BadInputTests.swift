@@ -80,4 +80,19 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(result.lines.count, 3)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
     }
+
+    /// A resolver gets a URL full of shell syntax as one argument, unchanged, after `--`: a shell in
+    /// between would split it at `;` and run `$(...)`.
+    func testResolverGetsTheURLAsOneArgument() throws {
+        let resolver = dir.appendingPathComponent("yt-dlp"), argv = dir.appendingPathComponent("argv.txt")
+        let marker = dir.appendingPathComponent("ran").path
+        try "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \(argv.path)\nexit 1\n".write(to: resolver, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: resolver.path)
+        let url = "https://www.youtube.com/watch?v=abc;touch%20\(marker)&t=$(touch%20\(marker))"
+        let result = try tool("gg-fetch", ["--work-dir", dir.appendingPathComponent("work").path, "--no-cache", "--yt-dlp", resolver.path], stdin: url)
+        XCTAssertEqual(result.lines.count, 1)
+        let arguments = try String(contentsOf: argv, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(arguments.suffix(2)), ["--", url], "\(arguments)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
+    }
 }

@@ -129,16 +129,43 @@ final class ScenesTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("<stdin>:2: error: not_media"), result.stderr)
     }
 
+    /// Each clip lasts its scene and shows it: its first and last frames look like the source's frames at
+    /// the scene's start and end, not like the neighbouring scenes'.
     func testClipsCoverEachScene() throws {
+        let source = TestEnv.fixture("cuts.mp4")
         let (scenes, _) = try scenes("cuts.mp4", ["--clips"])
         XCTAssertEqual(scenes.count, 3)
         for scene in scenes {
             let clip = try XCTUnwrap(scene.string("clip"))
             let probe = try runProcess("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", clip])
             let duration = Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-            let expected = (scene.double("end") ?? 0) - (scene.double("start") ?? 0)
-            XCTAssertEqual(duration, expected, accuracy: 0.15, clip)
+            let start = scene.double("start") ?? 0, end = scene.double("end") ?? 0
+            XCTAssertEqual(duration, end - start, accuracy: 0.15, clip)
+            let first = try thumbnail(clip, at: 0), last = try thumbnail(clip, at: max(0, duration - 0.12))
+            XCTAssertLessThan(difference(first, try thumbnail(source, at: start + 0.04)), 12, "\(clip) starts with its scene")
+            XCTAssertLessThan(difference(last, try thumbnail(source, at: end - 0.12)), 12, "\(clip) ends with its scene")
+            if start > 0 { XCTAssertGreaterThan(difference(first, try thumbnail(source, at: start - 0.12)), 20, "\(clip) is not the scene before") }
         }
+    }
+
+    /// One frame at `seconds` as 32x18 grey bytes.
+    private func thumbnail(_ path: String, at seconds: Double) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        process.arguments = ["-nostdin", "-v", "error", "-ss", String(format: "%.3f", seconds), "-i", path, "-frames:v", "1",
+                             "-vf", "scale=32:18,format=gray", "-f", "rawvideo", "-"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(data.count, 32 * 18, path)
+        return [UInt8](data)
+    }
+
+    private func difference(_ a: [UInt8], _ b: [UInt8]) -> Double {
+        guard a.count == b.count, !a.isEmpty else { return .infinity }
+        return Double(zip(a, b).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }) / Double(a.count)
     }
 }
 

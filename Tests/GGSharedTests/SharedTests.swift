@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 @testable import GGShared
 
@@ -99,26 +100,31 @@ final class SharedTests: XCTestCase {
         XCTAssertNil(cache.lookup("http://a"), "a data file whose size differs from its metadata is not served")
     }
 
+    /// Eight threads (more than this machine's cores, so the pool, not the scheduler, is what limits
+    /// them) ask a pool of 2 at once: exactly 2 resources are made, and 2 are lent at the peak, never 3.
     func testResourcePoolLendsAtMostSizeAtOnce() throws {
-        final class Counter: @unchecked Sendable {
-            let lock = NSLock()
-            var current = 0, peak = 0, created = 0
-        }
-        let counter = Counter()
+        struct Counts { var current = 0, peak = 0, created = 0 }
+        let counts = Mutex(Counts())
         let pool = ResourcePool<Int>(size: 2) {
-            counter.lock.lock(); defer { counter.lock.unlock() }
-            counter.created += 1
-            return counter.created
+            counts.withLock { $0.created += 1; return $0.created }
         }
-        DispatchQueue.concurrentPerform(iterations: 16) { _ in
-            _ = try? pool.with { _ in
-                counter.lock.lock(); counter.current += 1; counter.peak = max(counter.peak, counter.current); counter.lock.unlock()
-                usleep(2000)
-                counter.lock.lock(); counter.current -= 1; counter.lock.unlock()
+        let group = DispatchGroup()
+        for _ in 0..<8 {
+            group.enter()
+            Thread.detachNewThread {
+                _ = try? pool.with { _ in
+                    counts.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) }
+                    usleep(20_000)
+                    counts.withLock { $0.current -= 1 }
+                }
+                group.leave()
             }
         }
-        XCTAssertEqual(counter.created, 2)
-        XCTAssertLessThanOrEqual(counter.peak, 2)
+        XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
+        let final = counts.withLock { $0 }
+        XCTAssertEqual(final.created, 2)
+        XCTAssertEqual(final.peak, 2)
+        XCTAssertEqual(final.current, 0)
     }
 
     func testSecretsAreRedactedFromURLsInText() {
