@@ -64,7 +64,7 @@ enum ScenesTool {
             clips: options.flag("--clips"),
             loopFilter: ["all": .full, "referenced": .skipUnreferenced, "none": .skipAll][
                 options.choice("--deblock", default: "referenced", from: ["referenced", "all", "none"])]!,
-            segments: options.int("--segments", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 64),
+            stretches: options.int("--segments", default: ProcessInfo.processInfo.activeProcessorCount, min: 1, max: 64),
             verbose: options.flag("--verbose"))
         runner.run { record, context in
             var record = record
@@ -92,7 +92,7 @@ struct SceneAnalyser: Sendable {
     let clips: Bool
     let loopFilter: LoopFilter
 
-    let segments: Int
+    let stretches: Int
     let verbose: Bool
 
     func analyse(_ item: inout Item, dir: URL, _ context: StageContext) throws {
@@ -105,7 +105,7 @@ struct SceneAnalyser: Sendable {
         let rate = av_guess_frame_rate(file.pointer, stream, nil)
         let frameDuration = rate.num > 0 && rate.den > 0 ? Double(rate.den) / Double(rate.num) : 1.0 / 25
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let plans = SegmentPlan.split(file, streamIndex: streamIndex, parts: segments)
+        let plans = StretchPlan.split(file, streamIndex: streamIndex, parts: stretches)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threads = Int32(max(1, cores / plans.count))
         if verbose {
@@ -116,17 +116,17 @@ struct SceneAnalyser: Sendable {
         }
         let itemIndex = item.index
         let path = item.path
-        @Sendable func decode(_ index: Int) throws -> SegmentResult {
-            try SegmentDecoder(settings: settings, analysisWidth: analysisWidth, writer: writer, loopFilter: loopFilter, frameDuration: frameDuration)
+        @Sendable func decode(_ index: Int) throws -> StretchResult {
+            try StretchDecoder(settings: settings, analysisWidth: analysisWidth, writer: writer, loopFilter: loopFilter, frameDuration: frameDuration)
                 .decode(path: path, streamIndex: streamIndex, plan: plans[index], threads: threads, context: context) { scene in
                     dir.appendingPathComponent("\(itemIndex)-part\(index)-\(scene).\(writer.format.rawValue)").path
                 }
         }
-        var results: [SegmentResult]
+        var results: [StretchResult]
         if plans.count == 1 {
             results = [try decode(0)]
         } else {
-            let collected = ResultSlots<SegmentResult>(count: plans.count)
+            let collected = ResultSlots<StretchResult>(count: plans.count)
             DispatchQueue.concurrentPerform(iterations: plans.count) { index in collected.set(index, Result { try decode(index) }) }
             results = try plans.indices.map { try collected.get($0)!.get() }
         }
@@ -147,7 +147,7 @@ struct SceneAnalyser: Sendable {
             end = lastFrameEnd
         }
         results[results.count - 1].scenes = try results[results.count - 1].builder.finish(end: max(end, lastFrameEnd - frameDuration))
-        var scenes = try SegmentMerger(settings: settings, frameDuration: frameDuration).merge(results)
+        var scenes = try StretchMerger(settings: settings, frameDuration: frameDuration).merge(results)
         for index in scenes.indices {
             let final = dir.appendingPathComponent("\(itemIndex)-scene-\(String(format: "%03d", index)).\(writer.format.rawValue)").path
             if !scenes[index].keyframe.isEmpty && scenes[index].keyframe != final {
@@ -183,7 +183,7 @@ struct SceneBuilder {
     private var startsAtFirstFrame = false
     private var brightRun = 0
     /// A stretch after a join starts inside a scene that began earlier: its first scene's real start
-    /// (and so the minimum length of a fade there) is for SegmentMerger to check.
+    /// (and so the minimum length of a fade there) is for StretchMerger to check.
     private var sceneStartUnknown: Bool
     private var brightRunBeforeDark = 0
     /// Shortest scene a fade may end (the detector's --min-scene-len, which hard cuts obey too).
@@ -211,7 +211,7 @@ struct SceneBuilder {
         self.start = start ?? -1
         self.startsAtFirstFrame = start == nil
         sceneStartUnknown = start == nil
-        // A stretch after a join cannot see the bright run before it: SegmentMerger checks its fades.
+        // A stretch after a join cannot see the bright run before it: StretchMerger checks its fades.
         brightRun = start == nil ? Int.max / 2 : 0
         self.writeKeyframe = writeKeyframe
     }
@@ -333,8 +333,8 @@ struct SceneBuilder {
         return scenes
     }
 
-    /// Closes the stretch at a segment boundary, keeping the keyframe candidates' choice.
-    mutating func finishSegment(at end: Double) throws -> [Scene] {
+    /// Closes the stretch at the end of a stretch, keeping the keyframe candidates' choice.
+    mutating func finishStretch(at end: Double) throws -> [Scene] {
         endedBright = brightCount > 0
         if end > start { try close(at: end) }
         return scenes

@@ -14,17 +14,17 @@ struct Join: Sendable {
 
 /// A stretch of a video in decoding order: from one join's keyframe packet up to the next's.
 /// Frames decodable from the packets before the next keyframe belong to this stretch.
-struct SegmentPlan: Sendable {
+struct StretchPlan: Sendable {
     var start: Join?
     var end: Join?
 
-    static let whole = SegmentPlan(start: nil, end: nil)
+    static let whole = StretchPlan(start: nil, end: nil)
 
     /// Splits an indexed video at keyframes near equal shares of its decoding cost, estimated as the
     /// mean of its share of time and its share of the file's bytes (busy pictures take longer).
     /// Matroska/WebM cues load on a first seek; short videos and those without an index covering
     /// their length (MPEG-TS, Matroska without cues) stay whole.
-    static func split(_ file: FormatContext, streamIndex: Int, parts: Int) -> [SegmentPlan] {
+    static func split(_ file: FormatContext, streamIndex: Int, parts: Int) -> [StretchPlan] {
         let stream = file.stream(streamIndex)
         let timeBase = av_q2d(stream.pointee.time_base)
         guard parts > 1, let duration = file.duration, duration >= 8, timeBase > 0 else { return [.whole] }
@@ -58,13 +58,13 @@ struct SegmentPlan: Sendable {
             joins.append(join)
         }
         guard !joins.isEmpty else { return [.whole] }
-        var plans = [SegmentPlan]()
+        var plans = [StretchPlan]()
         var from: Join?
         for join in joins {
-            plans.append(SegmentPlan(start: from, end: join))
+            plans.append(StretchPlan(start: from, end: join))
             from = join
         }
-        plans.append(SegmentPlan(start: from, end: nil))
+        plans.append(StretchPlan(start: from, end: nil))
         return plans
     }
 
@@ -77,7 +77,7 @@ struct SegmentPlan: Sendable {
             defer { packet.unref() }
             let p = packet.pointer.pointee
             guard p.stream_index == Int32(streamIndex), p.flags & AV_PKT_FLAG_KEY != 0, p.pts != gg_av_nopts_value() else { continue }
-            let order = SegmentPlan.order(packet)
+            let order = StretchPlan.order(packet)
             if order >= seek || p.pts >= seek { return Join(seek: seek, order: order, pts: p.pts) }
         }
         return nil
@@ -91,7 +91,7 @@ struct SegmentPlan: Sendable {
 
 /// What decoding one stretch found. The last stretch's builder stays open so that its end can
 /// be set once the file's real length is known.
-struct SegmentResult {
+struct StretchResult {
     var builder: SceneBuilder
     var scenes: [Scene]
     var head: [AnalysedFrame]
@@ -104,7 +104,7 @@ struct SegmentResult {
 }
 
 /// Decodes and analyses one stretch with its own demuxer and decoder.
-struct SegmentDecoder {
+struct StretchDecoder {
     static let edgeFrames = 12
     let settings: DetectorSettings
     let analysisWidth: Int
@@ -112,8 +112,8 @@ struct SegmentDecoder {
     let loopFilter: LoopFilter
     let frameDuration: Double
 
-    func decode(path: String, streamIndex: Int, plan: SegmentPlan, threads: Int32, context: StageContext,
-                keyframePath: @escaping (Int) -> String) throws -> SegmentResult {
+    func decode(path: String, streamIndex: Int, plan: StretchPlan, threads: Int32, context: StageContext,
+                keyframePath: @escaping (Int) -> String) throws -> StretchResult {
         let file = try FormatContext(path: path)
         let stream = file.stream(streamIndex)
         let decoder = try MediaDecoder(stream: stream, threads: threads, loopFilter: loopFilter)
@@ -134,7 +134,7 @@ struct SegmentDecoder {
         let scaler = AnalysisScaler(width: analysisWidth)
         let packet = Packet()
         let frame = Frame()
-        var result = SegmentResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, frameCount: 0,
+        var result = StretchResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, frameCount: 0,
                                    decodeErrors: 0, readStatus: 0, stoppedAfterErrors: false)
         var hsv = [UInt8]()
         let keyframePTS = plan.start?.pts
@@ -150,9 +150,9 @@ struct SegmentDecoder {
                 result.frameCount += 1
                 for (decided, cut) in detector.push(analysed) { try builder.add(decided, cut: cut) }
                 analysed.payload = nil
-                if result.head.count < SegmentDecoder.edgeFrames { result.head.append(analysed) }
+                if result.head.count < StretchDecoder.edgeFrames { result.head.append(analysed) }
                 result.tail.append(analysed)
-                if result.tail.count > SegmentDecoder.edgeFrames { result.tail.removeFirst() }
+                if result.tail.count > StretchDecoder.edgeFrames { result.tail.removeFirst() }
                 if result.frameCount % 64 == 0 {
                     try context.cancellation.check()
                     context.reportPosition(time, of: nil)
@@ -165,7 +165,7 @@ struct SegmentDecoder {
             if result.readStatus < 0 { break }
             defer { packet.unref() }
             guard packet.pointer.pointee.stream_index == Int32(streamIndex) else { continue }
-            let order = SegmentPlan.order(packet)
+            let order = StretchPlan.order(packet)
             if let end = plan.end, order != gg_av_nopts_value(), order >= end.order { break }
             if let start = plan.start, order != gg_av_nopts_value(), order < start.order { continue }
             let sent = decoder.send(packet)
@@ -183,7 +183,7 @@ struct SegmentDecoder {
         for (decided, cut) in detector.finish() { try builder.add(decided, cut: cut) }
         result.lastTime = builder.lastTime
         if plan.end != nil {
-            result.scenes = try builder.finishSegment(at: builder.lastTime + frameDuration)
+            result.scenes = try builder.finishStretch(at: builder.lastTime + frameDuration)
         }
         result.builder = builder
         return result
@@ -193,11 +193,11 @@ struct SegmentDecoder {
 /// Joins stretches decoded apart into the scenes one pass would have found: the frames on each
 /// side of a join are run through the detector together to decide whether the join is a cut,
 /// and a fade through black that spans a join cuts in its middle.
-struct SegmentMerger {
+struct StretchMerger {
     let settings: DetectorSettings
     let frameDuration: Double
 
-    func merge(_ results: [SegmentResult]) throws -> [Scene] {
+    func merge(_ results: [StretchResult]) throws -> [Scene] {
         var scenes = results[0].scenes
         for k in results.indices.dropFirst() {
             let previous = results[k - 1], next = results[k]
@@ -281,7 +281,7 @@ struct SegmentMerger {
 
     /// Where a fade through black that spans the join cuts, and whether it replaces the gradual cut its
     /// fade-out made just before (see `SceneBuilder.fadeOutReach`).
-    private func fadeCut(_ previous: SegmentResult, _ next: SegmentResult) -> (time: Double, replacesGradualCut: Bool)? {
+    private func fadeCut(_ previous: StretchResult, _ next: StretchResult) -> (time: Double, replacesGradualCut: Bool)? {
         let level = settings.fadeLevel
         guard let boundary = next.head.first, let before = previous.tail.last else { return nil }
         let startsDark = boundary.meanValue < level
