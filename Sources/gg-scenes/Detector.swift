@@ -23,15 +23,22 @@ struct DetectorSettings: Sendable {
     var lowContrast: Double = 15
     var stillContent: Double = 0.5
     var faintRatio: Double = 4
-    /// A gradual transition (dissolve, fade between pictures): over `gradualWindow` seconds the picture
-    /// changes by at least `gradualContent`, along a straight path (the change over the window is at
-    /// least `gradualStraightness` of the sum of its frame-to-frame changes), and smoothly (each pixel's
-    /// largest single step is at most `gradualSteepness` of its change over the window, which tells
-    /// a dissolve from motion and wipes, where a pixel changes at once).
+    /// A gradual transition over `gradualWindow` seconds, either
+    /// - a dissolve: the picture changes by at least `gradualContent`, along a straight path (the
+    ///   change over the window is at least `gradualStraightness` of the changes between
+    ///   `gradualSteps` + 1 frames spread over it, few enough that grain does not add up) and smoothly
+    ///   (each pixel's largest of those steps is at most `gradualSteepness` of its change over the
+    ///   window, which tells a dissolve from motion, where a pixel changes at once); or
+    /// - a wipe: a change of twice `gradualContent` along a straighter path, frame by frame (at least
+    ///   `wipeStraightness`), with no frame carrying more than `wipeLargestStep` of it (a cut or a
+    ///   flash carries all of it).
     var gradualWindow = 0.5
     var gradualContent: Double { minContent }
     var gradualStraightness = 0.6
-    var gradualSteepness = 0.4
+    var gradualSteps = 3
+    var gradualSteepness = 0.6
+    var wipeStraightness = 0.85
+    var wipeLargestStep = 0.25
     /// Frames of history the gradual test may reach back.
     static let historyFrames = 32
 }
@@ -214,13 +221,23 @@ struct CutDetector {
         let change = contentDifference(start.hsv, newest.hsv)
         guard change >= settings.gradualContent,
               !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
-        let path = history[(first + 1)...].reduce(0) { $0 + $1.score }
+        let frames = history[(first + 1)...]
+        let framePath = frames.reduce(0) { $0 + $1.score }
+        if change >= 2 * settings.gradualContent, change >= settings.wipeStraightness * framePath, frames.count >= 7,
+           (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath {
+            return true
+        }
+        let step = max(1, frames.count / settings.gradualSteps)
+        var samples = Array(stride(from: first, to: history.count - 1, by: step))
+        samples.append(history.count - 1)
+        var path = 0.0
+        for j in 1..<samples.count { path += contentDifference(history[samples[j - 1]].hsv, history[samples[j]].hsv) }
         guard change >= settings.gradualStraightness * path else { return false }
         let planeSize = newest.hsv.count / 3
         var largestSteps = 0, totals = 0
         var steps = [Int](repeating: 0, count: 2 * planeSize)
-        for k in (first + 1)..<history.count {
-            let a = history[k - 1].hsv, b = history[k].hsv
+        for j in 1..<samples.count {
+            let a = history[samples[j - 1]].hsv, b = history[samples[j]].hsv
             for i in planeSize..<(3 * planeSize) {
                 steps[i - planeSize] = max(steps[i - planeSize], abs(Int(a[i]) - Int(b[i])))
             }

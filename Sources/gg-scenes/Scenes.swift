@@ -13,10 +13,11 @@ enum ScenesTool {
         written under WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector
         (default) compares each frame's HSV content difference with its neighbours', so fast motion and
         flashes of up to four frames (white or black) do not cut, while a small change between otherwise calm
-        frames (two similar greys under one caption) does; a dissolve cuts inside it (a large, smooth change
-        along a straight path over half a second), and no keyframe is taken inside one; fades through black
-        cut in the middle of the dark stretch. Hue counts only where pixels have colour. Wipes, and dissolves
-        into heavy grain or shaking footage, are not found yet (bench/scenes_varied.py).
+        frames (two similar greys under one caption) does; a dissolve or a wipe cuts inside it (a large change
+        over half a second along a straight path, smooth for every pixel or spread over many frames), and no
+        keyframe is taken inside one; fades through black cut in the middle of the dark stretch. Hue counts
+        only where pixels have colour. Slides and iris transitions over moving footage are not found yet
+        (bench/scenes_varied.py).
 
         Examples:
           gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson

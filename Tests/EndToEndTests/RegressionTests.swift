@@ -413,6 +413,16 @@ final class RegressionTests: XCTestCase {
         XCTAssertFalse(keyframes.contains { $0 > 2.2 && $0 < 3.0 }, "\(keyframes)")
     }
 
+    /// A 0.6 s wipe (2.20-2.80 s) gave no boundary: each pixel changes at once, as under motion, so the
+    /// dissolve test refused it. A change along a nearly straight path with no frame carrying more than a
+    /// quarter of it is now a wipe; a large block crossing a flat picture is still one scene.
+    func testWipeGetsABoundaryAndACrossingObjectDoesNot() throws {
+        let found = try XCTUnwrap(try starts("wipe.mp4", segments: ["1"]).first)
+        XCTAssertEqual(found.count, 2, "\(found)")
+        XCTAssertTrue(found.dropFirst().allSatisfy { $0 >= 2.2 && $0 <= 2.84 }, "\(found)")
+        XCTAssertEqual(try starts("crossing.mp4", segments: ["1"]), [[0]])
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
