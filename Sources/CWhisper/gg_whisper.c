@@ -214,8 +214,8 @@ void gg_whisper_close(gg_whisper *whisper) { (void)whisper; }
 bool gg_whisper_multilingual(const gg_whisper *whisper) { (void)whisper; return false; }
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper) { (void)whisper; return NULL; }
 void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) { (void)whisper; (void)state; }
-int gg_whisper_run(gg_whisper *w, gg_whisper_state *s, const float *p, int n, int t, const char *l, const volatile int32_t *c) {
-    (void)w; (void)s; (void)p; (void)n; (void)t; (void)l; (void)c;
+int gg_whisper_run(gg_whisper *w, gg_whisper_state *s, const float *p, int n, int t, const char *l, int b, const volatile int32_t *c) {
+    (void)w; (void)s; (void)p; (void)n; (void)t; (void)l; (void)b; (void)c;
     return -1;
 }
 int gg_whisper_segment_count(gg_whisper *w, gg_whisper_state *s) { (void)w; (void)s; return 0; }

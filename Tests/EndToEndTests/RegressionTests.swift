@@ -423,6 +423,17 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(try starts("crossing.mp4", segments: ["1"]), [[0]])
     }
 
+    /// Without whisper.cpp's headers (before scripts/setup-whisper) the package did not compile: the
+    /// stand-in gg_whisper_run had lost step with the header when `beam` was added. The file is now
+    /// checked as a build without those headers compiles it.
+    func testWhisperShimCompilesWithoutWhisperHeaders() throws {
+        let shim = TestEnv.repo.appendingPathComponent("Sources/CWhisper")
+        // The toolchain's clang: SwiftPM compiles C targets with it, so it is wherever the package builds.
+        let result = try runProcess("/usr/bin/env", ["clang", "-fsyntax-only", "-Wall", "-Werror", "-I", shim.appendingPathComponent("include").path,
+                                                    shim.appendingPathComponent("gg_whisper.c").path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
