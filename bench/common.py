@@ -86,3 +86,13 @@ def wer(ref, hyp):
             cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
             prev, d[j] = d[j], cur
     return d[len(h)] / len(r)
+
+
+def pyscenedetect_cuts(path):
+    """Seconds and cut times of PySceneDetect's content detector with its defaults (None if not installed)."""
+    script = ("import sys; from scenedetect import detect, ContentDetector; "
+              "s = detect(sys.argv[1], ContentDetector()); print(' '.join(str(x[0].get_seconds()) for x in s[1:]))")
+    seconds, proc = best_of(3, [sys.executable, "-c", script, path])
+    if proc.returncode != 0:
+        return None, []
+    return seconds, [float(x) for x in proc.stdout.split()]

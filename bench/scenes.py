@@ -4,7 +4,7 @@ same generated video with known cuts (every fourth scene has a one-frame white f
 fourth a fast pan: neither is a cut). Prints seconds, frames/s, ratios, F1, and gg-scenes' peak
 memory on a short and a 4x longer input (flat memory)."""
 import json, os, subprocess, sys, time
-from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, peak_rss, require_release, cut_f1
+from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, peak_rss, require_release, cut_f1, pyscenedetect_cuts
 
 require_release()
 SOURCES = ["testsrc2", "smptehdbars", "rgbtestsrc", "cellauto", "yuvtestsrc", "life", "pal100bars", "testsrc"]
@@ -49,15 +49,6 @@ def gg_cuts(path, work, extra=()):
     seconds, proc = best_of(3, cmd, input=record)
     scenes = json.loads(proc.stdout)["items"][0]["scenes"]
     return seconds, [s["start"] for s in scenes[1:]], cmd, record
-
-
-def pyscenedetect_cuts(path):
-    script = ("import sys, time; from scenedetect import detect, ContentDetector; "
-              "s = detect(sys.argv[1], ContentDetector()); print(' '.join(str(x[0].get_seconds()) for x in s[1:]))")
-    seconds, proc = best_of(3, [sys.executable, "-c", script, path])
-    if proc.returncode != 0:
-        return None, []
-    return seconds, [float(x) for x in proc.stdout.split()]
 
 
 def frames(path):

@@ -8,7 +8,7 @@ A gradual transition is matched by a boundary anywhere within it (plus 2.5 frame
 taken inside a transition (a blend of two scenes) is counted as a miss of its own. Prints seconds,
 ratios, F1 and the keyframes inside transitions for each detector, per transition kind."""
 import json, os, subprocess, sys
-from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release
+from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release, pyscenedetect_cuts
 
 require_release()
 FPS = 25
@@ -128,15 +128,6 @@ def gg(path, detector):
     return seconds, [s["start"] for s in scenes[1:]], [s.get("keyframe_time") for s in scenes]
 
 
-def pyscenedetect(path):
-    script = ("import sys; from scenedetect import detect, ContentDetector; "
-              "s = detect(sys.argv[1], ContentDetector()); print(' '.join(str(x[0].get_seconds()) for x in s[1:]))")
-    seconds, proc = best_of(3, [sys.executable, "-c", script, path])
-    if proc.returncode != 0:
-        return None, []
-    return seconds, [float(x) for x in proc.stdout.split()]
-
-
 def inside(keyframes, truth):
     return [t for t in keyframes if t is not None and any(g["start"] < t < g["end"] for g in truth if g["end"] > g["start"])]
 
@@ -155,7 +146,7 @@ for set_name in sys.argv[1:] or SETS:
     results = {}
     for detector in ("adaptive", "content"):
         results[f"gg-scenes --detector {detector}"] = gg(video, detector)
-    psd_s, psd_found = pyscenedetect(video)
+    psd_s, psd_found = pyscenedetect_cuts(video)
     if psd_s is not None:
         results["PySceneDetect ContentDetector"] = (psd_s, psd_found, [])
     row("", "seconds", "F1", "missed", "false cuts", "keyframes in")

@@ -279,6 +279,11 @@ struct SceneBuilder {
         let path = try keyframe.map { try writeKeyframe($0.frame, index) } ?? ""
         scenes.append(Scene(index: index, start: roundedSeconds(start), end: roundedSeconds(time), keyframe: path,
                             keyframeTime: keyframe.map { roundedSeconds($0.time) }))
+        beginScene(at: time)
+    }
+
+    /// Starts the next scene at `time`, with no keyframe candidates yet.
+    private mutating func beginScene(at time: Double) {
         start = time
         brightCount = 0
         first = nil
@@ -301,12 +306,7 @@ struct SceneBuilder {
     private mutating func moveLastBoundary(to time: Double) {
         guard let last = scenes.indices.last, time > start else { return }
         scenes[last].end = roundedSeconds(time)
-        start = time
-        brightCount = 0
-        first = nil
-        candidate = nil
-        previousCandidate = nil
-        wantsCandidate = false
+        beginScene(at: time)
     }
 
     /// A dark run entered and left at full brightness, between two pictures that are alike.
