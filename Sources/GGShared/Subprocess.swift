@@ -109,6 +109,17 @@ public final class ChildProcess: Sendable {
 /// Runs programs with explicit argument vectors, never through a shell: each in a process group of its
 /// own, killed as a group on timeout, on cancellation, when it leaves members behind, and when the stage exits.
 public enum Subprocess {
+    /// Looks a program up on PATH the way a shell would, without running a shell.
+    public static func which(_ program: String) -> String? {
+        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(program)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
     public static func run(_ executable: String, _ arguments: [String], timeout: Double, cancellation: Cancellation? = nil,
                            environment: [String: String]? = nil, directory: String? = nil, limits: ProcessLimits = .none,
                            maxOutputBytes: Int = 64 << 20) throws -> SubprocessResult {

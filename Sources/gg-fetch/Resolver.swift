@@ -26,9 +26,9 @@ enum ResolverTool: String, CaseIterable, Sendable, Codable {
 
     /// The program to run: the one named with --yt-dlp/--gallery-dl, else the set-up one, else PATH's.
     func locate(explicit: String?) -> String? {
-        if let explicit, !explicit.isEmpty { return ProcessEnvironment.which(explicit) }
+        if let explicit, !explicit.isEmpty { return Subprocess.which(explicit) }
         if let bin = ResolverTool.toolsBin(), access("\(bin)/\(rawValue)", X_OK) == 0 { return "\(bin)/\(rawValue)" }
-        return ProcessEnvironment.which(rawValue)
+        return Subprocess.which(rawValue)
     }
 }
 

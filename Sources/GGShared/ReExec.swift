@@ -19,15 +19,4 @@ public enum ProcessEnvironment {
         execv("/proc/self/exe", &argv)
         for pointer in argv { free(pointer) }
     }
-
-    /// Looks a program up on PATH the way a shell would, without running a shell.
-    public static func which(_ program: String) -> String? {
-        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = "\(dir)/\(program)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
 }
