@@ -217,12 +217,14 @@ struct CutDetector {
         guard let newest = history.last, newest.hsv.count >= 3 else { return false }
         guard let first = history.firstIndex(where: { newest.time - $0.time <= settings.gradualWindow + 1e-6 }),
               history.count - first >= 5 else { return false }
+        let frames = history[(first + 1)...]
+        let framePath = frames.reduce(0) { $0 + $1.score }
+        // The change over the window is at most the sum of its steps (hue aside): still footage stops here.
+        guard framePath >= settings.gradualContent / 2 else { return false }
         let start = history[first]
         let change = contentDifference(start.hsv, newest.hsv)
         guard change >= settings.gradualContent,
               !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
-        let frames = history[(first + 1)...]
-        let framePath = frames.reduce(0) { $0 + $1.score }
         if change >= 2 * settings.gradualContent, change >= settings.wipeStraightness * framePath, frames.count >= 7,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath {
             return true
