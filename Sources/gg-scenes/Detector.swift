@@ -215,8 +215,14 @@ struct CutDetector {
     /// Whether the newest frame ends a window of gradual change (see `DetectorSettings.gradualWindow`).
     private func endsGradualChange() -> Bool {
         guard let newest = history.last, newest.hsv.count >= 3 else { return false }
-        guard let first = history.firstIndex(where: { newest.time - $0.time <= settings.gradualWindow + 1e-6 }),
+        // Whole windows only, as one pass over the video sees them: a stretch decoded after a join starts
+        // without the frames before it, which would have been in the window.
+        guard history.count >= 2, let first = history.firstIndex(where: { newest.time - $0.time <= settings.gradualWindow + 1e-6 }),
               history.count - first >= 5 else { return false }
+        let frameStep = newest.time - history[history.count - 2].time
+        let truncated = first == 0 && history.count < DetectorSettings.historyFrames
+            && newest.time - (history[0].time - frameStep) <= settings.gradualWindow + 1e-6
+        guard !truncated else { return false }
         let frames = history[(first + 1)...]
         let framePath = frames.reduce(0) { $0 + $1.score }
         // The change over the window is at most the sum of its steps (hue aside): still footage stops here.

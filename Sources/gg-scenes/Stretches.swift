@@ -105,7 +105,9 @@ struct StretchResult {
 
 /// Decodes and analyses one stretch with its own demuxer and decoder.
 struct StretchDecoder {
-    static let edgeFrames = 12
+    /// Frames kept from each end of a stretch for deciding again across a join: enough for the gradual
+    /// test's window and the minimum scene length after it (1 s) at 60 fps.
+    static let edgeFrames = 64
     let settings: DetectorSettings
     let analysisWidth: Int
     let writer: ImageWriter

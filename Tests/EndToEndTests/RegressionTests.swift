@@ -434,6 +434,16 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
     }
 
+    /// With 3 stretches, the one starting at the join at 6.00 s saw a gradual window cut short by its
+    /// start and no cut before it, and cut at 6.28 s where one pass did not. The gradual test now takes
+    /// whole windows only, and joins are decided again over 64 frames instead of 12.
+    func testGradualCutsAgreeAcrossStretches() throws {
+        let found = try starts("seg-gradual.mp4", segments: ["1", "2", "3"])
+        XCTAssertEqual(found[1], found[0])
+        XCTAssertEqual(found[2], found[0])
+        XCTAssertFalse(found[0].contains { $0 > 6 && $0 < 6.5 }, "\(found)")
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
