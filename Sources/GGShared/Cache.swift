@@ -9,14 +9,12 @@ public struct CacheEntry: Codable, Sendable, Equatable {
     public var created: Double
     public var bytes: Int
     public var contentType: String?
-    public var effectiveUrl: String?
 
-    public init(url: String, created: Double, bytes: Int, contentType: String? = nil, effectiveUrl: String? = nil) {
+    public init(url: String, created: Double, bytes: Int, contentType: String? = nil) {
         self.url = url
         self.created = created
         self.bytes = bytes
         self.contentType = contentType
-        self.effectiveUrl = effectiveUrl
     }
 }
 

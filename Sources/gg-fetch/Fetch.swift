@@ -381,8 +381,7 @@ struct Fetcher: Sendable {
                 throw error
             }
             contentType = download.contentType
-            let entry = CacheEntry(url: Secrets.redact(cacheKey), created: Date().timeIntervalSince1970, bytes: download.bytes, contentType: download.contentType,
-                                   effectiveUrl: download.effectiveURL.map(Secrets.redact))
+            let entry = CacheEntry(url: Secrets.redact(cacheKey), created: Date().timeIntervalSince1970, bytes: download.bytes, contentType: download.contentType)
             if let cache {
                 object = try cache.store(cacheKey, file: temp, entry: entry)
             } else {

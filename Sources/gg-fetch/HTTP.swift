@@ -21,7 +21,6 @@ struct HTTPLimits: Sendable {
 struct Download: Sendable {
     var bytes: Int
     var contentType: String?
-    var effectiveURL: String?
 }
 
 /// An owned libcurl easy handle.
@@ -160,7 +159,6 @@ struct HTTPClient: Sendable {
         let result = curl_easy_perform(easy.handle)
         let status = easy.responseCode()
         let contentType = easy.string(CURLINFO_CONTENT_TYPE)
-        let effective = easy.string(CURLINFO_EFFECTIVE_URL)
         if policy.pointee.blocked != 0 {
             throw AddressPolicy.forbidden(url, address: withUnsafeBytes(of: policy.pointee.blocked_address) {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
@@ -190,6 +188,6 @@ struct HTTPClient: Sendable {
             throw GGError("http_error", "\(url): HTTP \(status)", retryable: true, httpStatus: status)
         }
         if status >= 400 { throw GGError("http_error", "\(url): HTTP \(status)", httpStatus: status) }
-        return Download(bytes: sink.bytes, contentType: contentType, effectiveURL: effective)
+        return Download(bytes: sink.bytes, contentType: contentType)
     }
 }
