@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GGMedia
 import GGShared
 
@@ -16,7 +17,8 @@ enum TranscribeTool {
         Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are
         packed into windows of up to 29 s, longer speech split at a short pause) and sphinx (PocketSphinx
         with Debian's pocketsphinx-en-us model). auto uses whisper and says so (engine, model, library) on
-        stderr; when whisper cannot be loaded it warns and falls back to sphinx. scripts/setup-whisper
+        stderr; when whisper cannot be loaded it warns and falls back to sphinx. The engine is chosen and
+        its model loaded when the first record needs it. scripts/setup-whisper
         installs libwhisper and a tiny.en model into the checkout's .whisper/ (found by walking up from the
         executable; $GG_WHISPER_HOME or <prefix>/share/gg/whisper for installed binaries). --version says
         which library and model would be used.
@@ -53,38 +55,44 @@ enum TranscribeTool {
         let cpus = ProcessInfo.processInfo.activeProcessorCount
         let threads = options.int("--threads", default: cpus, min: 1, max: 256)
         let language = options.string("--language") ?? "auto"
-        let engine: SpeechEngine
-        var longestUtterance = 20.0
-        if engineName == "whisper" || engineName == "auto" {
-            do {
-                let model = try whisperSetup.prepare()
-                if engineName == "auto" {
-                    runner.diagnostics.note("engine whisper: model \(model.path), whisper.cpp \(model.library.version) at \(model.library.path)")
+        let beam = options.int("--beam", default: 5, min: 1, max: 16)
+        let noSpeech = Float(options.double("--no-speech", default: 0.6, min: 0, max: 1))
+        let vadThreshold = options.double("--vad-threshold", default: -45, min: -120, max: 0)
+        let maxUtterance = options.string("--max-utterance").map { _ in options.double("--max-utterance", default: 20, min: 1, max: 600) }
+        let segmentGap = options.double("--segment-gap", default: 0.5, min: 0, max: 3600)
+        let jobs = runner.jobs, diagnostics = runner.diagnostics
+        // The engine is chosen, and its model loaded, when the first record needs it: a run with nothing to
+        // transcribe does not pay for loading a model.
+        let transcriber = Deferred<Transcriber> {
+            let engine: SpeechEngine
+            var longestUtterance = 20.0
+            if engineName == "whisper" || engineName == "auto" {
+                do {
+                    let model = try whisperSetup.load()
+                    if engineName == "auto" {
+                        diagnostics.note("engine whisper: model \(model.path), whisper.cpp \(model.library.version) at \(model.library.path)")
+                    }
+                    let english = !model.multilingual || language == "en"
+                    engine = .whisper(ResourcePool(size: max(1, min(jobs, cpus / threads))) { WhisperDecoder(model: model) },
+                                      threads: threads, language: english ? "en" : language, beam: beam, noSpeech: noSpeech)
+                    longestUtterance = 28
+                } catch {
+                    let failure = error as? GGError ?? GGError("engine_unavailable", "\(error)")
+                    if engineName == "whisper" {
+                        engine = .unavailable(failure)
+                    } else {
+                        diagnostics.warning("\(failure.message); using the sphinx engine")
+                        engine = sphinxEngine(options, jobs: jobs)
+                    }
                 }
-                let english = !model.multilingual || language == "en"
-                engine = .whisper(ResourcePool(size: max(1, min(runner.jobs, cpus / threads))) { WhisperDecoder(model: try model.model()) },
-                                  threads: threads, language: english ? "en" : language,
-                                  beam: options.int("--beam", default: 5, min: 1, max: 16),
-                                  noSpeech: Float(options.double("--no-speech", default: 0.6, min: 0, max: 1)))
-                longestUtterance = 28
-            } catch {
-                let failure = error as? GGError ?? GGError("engine_unavailable", "\(error)")
-                if engineName == "whisper" {
-                    engine = .unavailable(failure)
-                } else {
-                    runner.diagnostics.warning("\(failure.message); using the sphinx engine")
-                    engine = sphinxEngine(options, jobs: runner.jobs)
-                }
+            } else {
+                engine = sphinxEngine(options, jobs: jobs)
             }
-        } else {
-            engine = sphinxEngine(options, jobs: runner.jobs)
+            let segmenter = SpeechSegmenter(thresholdDB: vadThreshold, maxSeconds: maxUtterance ?? longestUtterance,
+                                            adaptive: options.string("--vad-threshold") == nil)
+            return Transcriber(engine: engine, segmenter: segmenter, segmentGap: segmentGap)
         }
-        let segmenter = SpeechSegmenter(thresholdDB: options.double("--vad-threshold", default: -45, min: -120, max: 0),
-                                        maxSeconds: options.double("--max-utterance", default: longestUtterance, min: 1, max: 600),
-                                        adaptive: options.string("--vad-threshold") == nil)
-        let transcriber = Transcriber(engine: engine, segmenter: segmenter,
-                                      segmentGap: options.double("--segment-gap", default: 0.5, min: 0, max: 3600))
-        runner.run { record, context in try transcriber.transcribe(record, context) }
+        runner.run { record, context in try transcriber.value.transcribe(record, context) }
     }
 
     static func sphinxEngine(_ options: ParsedOptions, jobs: Int) -> SpeechEngine {
@@ -113,6 +121,21 @@ enum SpeechEngine: Sendable {
     case whisper(ResourcePool<WhisperDecoder>, threads: Int, language: String, beam: Int, noSpeech: Float)
     case sphinx(ResourcePool<SphinxEngine>)
     case unavailable(GGError)
+}
+
+/// A value made by the first caller that needs it; the others wait for it and share it.
+final class Deferred<Value: Sendable>: Sendable {
+    private let made = Mutex<Value?>(nil)
+    private let make: @Sendable () -> Value
+
+    init(_ make: @escaping @Sendable () -> Value) { self.make = make }
+
+    var value: Value {
+        made.withLock { made in
+            if made == nil { made = make() }
+            return made!
+        }
+    }
 }
 
 /// Transcribes a record's items.

@@ -1,6 +1,5 @@
 import CWhisper
 import Foundation
-import Synchronization
 import GGShared
 
 /// A whisper.cpp model loaded with its library; shared by the decoders of every worker.
@@ -24,32 +23,6 @@ final class WhisperModel: @unchecked Sendable {
     deinit { gg_whisper_close(handle) }
 
     static var compiled: Bool { gg_whisper_compiled() }
-}
-
-/// A model whose file and library were checked at start, read on first use: a run with nothing to
-/// transcribe, or one that stops early, does not pay for loading it.
-final class LazyWhisperModel: Sendable {
-    let library: WhisperLibrary
-    let path: String
-    let multilingual: Bool
-    private let opened = Mutex<Result<WhisperModel, GGError>?>(nil)
-
-    init(library: WhisperLibrary, path: String, multilingual: Bool) {
-        self.library = library
-        self.path = path
-        self.multilingual = multilingual
-    }
-
-    /// The loaded model; the first caller loads it, the others wait for it (or share its failure).
-    func model() throws -> WhisperModel {
-        try opened.withLock { opened in
-            if opened == nil {
-                opened = Result { try WhisperModel(library: library, model: path) }
-                    .mapError { $0 as? GGError ?? GGError("engine_unavailable", "\($0)") }
-            }
-            return try opened!.get()
-        }
-    }
 }
 
 /// Decodes chunks with a model shared by every worker, one chunk at a time.

@@ -67,9 +67,8 @@ struct WhisperSetup: Sendable {
             + "run scripts/setup-whisper, or pass --whisper-lib")
     }
 
-    /// Checks the model file and finds the first usable library; otherwise reports why there is none.
-    /// The model itself is read when the first chunk needs it (`LazyWhisperModel`).
-    func prepare() throws -> LazyWhisperModel {
+    /// Loads the model with the first usable library; otherwise reports why there is none.
+    func load() throws -> WhisperModel {
         guard let model else {
             throw GGError("engine_unavailable", "no whisper model: pass --model FILE, set GG_WHISPER_MODEL, or run scripts/setup-whisper")
         }
@@ -81,7 +80,7 @@ struct WhisperSetup: Sendable {
         }
         let found = findLibrary()
         guard let library = found.library else { throw GGError("engine_unavailable", found.problem) }
-        return LazyWhisperModel(library: library, path: model, multilingual: WhisperModelFile.isMultilingual(at: model))
+        return try WhisperModel(library: library, model: model)
     }
 
     /// What `--version` says of the engine: the library found, where, its version, and the model.
@@ -120,15 +119,6 @@ enum WhisperModelFile {
     /// Bytes per block and values per block of the ggml tensor types whisper models use.
     private static let blocks: [Int32: (bytes: Int, values: Int)] = [0: (4, 1), 1: (2, 1), 2: (18, 32), 3: (20, 32), 6: (22, 32),
                                                                       7: (24, 32), 8: (34, 32), 30: (2, 1)]
-
-    /// Whether the model's vocabulary is whisper's multilingual one (51865 tokens or more, as
-    /// whisper.cpp's `whisper_is_multilingual` decides), read from its header.
-    static func isMultilingual(at path: String) -> Bool {
-        guard let file = FileHandle(forReadingAtPath: path), let header = try? file.read(upToCount: 8), header.count == 8 else { return false }
-        try? file.close()
-        let vocabulary = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: Int32.self) }
-        return vocabulary >= 51865
-    }
 
     /// Nil when the file holds every tensor its header promises, whole; otherwise what is wrong.
     static func problem(at path: String) -> String? {

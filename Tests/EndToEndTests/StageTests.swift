@@ -502,6 +502,32 @@ final class TranscribeTests: XCTestCase {
         }
     }
 
+    /// A whole model whose header the library refuses (n_audio_ctx 1499: its positional embedding then
+    /// has the wrong shape) passes the file check; the engine is chosen when the first record needs it, so
+    /// loading fails there: with --engine whisper every record gets an engine_unavailable error, and auto
+    /// still warns and falls back to sphinx.
+    func testWhisperModelTheLibraryRefusesIsAnErrorRecordOrASphinxFallback() throws {
+        try requireWhisperModel()
+        var model = try Data(contentsOf: URL(fileURLWithPath: Self.whisperModel))
+        model.replaceSubrange(8..<12, with: withUnsafeBytes(of: Int32(1499).littleEndian) { Data($0) })
+        let refused = work.appendingPathComponent("refused.bin")
+        try model.write(to: refused)
+        let input = [recordLine([(TestEnv.fixture("speech1.wav"), "audio")], id: "a"), recordLine([(TestEnv.fixture("speech2.wav"), "audio")], id: "b")]
+            .joined(separator: "\n")
+        let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", "whisper",
+                                                  "--model", refused.path], stdin: input)
+        XCTAssertEqual(explicit.status, 69, explicit.stderr)
+        let records = try explicit.records()
+        XCTAssertEqual(records.count, 2)
+        XCTAssertEqual(try records.map { try $0.errorKind }, ["engine_unavailable", "engine_unavailable"])
+        XCTAssertTrue(explicit.stderr.contains("cannot load the whisper model \(refused.path)"), explicit.stderr)
+        let auto = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input,
+                            environment: ["GG_WHISPER_MODEL": refused.path])
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stderr.contains("using the sphinx engine"), auto.stderr)
+        XCTAssertEqual(try engine(auto), "sphinx")
+    }
+
     /// A record that runs out of time aborts whisper inside a 300 s chunk (--max-utterance 300 allows
     /// one; it takes several seconds), so the next record gets the decoder at once, not after the chunk.
     func testTimeoutAbortsWhisperAndFreesTheDecoder() throws {
