@@ -12,6 +12,8 @@ struct DetectorSettings: Sendable {
     /// this many frames.
     var flashFrames = 4
     var minSceneLength: Double = 0.5
+    /// Pictures on both sides of a flash closer than this (content difference) make it a flash, not a cut.
+    var flashSimilarity: Double { threshold / 2 }
     /// Frames a decision looks ahead of the frame it decides.
     var lookahead: Int { max(window, flashFrames) }
     var fadeLevel: Double = 12
@@ -202,7 +204,7 @@ struct CutDetector {
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)
             guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
         }
-        let similar = faint ? frame.score / 2 : max(settings.threshold / 2, frame.score / 3)
+        let similar = faint ? frame.score / 2 : max(settings.flashSimilarity, frame.score / 3)
         for ahead in 1...max(2, settings.flashFrames) where p + ahead < frames.count {
             if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
         }

@@ -231,11 +231,12 @@ struct SceneBuilder {
         } else if !dark, let darkStart {
             let cutTime = min(SceneBuilder.fadeCut(darkStart, darkEnd, frameDuration: frameDuration), frame.time)
             if brightCount > 0 {
-                if openedGradually, darkStart - start <= SceneBuilder.fadeOutReach, let opening = scenes.last,
-                   cutTime - opening.start >= minSceneLength, !isBlackFlash(endingWith: frame) {
+                let flash = isBlackFlash(endingWith: frame)
+                if !flash, openedGradually, darkStart - start <= SceneBuilder.fadeOutReach, let opening = scenes.last,
+                   cutTime - opening.start >= minSceneLength {
                     moveLastBoundary(to: cutTime)
                     fadeCuts.insert(roundedSeconds(cutTime))
-                } else if isFade(darkStart: darkStart, cutTime: cutTime) && !isBlackFlash(endingWith: frame) {
+                } else if !flash, isFade(darkStart: darkStart, cutTime: cutTime) {
                     try close(at: cutTime)
                     fadeCuts.insert(roundedSeconds(cutTime))
                 }
@@ -334,7 +335,7 @@ struct SceneBuilder {
         return scenes
     }
 
-    /// Closes the stretch at the end of a stretch, keeping the keyframe candidates' choice.
+    /// Closes the open scene where the stretch ends, keeping the keyframe candidates' choice.
     mutating func finishStretch(at end: Double) throws -> [Scene] {
         endedBright = brightCount > 0
         if end > start { try close(at: end) }

@@ -132,7 +132,7 @@ struct StretchDecoder {
             return path
         }
         builder.minSceneLength = settings.minSceneLength
-        builder.flashSimilarity = settings.threshold / 2
+        builder.flashSimilarity = settings.flashSimilarity
         let scaler = AnalysisScaler(width: analysisWidth)
         let packet = Packet()
         let frame = Frame()
