@@ -73,9 +73,10 @@ static void *open_checked(const char *library, char *version, size_t version_siz
 }
 
 int gg_whisper_probe(const char *library, char *version, size_t version_size, char *path, size_t path_size,
-                     char *error, size_t error_size) {
+                     bool *exact_beam, char *error, size_t error_size) {
     void *handle = open_checked(library, version, version_size, path, path_size, error, error_size);
     if (!handle) return -1;
+    if (exact_beam) *exact_beam = dlsym(handle, "gg_whisper_exact_beam_search") != NULL;
     return 0; /* left loaded, as gg_whisper_close does: ggml's threads may outlive a context */
 }
 
@@ -102,8 +103,7 @@ gg_whisper *gg_whisper_open(const char *library, const char *model, char *error,
     whisper->whisper_log_set(gg_whisper_log, NULL);
     struct whisper_context_params params = whisper->whisper_context_default_params();
     params.use_gpu = false;
-    /* Off: with it (1.8.5), a new decoding state read onions.m4a as "and did on the end first" where a
-       used state, or a new one without it, read "And the onions first"; about 12% slower. */
+    /* Off: on scripts/setup-whisper's build it is no faster here (bench/README), and it keeps K and V in f16. */
     params.flash_attn = false;
     last_error[0] = 0;
     whisper->context = whisper->whisper_init_from_file_with_params_no_state(model, params);
@@ -197,8 +197,8 @@ bool gg_whisper_compiled(void) { return false; }
 const char *gg_whisper_header_version(void) { return ""; }
 
 int gg_whisper_probe(const char *library, char *version, size_t version_size, char *path, size_t path_size,
-                     char *error, size_t error_size) {
-    (void)library; (void)version; (void)version_size; (void)path; (void)path_size;
+                     bool *exact_beam, char *error, size_t error_size) {
+    (void)library; (void)version; (void)version_size; (void)path; (void)path_size; (void)exact_beam;
     snprintf(error, error_size, "gg-transcribe was compiled without whisper.h: run scripts/setup-whisper, then rebuild");
     return -1;
 }

@@ -72,6 +72,7 @@ enum TranscribeTool {
                     if engineName == "auto" {
                         diagnostics.note("engine whisper: model \(model.path), whisper.cpp \(model.library.version) at \(model.library.path)")
                     }
+                    if beam > 1, let problem = model.library.beamSearchProblem { diagnostics.warning(problem) }
                     let english = !model.multilingual || language == "en"
                     engine = .whisper(ResourcePool(size: max(1, min(jobs, cpus / threads))) { WhisperDecoder(model: model) },
                                       threads: threads, language: english ? "en" : language, beam: beam, noSpeech: noSpeech)

@@ -87,7 +87,8 @@ struct WhisperSetup: Sendable {
     func versionLines() -> [String] {
         guard WhisperModel.compiled else { return ["whisper.cpp: not compiled in (no whisper.h): run scripts/setup-whisper, then rebuild"] }
         let found = findLibrary()
-        let library = found.library.map { "whisper.cpp \($0.version) at \($0.path)" } ?? "whisper.cpp: not usable: \(found.problem)"
+        let library = found.library.map { "whisper.cpp \($0.version) at \($0.path)" + ($0.exactBeamSearch ? ", exact beam search" : ", beam search at random") }
+            ?? "whisper.cpp: not usable: \(found.problem)"
         return [library + " (headers \(String(cString: gg_whisper_header_version())))",
                 "whisper model: " + (model ?? "none (pass --model, set GG_WHISPER_MODEL, or run scripts/setup-whisper)")]
     }
@@ -97,15 +98,25 @@ struct WhisperSetup: Sendable {
 struct WhisperLibrary: Sendable {
     var path: String
     var version: String
+    /// Built by scripts/setup-whisper: beam search keeps each beam's most likely tokens instead of
+    /// drawing them at random as whisper.cpp 1.8.5 does.
+    var exactBeamSearch: Bool
+
+    /// Why beam search with this library is not what --beam promises, if it is not.
+    var beamSearchProblem: String? {
+        exactBeamSearch ? nil : "whisper.cpp \(version) at \(path) draws beam-search candidates at random "
+            + "(as released); scripts/setup-whisper builds it with exact beam search"
+    }
 
     static func probe(_ candidate: String) -> Swift.Result<WhisperLibrary, GGError> {
         var version = [CChar](repeating: 0, count: 64)
         var path = [CChar](repeating: 0, count: 4096)
         var message = [CChar](repeating: 0, count: 1024)
-        guard gg_whisper_probe(candidate, &version, version.count, &path, path.count, &message, message.count) == 0 else {
+        var exact = false
+        guard gg_whisper_probe(candidate, &version, version.count, &path, path.count, &exact, &message, message.count) == 0 else {
             return .failure(GGError("engine_unavailable", WhisperLibrary.text(message)))
         }
-        return .success(WhisperLibrary(path: text(path), version: text(version)))
+        return .success(WhisperLibrary(path: text(path), version: text(version), exactBeamSearch: exact))
     }
 
     static func text(_ buffer: [CChar]) -> String {

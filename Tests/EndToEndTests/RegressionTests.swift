@@ -434,6 +434,35 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
     }
 
+    /// whisper.cpp 1.8.5 draws each beam's candidate tokens at random from the whole distribution, even
+    /// at temperature 0, so beam search of width 5 read worse than greedy decoding (long.wav and
+    /// paragraph.wav: 4 words wrong against 2). scripts/setup-whisper builds it keeping each beam's most
+    /// likely tokens, and gg-transcribe names a library without that fix.
+    func testBeamSearchKeepsEachBeamsMostLikelyTokens() throws {
+        try requireWhisperSetUp()
+        let version = try tool("gg-transcribe", ["--version"], environment: freshUser)
+        XCTAssertTrue(version.stdout.contains("exact beam search"), version.stdout)
+        let headers = try XCTUnwrap(version.stdout.range(of: #"headers [0-9.]+"#, options: .regularExpression).map { String(version.stdout[$0].dropFirst(8)) })
+        let source = work.appendingPathComponent("released.c")
+        try "const char *whisper_version(void) { return \"\(headers)\"; }\n".write(to: source, atomically: true, encoding: .utf8)
+        let released = work.appendingPathComponent("libwhisper.so.1").path
+        XCTAssertEqual(try runProcess("/usr/bin/env", ["clang", "-shared", "-fPIC", "-o", released, source.path]).status, 0)
+        let other = try tool("gg-transcribe", ["--version", "--whisper-lib", released], environment: freshUser)
+        XCTAssertTrue(other.stdout.contains("whisper.cpp \(headers) at \(released), beam search at random"), other.stdout)
+
+        var reference = try String(contentsOfFile: TestEnv.fixture("paragraph.txt"), encoding: .utf8)
+        reference += " " + (try String(contentsOfFile: TestEnv.fixture("sentences.txt"), encoding: .utf8))
+            .split(separator: "\n").map { $0.split(separator: "\t").last ?? "" }.joined(separator: " ")
+        let line = recordLine([(TestEnv.fixture("paragraph.wav"), "audio"), (TestEnv.fixture("long.wav"), "audio")])
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", "whisper", "--beam", "5"],
+                              stdin: line, environment: freshUser)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stderr, "")
+        let text = try result.records()[0].array("items").compactMap { $0.dict("transcript")?.string("text") }.joined(separator: " ")
+        let wer = wordErrorRate(reference: normalizedWords(reference), hypothesis: normalizedWords(text))
+        XCTAssertLessThanOrEqual(wer, 0.025, text)
+    }
+
     /// With 3 stretches, the one starting at the join at 6.00 s saw a gradual window cut short by its
     /// start and no cut before it, and cut at 6.28 s where one pass did not. The gradual test now takes
     /// whole windows only, and joins are decided again over 64 frames instead of 12.

@@ -19,9 +19,10 @@ const char *gg_whisper_header_version(void);
 /// Opens `library` without loading a model: 0 when it is the whisper.cpp version of the headers, with
 /// the version it reports in `version` and the file the dynamic linker opened in `path`; otherwise -1
 /// with the reason in `error` (a library of another version is refused: whisper_full_params changes
-/// layout between versions).
+/// layout between versions). `exact_beam` tells whether it is scripts/setup-whisper's build, whose beam
+/// search extends each beam by its most likely tokens; whisper.cpp as released draws them at random.
 int gg_whisper_probe(const char *library, char *version, size_t version_size, char *path, size_t path_size,
-                     char *error, size_t error_size);
+                     bool *exact_beam, char *error, size_t error_size);
 
 /// Loads `library` (a libwhisper.so path or soname), checks its version as gg_whisper_probe does, and
 /// loads the ggml model at `model`. NULL on failure, with a message in `error`.
