@@ -144,8 +144,27 @@ void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) {
 
 static bool gg_whisper_abort(void *data) { return data && *(const volatile int32_t *)data != 0; }
 
+struct gg_window_control {
+    gg_whisper *whisper;
+    int windows;
+    double stopped_at;
+};
+
+static bool gg_whisper_encoder_begin(struct whisper_context *context, struct whisper_state *state, void *data) {
+    (void)context;
+    struct gg_window_control *control = data;
+    if (control->windows++ == 0) return true;
+    int segments = control->whisper->whisper_full_n_segments_from_state(state);
+    double end = segments > 0 ? (double)control->whisper->whisper_full_get_segment_t1_from_state(state, segments - 1) / 100.0 : 0;
+    if (end < 1.0) return true;
+    control->stopped_at = end;
+    return false;
+}
+
 int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
-                   int threads, const char *language, int beam, const volatile int32_t *cancelled) {
+                   int threads, const char *language, int beam, bool stop_early, double *stopped_at,
+                   const volatile int32_t *cancelled) {
+    struct gg_window_control control = {whisper, 0, -1};
     struct whisper_full_params params = whisper->whisper_full_default_params(beam > 1 ? WHISPER_SAMPLING_BEAM_SEARCH : WHISPER_SAMPLING_GREEDY);
     if (beam > 1) {
         params.beam_search.beam_size = beam;
@@ -163,7 +182,13 @@ int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *sa
     params.detect_language = false;
     params.abort_callback = gg_whisper_abort;
     params.abort_callback_user_data = (void *)cancelled;
-    return whisper->whisper_full_with_state(whisper->context, state->state, params, samples, count);
+    if (stop_early) {
+        params.encoder_begin_callback = gg_whisper_encoder_begin;
+        params.encoder_begin_callback_user_data = &control;
+    }
+    int status = whisper->whisper_full_with_state(whisper->context, state->state, params, samples, count);
+    if (stopped_at) *stopped_at = control.stopped_at;
+    return status;
 }
 
 int gg_whisper_segment_count(gg_whisper *whisper, gg_whisper_state *state) {
@@ -214,8 +239,9 @@ void gg_whisper_close(gg_whisper *whisper) { (void)whisper; }
 bool gg_whisper_multilingual(const gg_whisper *whisper) { (void)whisper; return false; }
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper) { (void)whisper; return NULL; }
 void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) { (void)whisper; (void)state; }
-int gg_whisper_run(gg_whisper *w, gg_whisper_state *s, const float *p, int n, int t, const char *l, int b, const volatile int32_t *c) {
-    (void)w; (void)s; (void)p; (void)n; (void)t; (void)l; (void)b; (void)c;
+int gg_whisper_run(gg_whisper *w, gg_whisper_state *s, const float *p, int n, int t, const char *l, int b, bool e, double *a,
+                   const volatile int32_t *c) {
+    (void)w; (void)s; (void)p; (void)n; (void)t; (void)l; (void)b; (void)e; (void)a; (void)c;
     return -1;
 }
 int gg_whisper_segment_count(gg_whisper *w, gg_whisper_state *s) { (void)w; (void)s; return 0; }

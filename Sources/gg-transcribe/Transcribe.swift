@@ -12,14 +12,15 @@ enum TranscribeTool {
         Adds "transcript": {language, engine, text, segments: [{start, end, text}]} to video and audio items.
         Audio is decoded and resampled to 16 kHz mono with libavformat/libswresample and cut into utterances at
         pauses (energy under a gate 8 dB over the background, or --vad-threshold), so memory stays bounded
-        and silence yields no words. Segment
-        times are absolute. An item without an audio stream gets an empty transcript.
+        and silence yields no words. Segment times are absolute. An item without an audio stream gets an
+        empty transcript.
         Engines: whisper (whisper.cpp's libwhisper, loaded at run time, with a ggml model; utterances are
-        packed into windows of up to 29 s, longer speech split at a short pause) and sphinx (PocketSphinx
-        with Debian's pocketsphinx-en-us model). auto uses whisper and says so (engine, model, library) on
-        stderr; when whisper cannot be loaded it warns and falls back to sphinx. The engine is chosen and
-        its model loaded when the first record needs it. scripts/setup-whisper
-        installs libwhisper and a tiny.en model into the checkout's .whisper/ (found by walking up from the
+        packed into windows of up to 29 s, longer speech split at a short pause; what whisper leaves
+        undecoded at a window's end starts the next window) and sphinx (PocketSphinx with Debian's
+        pocketsphinx-en-us model). auto uses whisper and says so (engine, model, library) on stderr; when
+        whisper cannot be loaded it warns and falls back to sphinx. The engine is chosen and its model
+        loaded when the first record needs it. scripts/setup-whisper builds libwhisper (with exact beam
+        search) and installs a tiny.en model into the checkout's .whisper/ (found by walking up from the
         executable; $GG_WHISPER_HOME or <prefix>/share/gg/whisper for installed binaries). --version says
         which library and model would be used.
 
@@ -170,16 +171,20 @@ struct Transcriber: Sendable {
             var packer = ChunkPacker(maxSeconds: max(29, segmenter.maxSeconds))
             var segments = [Segment]()
             var detected = language == "auto" ? nil : language
-            func run(_ chunk: SpeechChunk) throws {
-                let result = try pool.with { try $0.transcribe(chunk, threads: threads, language: language, beam: beam, noSpeechThreshold: noSpeech, cancellation: context.cancellation) }
+            func run(_ chunk: SpeechChunk, last: Bool) throws {
+                let result = try pool.with {
+                    try $0.transcribe(chunk, threads: threads, language: language, beam: beam, noSpeechThreshold: noSpeech, stopEarly: !last,
+                                      cancellation: context.cancellation)
+                }
                 segments += result.segments
                 if detected == nil, !result.segments.isEmpty { detected = result.language }
+                if let rest = result.rest, let alone = packer.carry(rest) { try run(alone, last: true) }
             }
             _ = try SpeechAudio.utterances(path: path, segmenter: segmenter, cancellation: context.cancellation) { utterance in
                 context.reportPosition(utterance.start, of: nil)
-                if let chunk = packer.add(utterance) { try run(chunk) }
+                if let chunk = packer.add(utterance) { try run(chunk, last: false) }
             }
-            if let chunk = packer.finish() { try run(chunk) }
+            if let chunk = packer.finish() { try run(chunk, last: true) }
             return Transcript(language: detected ?? "", engine: "whisper",
                               text: segments.map(\.text).joined(separator: " "), segments: segments)
         case .unavailable(let error):

@@ -33,15 +33,20 @@ final class WhisperDecoder {
         self.model = model
     }
 
-    /// Segments of one chunk with absolute times, and the language whisper used. Each chunk gets a new
-    /// decoding state: a reused one made a chunk's text depend on the chunks decoded before it.
-    func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, beam: Int, noSpeechThreshold: Float, cancellation: Cancellation) throws -> (segments: [Segment], language: String) {
+    /// Segments of one chunk with absolute times, the language whisper used and, with `stopEarly`, the audio
+    /// after the last segment when whisper wanted another window for it. Each chunk gets a new decoding
+    /// state: with whisper.cpp as released, a reused one made a chunk's text depend on the chunks decoded
+    /// before it (its beam search draws from the state's random generator).
+    func transcribe(_ chunk: SpeechChunk, threads: Int, language: String, beam: Int, noSpeechThreshold: Float, stopEarly: Bool,
+                    cancellation: Cancellation) throws -> (segments: [Segment], language: String, rest: SpeechChunk?) {
         guard let state = gg_whisper_state_new(model.handle) else {
             throw GGError("engine_unavailable", "whisper cannot allocate a decoding state")
         }
         defer { gg_whisper_state_free(model.handle, state) }
+        var stoppedAt = -1.0
         let status = chunk.samples.withUnsafeBufferPointer {
-            gg_whisper_run(model.handle, state, $0.baseAddress, Int32($0.count), Int32(threads), language, Int32(beam), cancellation.flag)
+            gg_whisper_run(model.handle, state, $0.baseAddress, Int32($0.count), Int32(threads), language, Int32(beam), stopEarly, &stoppedAt,
+                           cancellation.flag)
         }
         try cancellation.check()
         guard status == 0 else { throw GGError("engine_failed", "whisper failed on the audio at \(roundedSeconds(chunk.start)) s (status \(status))") }
@@ -55,7 +60,7 @@ final class WhisperDecoder {
             guard let bounds = chunk.snap(start, end) else { continue }
             segments.append(Segment(start: roundedSeconds(bounds.start), end: roundedSeconds(bounds.end), text: text))
         }
-        return (segments, String(cString: gg_whisper_language(model.handle, state)))
+        return (segments, String(cString: gg_whisper_language(model.handle, state)), stoppedAt < 0 ? nil : chunk.rest(after: stoppedAt))
     }
 
     /// Empty text, symbols only ("♪♪"), or a bracketed sound description such as "[BLANK_AUDIO]" or "(music)": not speech.

@@ -36,9 +36,13 @@ void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state);
 
 /// Transcribes 16 kHz mono samples; `language` "auto" detects it. `beam` above 1 decodes with beam
 /// search of that width (whisper.cpp's temperature fallback applies either way), 1 greedily. `cancelled`,
-/// polled during computation, aborts the run when it becomes non-zero. Returns 0 on success.
+/// polled during computation, aborts the run when it becomes non-zero. Returns 0 on success. With
+/// `stop_early`, whisper stops before it would encode another window for the audio after its last segment
+/// (when that segment ends at least 1 s in) and sets `*stopped_at` to that end in seconds, so the caller
+/// can decode the rest together with the audio that follows; otherwise `*stopped_at` is -1.
 int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
-                   int threads, const char *language, int beam, const volatile int32_t *cancelled);
+                   int threads, const char *language, int beam, bool stop_early, double *stopped_at,
+                   const volatile int32_t *cancelled);
 int gg_whisper_segment_count(gg_whisper *whisper, gg_whisper_state *state);
 /// Segment bounds in seconds from the start of the samples.
 double gg_whisper_segment_start(gg_whisper *whisper, gg_whisper_state *state, int segment);
