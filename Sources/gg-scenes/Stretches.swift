@@ -17,8 +17,15 @@ struct Join: Sendable {
 struct StretchPlan: Sendable {
     var start: Join?
     var end: Join?
+    /// A keyframe packet 1-4 s before `start` whose frames only give the cut detector the history one pass
+    /// would have at the join (a transition beginning just after it is found); nil when there is none.
+    var warmup: Join?
 
     static let whole = StretchPlan(start: nil, end: nil)
+    static let warmupSeconds = 1.0...4.0
+    /// How far past `end` a stretch reads on for its detector, so that a transition running over the join
+    /// is decided by the stretch it starts in, as one pass decides it.
+    static let overrunSeconds = 1.5
 
     /// Splits an indexed video at keyframes near equal shares of its decoding cost, estimated as the
     /// mean of its share of time and its share of the file's bytes (busy pictures take longer).
@@ -61,11 +68,18 @@ struct StretchPlan: Sendable {
         var plans = [StretchPlan]()
         var from: Join?
         for join in joins {
-            plans.append(StretchPlan(start: from, end: join))
+            plans.append(StretchPlan(start: from, end: join, warmup: from.flatMap { warmup(before: $0) }))
             from = join
         }
-        plans.append(StretchPlan(start: from, end: nil))
+        plans.append(StretchPlan(start: from, end: nil, warmup: from.flatMap { warmup(before: $0) }))
         return plans
+
+        func warmup(before join: Join) -> Join? {
+            let candidates = keyframes.map(\.timestamp).filter { warmupSeconds.contains(Double(join.pts - $0) * timeBase) }
+            guard let timestamp = candidates.max(), let found = keyframePacket(file, streamIndex: streamIndex, seek: timestamp),
+                  found.order < join.order else { return nil }
+            return found
+        }
     }
 
     /// The first keyframe packet at or after an index timestamp.
@@ -120,8 +134,9 @@ struct StretchDecoder {
         let stream = file.stream(streamIndex)
         let decoder = try MediaDecoder(stream: stream, threads: threads, loopFilter: loopFilter)
         let clock = MediaClock(file)
-        if let start = plan.start {
-            let sought = av_seek_frame(file.pointer, Int32(streamIndex), start.seek, AVSEEK_FLAG_BACKWARD)
+        let first = plan.warmup ?? plan.start
+        if let first {
+            let sought = av_seek_frame(file.pointer, Int32(streamIndex), first.seek, AVSEEK_FLAG_BACKWARD)
             guard sought >= 0 else { throw GGError("not_media", "cannot seek: \(avErrorString(sought))") }
         }
         let writer = self.writer
@@ -139,18 +154,33 @@ struct StretchDecoder {
         var result = StretchResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, frameCount: 0,
                                    decodeErrors: 0, readStatus: 0, stoppedAfterErrors: false)
         var hsv = [UInt8]()
-        let keyframePTS = plan.start?.pts
+        let firstPTS = first?.pts, keyframePTS = plan.start?.pts, endPTS = plan.end?.pts
+        let overrun = plan.end.map { $0.order + Int64(StretchPlan.overrunSeconds / max(av_q2d(stream.pointee.time_base), 1e-9)) }
+        var detectorOnlyFrames = 0
+
+        /// Frames outside the stretch (its warm-up and overrun) only feed the detector; the first frame at
+        /// the join is never a cut here (StretchMerger decides the join).
+        func add(_ decided: [(AnalysedFrame, Bool)]) throws {
+            for (frame, cut) in decided where frame.index >= 0 { try builder.add(frame, cut: cut && frame.index > 0) }
+        }
 
         func drain() throws {
             while decoder.receive(frame) >= 0 {
                 defer { frame.unref() }
                 let pts = frame.pointer.pointee.best_effort_timestamp
-                if let keyframePTS, pts != gg_av_nopts_value(), pts < keyframePTS { continue }
+                if let firstPTS, pts != gg_av_nopts_value(), pts < firstPTS { continue }
+                if pts != gg_av_nopts_value(), pts < keyframePTS ?? .min || pts >= endPTS ?? .max {
+                    let mean = try scaler.hsv(of: frame.pointer, into: &hsv)
+                    let time = clock.seconds(pts, stream.pointee.time_base) ?? 0
+                    detectorOnlyFrames += 1
+                    try add(detector.push(AnalysedFrame(index: -detectorOnlyFrames, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: nil)))
+                    continue
+                }
                 let time = clock.seconds(pts, stream.pointee.time_base) ?? Double(result.frameCount) * frameDuration
                 let mean = try scaler.hsv(of: frame.pointer, into: &hsv)
                 var analysed = AnalysedFrame(index: result.frameCount, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: frame.reference())
                 result.frameCount += 1
-                for (decided, cut) in detector.push(analysed) { try builder.add(decided, cut: cut) }
+                try add(detector.push(analysed))
                 analysed.payload = nil
                 if result.head.count < StretchDecoder.edgeFrames { result.head.append(analysed) }
                 result.tail.append(analysed)
@@ -168,8 +198,8 @@ struct StretchDecoder {
             defer { packet.unref() }
             guard packet.pointer.pointee.stream_index == Int32(streamIndex) else { continue }
             let order = StretchPlan.order(packet)
-            if let end = plan.end, order != gg_av_nopts_value(), order >= end.order { break }
-            if let start = plan.start, order != gg_av_nopts_value(), order < start.order { continue }
+            if let overrun, order != gg_av_nopts_value(), order >= overrun { break }
+            if let first, order != gg_av_nopts_value(), order < first.order { continue }
             let sent = decoder.send(packet)
             if sent < 0 && sent != gg_averror_eagain() {
                 result.decodeErrors += 1
@@ -182,7 +212,7 @@ struct StretchDecoder {
         }
         _ = decoder.send(nil)
         try drain()
-        for (decided, cut) in detector.finish() { try builder.add(decided, cut: cut) }
+        try add(detector.finish())
         result.lastTime = builder.lastTime
         if plan.end != nil {
             result.scenes = try builder.finishStretch(at: builder.lastTime + frameDuration)
@@ -236,6 +266,11 @@ struct StretchMerger {
                     incoming.remove(at: i)
                 }
             }
+            if fade == nil, cuts[roundedSeconds(boundary.time)] != true,
+               let added = missedCut(cuts, settled: settled, in: incoming[0], before: incoming.dropFirst().first?.start) {
+                incoming[0].start = added
+                incoming.insert(Scene(index: 0, start: roundedSeconds(boundary.time), end: added, keyframe: ""), at: 0)
+            }
             if let fade {
                 if fade.replacesGradualCut, scenes.count >= 2 {
                     let fadeOut = scenes.removeLast()
@@ -251,9 +286,21 @@ struct StretchMerger {
         return scenes
     }
 
-    /// One scene covering both, keeping the keyframe of the longer part.
+    /// A cut the frames seen together across a join find inside the next stretch's first scene, where
+    /// the stretch itself had too little history to find it (a transition under way at the join, with no
+    /// keyframe close enough before the join to warm up from). Only one whose later part holds the
+    /// scene's keyframe: the part before it joins the scene before the join.
+    private func missedCut(_ cuts: [Double: Bool], settled: Set<Double>, in scene: Scene, before nextCut: Double?) -> Double? {
+        guard let keyframeTime = scene.keyframeTime, !scene.keyframe.isEmpty else { return nil }
+        let found = cuts.filter { $0.value && settled.contains($0.key) && $0.key > scene.start && $0.key < scene.end }.keys.min()
+        guard let found, keyframeTime >= found, (nextCut ?? .infinity) - found >= settings.minSceneLength else { return nil }
+        return found
+    }
+
+    /// One scene covering both, keeping the keyframe of the longer part (of the one that has one).
     private func join(_ a: Scene, _ b: Scene) -> Scene {
-        let (kept, dropped) = a.end - a.start >= b.end - b.start ? (a, b) : (b, a)
+        let aFirst = b.keyframe.isEmpty || (!a.keyframe.isEmpty && a.end - a.start >= b.end - b.start)
+        let (kept, dropped) = aFirst ? (a, b) : (b, a)
         if !dropped.keyframe.isEmpty && dropped.keyframe != kept.keyframe { unlink(dropped.keyframe) }
         return Scene(index: a.index, start: a.start, end: b.end, keyframe: kept.keyframe, keyframeTime: kept.keyframeTime)
     }

@@ -473,6 +473,23 @@ final class RegressionTests: XCTestCase {
         XCTAssertFalse(found[0].contains { $0 > 6 && $0 < 6.5 }, "\(found)")
     }
 
+    /// A dissolve running over a join (5.8-6.8 s, the join at the keyframe at 6 s) was missed with 3
+    /// stretches (k1) or 2 and 3 (k6): the stretch before stopped at the join, the one after had no history.
+    /// Stretches now warm up from a keyframe 1-4 s before their join (k1) and read on 1.5 s past their end;
+    /// where no keyframe is near enough (k6), the cut the frames around the join show is added.
+    func testDissolveOverAJoinIsFoundWhateverTheStretches() throws {
+        for fixture in ["seg-dissolve-k1.mp4", "seg-dissolve-k6.mp4"] {
+            for segments in ["1", "2", "3"] {
+                let (result, found) = try scenes(fixture, ["--segments", segments, "--verbose"])
+                XCTAssertEqual(result.status, 0, result.stderr)
+                if segments == "3" { XCTAssertTrue(result.stderr.contains("joined at") && result.stderr.contains("6.0 s"), result.stderr) }
+                let cut = try XCTUnwrap(found.compactMap { $0.double("start") }.first { $0 > 5 }, "\(fixture) --segments \(segments): \(found)")
+                XCTAssertTrue((5.8...6.8).contains(cut), "\(fixture) --segments \(segments): \(found)")
+                XCTAssertTrue(found.allSatisfy { !($0.string("keyframe") ?? "").isEmpty }, "\(found)")
+            }
+        }
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
