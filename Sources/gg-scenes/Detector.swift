@@ -131,6 +131,7 @@ struct CutDetector {
     private var frames: [AnalysedFrame] = []
     private var nextToDecide = 0
     private var lastCutTime = 0.0
+    private var lastCutGradual = false
     private var seenAny = false
     private var history: [(time: Double, hsv: [UInt8], score: Double, meanValue: Double)] = []
 
@@ -167,7 +168,10 @@ struct CutDetector {
         let frame = frames[p]
         let cut = seenAny && isCut(at: p)
         seenAny = true
-        if cut { lastCutTime = frame.time }
+        if cut {
+            lastCutTime = frame.time
+            lastCutGradual = frame.gradual
+        }
         nextToDecide += 1
         let keep = settings.lookahead + 2
         if nextToDecide > keep {
@@ -186,6 +190,8 @@ struct CutDetector {
         if frame.gradual && !frames[p - 1].gradual {
             return !frames[(p + 1)...].contains { $0.meanValue < dark }
         }
+        // The jump where a gradual run that already cut ends is the transition's last step, not a new scene.
+        if frames[p - 1].gradual && !frame.gradual && lastCutGradual && frame.time - lastCutTime <= 3 * settings.gradualWindow { return false }
         var faint = false
         switch settings.mode {
         case .content:

@@ -17,15 +17,15 @@ struct Join: Sendable {
 struct StretchPlan: Sendable {
     var start: Join?
     var end: Join?
-    /// A keyframe packet 1-4 s before `start` whose frames only give the cut detector the history one pass
+    /// A keyframe packet 1-2.5 s before `start` whose frames only give the cut detector the history one pass
     /// would have at the join (a transition beginning just after it is found); nil when there is none.
     var warmup: Join?
 
     static let whole = StretchPlan(start: nil, end: nil)
-    static let warmupSeconds = 1.0...4.0
+    static let warmupSeconds = 1.0...2.5
     /// How far past `end` a stretch reads on for its detector, so that a transition running over the join
     /// is decided by the stretch it starts in, as one pass decides it.
-    static let overrunSeconds = 1.5
+    static let overrunSeconds = 0.5
 
     /// Splits an indexed video at keyframes near equal shares of its decoding cost, estimated as the
     /// mean of its share of time and its share of the file's bytes (busy pictures take longer).

@@ -473,9 +473,21 @@ final class RegressionTests: XCTestCase {
         XCTAssertFalse(found[0].contains { $0 > 6 && $0 < 6.5 }, "\(found)")
     }
 
+    /// A 1 s dissolve from moving testsrc2 into still bars was cut twice in one pass: where the gradual
+    /// test first passed (6.24 s) and at the jump of its last step (6.80 s), leaving a 0.56 s scene with its
+    /// keyframe inside the transition. The jump that ends a gradual run which already cut is not a cut.
+    func testDissolveIsCutOnceNotAgainWhereItEnds() throws {
+        let (result, found) = try scenes("seg-dissolve-k1.mp4", ["--segments", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let starts = found.compactMap { $0.double("start") }
+        XCTAssertEqual(starts.count, 2, "\(found)")
+        XCTAssertTrue((5.8...6.8).contains(starts.last ?? 0), "\(found)")
+        XCTAssertFalse(found.compactMap { $0.double("keyframe_time") }.contains { (5.8...6.8).contains($0) }, "\(found)")
+    }
+
     /// A dissolve running over a join (5.8-6.8 s, the join at the keyframe at 6 s) was missed with 3
     /// stretches (k1) or 2 and 3 (k6): the stretch before stopped at the join, the one after had no history.
-    /// Stretches now warm up from a keyframe 1-4 s before their join (k1) and read on 1.5 s past their end;
+    /// Stretches now warm up from a keyframe 1-2.5 s before their join (k1) and read on 0.5 s past their end;
     /// where no keyframe is near enough (k6), the cut the frames around the join show is added.
     func testDissolveOverAJoinIsFoundWhateverTheStretches() throws {
         for fixture in ["seg-dissolve-k1.mp4", "seg-dissolve-k6.mp4"] {
