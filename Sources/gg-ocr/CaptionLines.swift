@@ -240,13 +240,16 @@ enum CaptionLines {
     }
 
     /// The line's glyphs (with dots, accents and punctuation inside its padded box) black on white,
-    /// scaled so glyphs are about 40 pixels high; returns the picture, its scale and its origin.
+    /// scaled so glyphs are about 40 pixels high; returns the picture, its scale and its origin. A glyph
+    /// touching a bright or dark area beyond the line (a tight caption box over a yellow wall) is carved
+    /// out of that area's blob along the line's rows.
     static func render(_ line: TextLine, from map: BlobMap, width: Int, height: Int) throws -> (Picture, Double, Int, Int) {
         let pad = max(4, line.glyphHeight * 3 / 10)
         let x0 = max(0, line.minX - pad), y0 = max(0, line.minY - pad)
         let x1 = min(width - 1, line.maxX + pad), y1 = min(height - 1, line.maxY + pad)
         let w = x1 - x0 + 1, h = y1 - y0 + 1
         var keep = [Int32: Bool]()
+        var beyond = Set<Int32>()
         var bytes = [UInt8](repeating: 255, count: w * h)
         for y in y0...y1 {
             for x in x0...x1 {
@@ -254,16 +257,60 @@ enum CaptionLines {
                 guard label != 0 else { continue }
                 let inside = keep[label] ?? {
                     let b = map.blobs[Int(label) - 1]
-                    let fits = b.minX >= x0 && b.maxX <= x1 && b.minY >= y0 && b.maxY <= y1 && line.includes(b, label: label)
+                    let inBox = b.minX >= x0 && b.maxX <= x1 && b.minY >= y0 && b.maxY <= y1
+                    if !inBox { beyond.insert(label) }
+                    let fits = inBox && line.includes(b, label: label)
                     keep[label] = fits
                     return fits
                 }()
                 if inside { bytes[(y - y0) * w + (x - x0)] = 0 }
             }
         }
+        if !beyond.isEmpty {
+            for (x, y) in carvedGlyphs(line, from: map, labels: beyond, x0: x0, x1: x1, width: width).joined() {
+                bytes[(y - y0) * w + (x - x0)] = 0
+            }
+        }
         let picture = try GrayImage(width: w, height: h, bytes: bytes).picture()
         let scale = min(4, max(0.5, 40 / Double(line.glyphHeight)))
         if abs(scale - 1) < 0.05 { return (picture, 1, x0, y0) }
         return (try picture.scaled(scale), scale, x0, y0)
+    }
+
+    /// The glyph-shaped pieces that the blobs `labels` (which reach beyond the line's box) leave on the
+    /// line's rows between x0 and x1, as their pixels: pieces of a glyph's height on the line's baseline,
+    /// neither solid nor thin, in a gap between its glyphs, and joined to the rest of their blob only by
+    /// a narrow contact (a background cut by the rows touches them along its whole width).
+    static func carvedGlyphs(_ line: TextLine, from map: BlobMap, labels: Set<Int32>, x0: Int, x1: Int,
+                             width: Int) -> [[(x: Int, y: Int)]] {
+        let w = x1 - x0 + 1, h = line.maxY - line.minY + 1
+        var mask = [UInt8](repeating: 0, count: w * h)
+        for y in line.minY...line.maxY {
+            for x in x0...x1 where labels.contains(map.labels[y * width + x]) {
+                mask[(y - line.minY) * w + (x - x0)] = 255
+            }
+        }
+        let pieces = BlobMap(GrayImage(width: w, height: h, bytes: mask), inside: 255...255)
+        let g = Double(line.glyphHeight)
+        var found = [[(x: Int, y: Int)]]()
+        for (n, piece) in pieces.blobs.enumerated() {
+            let fill = Double(piece.area) / Double(piece.width * piece.height)
+            let left = piece.minX + x0, right = piece.maxX + x0
+            guard Double(piece.height) >= 0.8 * g, Double(piece.height) <= 1.3 * g,
+                  Double(piece.width) >= 0.3 * g, Double(piece.width) <= 1.6 * g, fill >= 0.15, fill <= 0.85,
+                  Double(abs(piece.maxY + line.minY - line.baseline)) <= 0.15 * g, left > line.minX, right < line.maxX,
+                  !line.glyphs.contains(where: { Double(min($0.maxX, right) - max($0.minX, left)) > 0.1 * g }) else { continue }
+            let label = Int32(n + 1)
+            func contact(_ row: Int) -> Int { (piece.minX...piece.maxX).filter { pieces.labels[row * w + $0] == label }.count }
+            guard Double(contact(0)) <= 0.4 * Double(piece.width), Double(contact(h - 1)) <= 0.4 * Double(piece.width) else { continue }
+            var pixels = [(x: Int, y: Int)]()
+            for y in piece.minY...piece.maxY {
+                for x in piece.minX...piece.maxX where pieces.labels[y * w + x] == label {
+                    pixels.append((x + x0, y + line.minY))
+                }
+            }
+            found.append(pixels)
+        }
+        return found
     }
 }

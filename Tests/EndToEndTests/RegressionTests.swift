@@ -530,6 +530,16 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(Double(box["y"] as? Int ?? 0), 1280 * 0.6, accuracy: 20, "boxes are in the picture's own coordinates: \(box)")
     }
 
+    /// The README example read "BREAKIN NEWS TODAY": on a box drawn tight around the caption, the G over a
+    /// yellow bar touched the yellow above and below the box and was part of the bar's blob. A glyph-shaped
+    /// piece that such a blob leaves on a line's rows, in a gap between its glyphs, is now part of the line.
+    func testGlyphTouchingABrightAreaBeyondATightBoxIsRead() throws {
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
+                              stdin: recordLine([(TestEnv.fixture("tightbox.jpg"), "image")]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try result.records().first?.array("items").first?.string("text"), "BREAKING NEWS TODAY")
+    }
+
     /// Speech over steady noise at -25 dBFS (above the fixed -45 dBFS gate) was one utterance: whisper
     /// timed a sentence spoken at 4 s from 0 s. The gate now follows the background level.
     func testSpeechOverSteadyNoiseStartsWhereItIsSpoken() throws {
