@@ -41,8 +41,20 @@ struct DetectorSettings: Sendable {
     var gradualSteepness = 0.6
     var wipeStraightness = 0.85
     var wipeLargestStep = 0.25
-    /// Frames of history the gradual test may reach back.
-    static let historyFrames = 32
+    /// - a replacement (an iris, a shape wipe, a wipe under grain or motion): the colour histogram
+    ///   changes by at least `replacedHistogram` (0-1) over the window, no frame carrying more than
+    ///   `replacedLargestStep` of it and at least `replacedSteps` frames `replacedSmallestStep` of it (a
+    ///   cut or a flash is one or two steps), after a window in which the histogram and the picture
+    ///   changed by at most `replacedSteadiness` of the window's change (an object crossing, a zoom or
+    ///   changing gradients change as much all along), and not by moving: the frames of the window are
+    ///   not shifted copies of each other (`MotionProbe`), as they are in a pan from rest to rest.
+    var replacedHistogram = 0.4
+    var replacedLargestStep = 0.65
+    var replacedSmallestStep = 0.1
+    var replacedSteps = 4
+    var replacedSteadiness = 0.25
+    /// Frames of history the gradual test may reach back: two windows at up to 60 frames per second.
+    static let historyFrames = 64
 }
 
 /// One analysed frame: a small HSV picture plus what the detector derived from it.
@@ -55,6 +67,8 @@ struct AnalysedFrame {
     var payload: AnyObject?
     /// Whether the frame ends a window of gradual change (set by the detector).
     var gradual = false
+    /// Width of the HSV picture (0: unknown, and no motion probe).
+    var width = 0
 }
 
 /// Saturation under which a pixel's hue is noise: greys whose chroma moves by one step under
@@ -124,6 +138,31 @@ func rgbToHSV(_ rgb: UnsafePointer<UInt8>, width: Int, height: Int, stride: Int,
     return Double(valueSum) / Double(max(n, 1))
 }
 
+/// A picture's colours as 32 shares summing to 1: 12 hues in dark and bright halves for pixels with
+/// colour, 8 levels of value for grey ones.
+func colourHistogram(_ hsv: [UInt8]) -> [Double] {
+    let planeSize = hsv.count / 3
+    guard planeSize > 0 else { return [] }
+    var counts = [Int](repeating: 0, count: 32)
+    hsv.withUnsafeBufferPointer { p in
+        for i in 0..<planeSize {
+            let v = Int(p[2 &* planeSize &+ i])
+            if Int(p[planeSize &+ i]) >= greyHueSaturation {
+                counts[min(11, Int(p[i]) / 15) &* 2 &+ (v >= 128 ? 1 : 0)] &+= 1
+            } else {
+                counts[24 &+ v >> 5] &+= 1
+            }
+        }
+    }
+    return counts.map { Double($0) / Double(planeSize) }
+}
+
+/// Half the L1 distance of two colour histograms: the share of pixels that changed colour class, 0-1.
+func histogramDistance(_ a: [Double], _ b: [Double]) -> Double {
+    guard a.count == b.count else { return 0 }
+    return zip(a, b).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
+}
+
 /// Decides where scenes start. Frames go in one at a time; decisions come out in frame
 /// order a few frames later, once the frames after them have been seen.
 struct CutDetector {
@@ -132,8 +171,13 @@ struct CutDetector {
     private var nextToDecide = 0
     private var lastCutTime = 0.0
     private var lastCutGradual = false
+    /// The last decided frame that ended a window of gradual change.
+    private var lastGradualTime = -Double.infinity
+    /// `MotionProbe.shiftedRatio` of frames in the history and the frame before each, by time.
+    private var motionRatios: [Double: Double] = [:]
     private var seenAny = false
-    private var history: [(time: Double, hsv: [UInt8], score: Double, meanValue: Double)] = []
+    private var width = 0
+    private var history: [(time: Double, hsv: [UInt8], score: Double, meanValue: Double, histogram: [Double])] = []
 
     init(settings: DetectorSettings, lastCutTime: Double = 0, continuing: Bool = false) {
         self.settings = settings
@@ -145,9 +189,11 @@ struct CutDetector {
     mutating func push(_ frame: AnalysedFrame) -> [(AnalysedFrame, Bool)] {
         var frame = frame
         if let previous = frames.last { frame.score = contentDifference(previous.hsv, frame.hsv) }
-        history.append((frame.time, frame.hsv, frame.score, frame.meanValue))
+        let adaptive = settings.mode == .adaptive
+        width = frame.width
+        history.append((frame.time, frame.hsv, frame.score, frame.meanValue, adaptive ? colourHistogram(frame.hsv) : []))
         if history.count > DetectorSettings.historyFrames { history.removeFirst() }
-        frame.gradual = settings.mode == .adaptive && endsGradualChange()
+        frame.gradual = adaptive && endsGradualChange()
         frames.append(frame)
         var decided = [(AnalysedFrame, Bool)]()
         while frames.count - 1 - nextToDecide >= settings.lookahead {
@@ -167,6 +213,7 @@ struct CutDetector {
         let p = nextToDecide
         let frame = frames[p]
         let cut = seenAny && isCut(at: p)
+        if frame.gradual { lastGradualTime = frame.time }
         seenAny = true
         if cut {
             lastCutTime = frame.time
@@ -188,6 +235,8 @@ struct CutDetector {
         let dark = settings.fadeLevel
         if frame.meanValue < dark || frames[p - 1].meanValue < dark { return false }
         if frame.gradual && !frames[p - 1].gradual {
+            // A run this soon after another is the same long transition, which two tests passed in turn.
+            if frame.time - lastGradualTime <= 2 * settings.gradualWindow { return false }
             return !frames[(p + 1)...].contains { $0.meanValue < dark }
         }
         // The jump where a gradual run that already cut ends is the transition's last step, not a new scene.
@@ -221,7 +270,7 @@ struct CutDetector {
     }
 
     /// Whether the newest frame ends a window of gradual change (see `DetectorSettings.gradualWindow`).
-    private func endsGradualChange() -> Bool {
+    private mutating func endsGradualChange() -> Bool {
         guard let newest = history.last, newest.hsv.count >= 3 else { return false }
         // Whole windows only, as one pass over the video sees them: a stretch decoded after a join starts
         // without the frames before it, which would have been in the window.
@@ -243,6 +292,7 @@ struct CutDetector {
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath {
             return true
         }
+        if replacedOverWindow(from: first, width: width) { return true }
         let step = max(1, frames.count / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)
@@ -263,5 +313,95 @@ struct CutDetector {
             largestSteps += steps[i - planeSize]
         }
         return totals > 0 && Double(largestSteps) <= settings.gradualSteepness * Double(totals)
+    }
+
+    /// Whether the window starting at `first` replaced the picture's colours step by step, without
+    /// moving, after a window in which they held (see `DetectorSettings.replacedHistogram`).
+    private mutating func replacedOverWindow(from first: Int, width: Int) -> Bool {
+        let end = history.count - 1
+        guard let before = history.firstIndex(where: { history[first].time - $0.time <= settings.gradualWindow + 1e-6 }), before > 0 else { return false }
+        let change = histogramDistance(history[first].histogram, history[end].histogram)
+        guard change >= settings.replacedHistogram else { return false }
+        let steps = ((first + 1)...end).map { histogramDistance(history[$0 - 1].histogram, history[$0].histogram) }
+        let steady = settings.replacedSteadiness
+        guard steps.allSatisfy({ $0 <= settings.replacedLargestStep * change }),
+              steps.filter({ $0 >= settings.replacedSmallestStep * change }).count >= settings.replacedSteps,
+              histogramDistance(history[before].histogram, history[first].histogram) <= steady * change,
+              contentDifference(history[before].hsv, history[first].hsv) <= steady * contentDifference(history[first].hsv, history[end].hsv)
+        else { return false }
+        let moving = ((first + 1)...end).filter { steps[$0 - first - 1] >= settings.replacedSmallestStep * change }
+        let ratios = moving.map { j in
+            if let known = motionRatios[history[j].time] { return known }
+            let ratio = MotionProbe.shiftedRatio(history[j - 1].hsv, history[j].hsv, width: width)
+            motionRatios[history[j].time] = ratio
+            return ratio
+        }.sorted()
+        motionRatios = motionRatios.filter { $0.key >= history[0].time }
+        return ratios[ratios.count / 2] >= MotionProbe.stillRatio
+    }
+}
+
+/// Whether one picture is a shifted copy of another (a pan, a slide), on every other pixel of them.
+enum MotionProbe {
+    /// A pair whose best shift leaves less than this share of the unshifted difference moved.
+    static let stillRatio = 0.7
+
+    /// The smallest content difference (as `contentDifference` counts it) over shifts of up to a fifth of
+    /// the width and a seventh of the height (a pan of about 2 widths a second at 25 fps), searched on
+    /// even shifts and then around the best, over the unshifted one.
+    static func shiftedRatio(_ a: [UInt8], _ b: [UInt8], width: Int) -> Double {
+        let planeSize = a.count / 3
+        guard width >= 4, planeSize == b.count / 3, planeSize % width == 0 else { return 1 }
+        let pa = halved(a, width: width), pb = halved(b, width: width)
+        let w = width / 2, h = planeSize / width / 2, n = w * h
+        let mx = w / 5, my = h / 7
+        guard w - 2 * mx >= 4, h - 2 * my >= 4 else { return 1 }
+        func difference(_ dx: Int, _ dy: Int) -> Int {
+            var total = 0
+            pa.withUnsafeBufferPointer { pa in
+                pb.withUnsafeBufferPointer { pb in
+                    for y in my..<(h - my) {
+                        let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
+                        for x in mx..<(w - mx) {
+                            let i = rowB &+ x, j = rowA &+ x
+                            let sb = Int(pb[n &+ i]), sa = Int(pa[n &+ j])
+                            if min(sa, sb) >= greyHueSaturation { total &+= abs(Int(pb[i]) &- Int(pa[j])) }
+                            total &+= abs(sb &- sa) &+ abs(Int(pb[2 &* n &+ i]) &- Int(pa[2 &* n &+ j]))
+                        }
+                    }
+                }
+            }
+            return total
+        }
+        let unshifted = difference(0, 0)
+        guard unshifted > 0 else { return 1 }
+        var best = (unshifted, 0, 0)
+        for dy in stride(from: -my, through: my, by: 2) {
+            for dx in stride(from: -mx, through: mx, by: 2) where dx != 0 || dy != 0 {
+                let d = difference(dx, dy)
+                if d < best.0 { best = (d, dx, dy) }
+            }
+        }
+        let (_, cx, cy) = best
+        for dy in max(-my, cy - 1)...min(my, cy + 1) {
+            for dx in max(-mx, cx - 1)...min(mx, cx + 1) where dx != cx || dy != cy {
+                let d = difference(dx, dy)
+                if d < best.0 { best = (d, dx, dy) }
+            }
+        }
+        return Double(best.0) / Double(unshifted)
+    }
+
+    /// The three planes at half the size, keeping every other pixel of every other row.
+    static func halved(_ hsv: [UInt8], width: Int) -> [UInt8] {
+        let planeSize = hsv.count / 3, height = planeSize / width
+        let w = width / 2, h = height / 2
+        var out = [UInt8](repeating: 0, count: 3 * w * h)
+        for plane in 0..<3 {
+            for y in 0..<h {
+                for x in 0..<w { out[plane * w * h + y * w + x] = hsv[plane * planeSize + 2 * y * width + 2 * x] }
+            }
+        }
+        return out
     }
 }

@@ -38,6 +38,9 @@ final class AnalysisScaler {
 
     init(width: Int) { self.width = width }
 
+    /// Width of an HSV picture this scaler made (its three planes are `height` rows).
+    func width(of hsv: [UInt8]) -> Int { height > 0 ? hsv.count / 3 / height : 0 }
+
     func hsv(of frame: UnsafeMutablePointer<AVFrame>, into hsv: inout [UInt8]) throws -> Double {
         let w = min(width, Int(frame.pointee.width))
         var h = max(2, Int((Double(frame.pointee.height) * Double(w) / Double(max(frame.pointee.width, 1))).rounded()))

@@ -14,10 +14,11 @@ enum ScenesTool {
         (default) compares each frame's HSV content difference with its neighbours', so fast motion and
         flashes of up to four frames (white or black) do not cut, while a small change between otherwise calm
         frames (two similar greys under one caption) does; a dissolve or a wipe cuts inside it (a large change
-        over half a second along a straight path, smooth for every pixel or spread over many frames), and no
-        keyframe is taken inside one; fades through black cut in the middle of the dark stretch. Hue counts
-        only where pixels have colour. Slides and iris transitions over moving footage are not found yet
-        (bench/scenes_varied.py).
+        over half a second along a straight path, smooth for every pixel or spread over many frames), as does
+        an iris or another shaped wipe over grain or motion (the colours replaced step by step within half a
+        second, after half a second in which they held, by frames that are not shifted copies of each other),
+        and no keyframe is taken inside one; fades through black cut in the middle of the dark stretch. Hue
+        counts only where pixels have colour. A slide is taken for a pan and not cut (bench/scenes_varied.py).
 
         Examples:
           gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson

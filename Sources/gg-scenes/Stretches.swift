@@ -173,12 +173,14 @@ struct StretchDecoder {
                     let mean = try scaler.hsv(of: frame.pointer, into: &hsv)
                     let time = clock.seconds(pts, stream.pointee.time_base) ?? 0
                     detectorOnlyFrames += 1
-                    try add(detector.push(AnalysedFrame(index: -detectorOnlyFrames, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: nil)))
+                    try add(detector.push(AnalysedFrame(index: -detectorOnlyFrames, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: nil,
+                                                        width: scaler.width(of: hsv))))
                     continue
                 }
                 let time = clock.seconds(pts, stream.pointee.time_base) ?? Double(result.frameCount) * frameDuration
                 let mean = try scaler.hsv(of: frame.pointer, into: &hsv)
-                var analysed = AnalysedFrame(index: result.frameCount, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: frame.reference())
+                var analysed = AnalysedFrame(index: result.frameCount, time: max(0, time), hsv: hsv, meanValue: mean, score: 0, payload: frame.reference(),
+                                             width: scaler.width(of: hsv))
                 result.frameCount += 1
                 try add(detector.push(analysed))
                 analysed.payload = nil

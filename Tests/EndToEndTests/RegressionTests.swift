@@ -485,6 +485,21 @@ final class RegressionTests: XCTestCase {
         XCTAssertFalse(found.compactMap { $0.double("keyframe_time") }.contains { (5.8...6.8).contains($0) }, "\(found)")
     }
 
+    /// An iris opening from grainy footage onto a zoom (2.0-2.7 s) was no cut: no frame changes enough for a
+    /// cut, and under the grain and the zoom the change is too uneven for a wipe. A window that replaces
+    /// the picture's colours step by step, after one in which they held, is now a transition, unless its
+    /// frames are shifted copies of each other: a fast pan between moments of rest stays one scene.
+    func testIrisOverGrainIsACutAndAFastPanIsNot() throws {
+        for segments in ["1", "2"] {
+            let (result, found) = try scenes("iris.mp4", ["--segments", segments])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let starts = found.compactMap { $0.double("start") }
+            XCTAssertEqual(starts.count, 2, "\(segments): \(found)")
+            XCTAssertTrue((2.0...2.8).contains(starts.last ?? 0), "\(segments): \(found)")
+        }
+        XCTAssertEqual(try starts("panrest.mp4", segments: ["1", "2"]), [[0], [0]])
+    }
+
     /// A dissolve running over a join (5.8-6.8 s, the join at the keyframe at 6 s) was missed with 3
     /// stretches (k1) or 2 and 3 (k6): the stretch before stopped at the join, the one after had no history.
     /// Stretches now warm up from a keyframe 1-2.5 s before their join (k1) and read on 0.5 s past their end;
