@@ -30,7 +30,7 @@ SPEECH = ["The market opens early on Saturday and closes at noon.",
           "The river was higher than usual after the spring rain.",
           "Add the onions first and stir until they turn golden.",
           "Our team finished the project two weeks ahead of schedule."]
-BEDS = ["", "anoisesrc=color=pink:amplitude=0.08:sample_rate=16000:duration={d}",
+BEDS = ["", "anoisesrc=color=pink:amplitude=0.08:sample_rate=16000:seed=7:duration={d}",
         "aevalsrc=0.08*sin(2*PI*220*t)+0.08*sin(2*PI*277*t)+0.08*sin(2*PI*330*t)*(1+sin(2*PI*2*t))/2:s=16000:d={d}", ""]
 
 
