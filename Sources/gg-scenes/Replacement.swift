@@ -1,0 +1,91 @@
+// Colour histograms and the motion probe of the replacement test (see `DetectorSettings.replacedHistogram`).
+
+/// A picture's colours as 32 shares summing to 1: 12 hues in dark and bright halves for pixels with
+/// colour, 8 levels of value for grey ones.
+func colourHistogram(_ hsv: [UInt8]) -> [Double] {
+    let planeSize = hsv.count / 3
+    guard planeSize > 0 else { return [] }
+    var counts = [Int](repeating: 0, count: 32)
+    hsv.withUnsafeBufferPointer { p in
+        for i in 0..<planeSize {
+            let v = Int(p[2 &* planeSize &+ i])
+            if Int(p[planeSize &+ i]) >= greyHueSaturation {
+                counts[min(11, Int(p[i]) / 15) &* 2 &+ (v >= 128 ? 1 : 0)] &+= 1
+            } else {
+                counts[24 &+ v >> 5] &+= 1
+            }
+        }
+    }
+    return counts.map { Double($0) / Double(planeSize) }
+}
+
+/// Half the L1 distance of two colour histograms: the share of pixels that changed colour class, 0-1.
+func histogramDistance(_ a: [Double], _ b: [Double]) -> Double {
+    guard a.count == b.count else { return 0 }
+    return zip(a, b).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
+}
+
+/// Whether one picture is a shifted copy of another (a pan, a slide), on every other pixel of them.
+enum MotionProbe {
+    /// A pair whose best shift leaves less than this share of the unshifted difference moved.
+    static let stillRatio = 0.7
+
+    /// The smallest content difference (as `contentDifference` counts it) over shifts of up to a fifth of
+    /// the width and a seventh of the height (a pan of about 2 widths a second at 25 fps), searched on
+    /// even shifts and then around the best, over the unshifted one.
+    static func shiftedRatio(_ a: [UInt8], _ b: [UInt8], width: Int) -> Double {
+        let planeSize = a.count / 3
+        guard width >= 4, planeSize == b.count / 3, planeSize % width == 0 else { return 1 }
+        let pa = halved(a, width: width), pb = halved(b, width: width)
+        let w = width / 2, h = planeSize / width / 2, n = w * h
+        let mx = w / 5, my = h / 7
+        guard w - 2 * mx >= 4, h - 2 * my >= 4 else { return 1 }
+        func difference(_ dx: Int, _ dy: Int) -> Int {
+            var total = 0
+            pa.withUnsafeBufferPointer { pa in
+                pb.withUnsafeBufferPointer { pb in
+                    for y in my..<(h - my) {
+                        let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
+                        for x in mx..<(w - mx) {
+                            let i = rowB &+ x, j = rowA &+ x
+                            let sb = Int(pb[n &+ i]), sa = Int(pa[n &+ j])
+                            if min(sa, sb) >= greyHueSaturation { total &+= abs(Int(pb[i]) &- Int(pa[j])) }
+                            total &+= abs(sb &- sa) &+ abs(Int(pb[2 &* n &+ i]) &- Int(pa[2 &* n &+ j]))
+                        }
+                    }
+                }
+            }
+            return total
+        }
+        let unshifted = difference(0, 0)
+        guard unshifted > 0 else { return 1 }
+        var best = (unshifted, 0, 0)
+        for dy in stride(from: -my, through: my, by: 2) {
+            for dx in stride(from: -mx, through: mx, by: 2) where dx != 0 || dy != 0 {
+                let d = difference(dx, dy)
+                if d < best.0 { best = (d, dx, dy) }
+            }
+        }
+        let (_, cx, cy) = best
+        for dy in max(-my, cy - 1)...min(my, cy + 1) {
+            for dx in max(-mx, cx - 1)...min(mx, cx + 1) where dx != cx || dy != cy {
+                let d = difference(dx, dy)
+                if d < best.0 { best = (d, dx, dy) }
+            }
+        }
+        return Double(best.0) / Double(unshifted)
+    }
+
+    /// The three planes at half the size, keeping every other pixel of every other row.
+    static func halved(_ hsv: [UInt8], width: Int) -> [UInt8] {
+        let planeSize = hsv.count / 3, height = planeSize / width
+        let w = width / 2, h = height / 2
+        var out = [UInt8](repeating: 0, count: 3 * w * h)
+        for plane in 0..<3 {
+            for y in 0..<h {
+                for x in 0..<w { out[plane * w * h + y * w + x] = hsv[plane * planeSize + 2 * y * width + 2 * x] }
+            }
+        }
+        return out
+    }
+}
