@@ -103,7 +103,8 @@ gg_whisper *gg_whisper_open(const char *library, const char *model, char *error,
     whisper->whisper_log_set(gg_whisper_log, NULL);
     struct whisper_context_params params = whisper->whisper_context_default_params();
     params.use_gpu = false;
-    /* Off: on scripts/setup-whisper's build it is no faster here (bench/README), and it keeps K and V in f16. */
+    /* Off for the decoder: whole runs were no faster with it, and it keeps K and V in f16. scripts/setup-whisper's
+       build fuses the encoder's attention on its own, in f32 (bench/README). */
     params.flash_attn = false;
     last_error[0] = 0;
     whisper->context = whisper->whisper_init_from_file_with_params_no_state(model, params);

@@ -20,9 +20,9 @@ enum TranscribeTool {
         pocketsphinx-en-us model). auto uses whisper and says so (engine, model, library) on stderr; when
         whisper cannot be loaded it warns and falls back to sphinx. The engine is chosen and its model
         loaded when the first record needs it. scripts/setup-whisper builds libwhisper (with exact beam
-        search) and installs a tiny.en model into the checkout's .whisper/ (found by walking up from the
-        executable; $GG_WHISPER_HOME or <prefix>/share/gg/whisper for installed binaries). --version says
-        which library and model would be used.
+        search and a fused encoder attention) and installs a tiny.en model into the checkout's .whisper/
+        (found by walking up from the executable; $GG_WHISPER_HOME or <prefix>/share/gg/whisper for
+        installed binaries). --version says which library and model would be used.
 
         Examples:
           gg-transcribe --work-dir work < ocr.ndjson > transcribed.ndjson
