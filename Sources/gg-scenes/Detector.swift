@@ -22,6 +22,12 @@ struct DetectorSettings: Sendable {
     /// `stillContent`, or than the change over `faintRatio`), such as between two similar greys under
     /// one caption, or from fine texture to a flat picture of the same mean.
     var faintContent: Double { minContent / 4 }
+    /// A fainter change still cuts when it is spread over the picture: at least `faintSpread` of the
+    /// pixels change by `faintPixelStep` or more (HSV steps summed), as when a whole background turns a
+    /// shade lighter, and unlike a caption changing over a still picture, which changes a few pixels.
+    var spreadFaintContent: Double { minContent / 8 }
+    var faintSpread = 0.6
+    var faintPixelStep = 4
     var lowContrast: Double = 15
     var stillContent: Double = 0.5
     var faintRatio: Double = 4
@@ -94,6 +100,24 @@ func contentDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
         }
     }
     return Double(totals.0 + totals.1 + totals.2) / Double(3 * planeSize)
+}
+
+/// The fraction of pixels whose HSV change (summed as in `contentDifference`) is at least `step`.
+func changedFraction(_ a: [UInt8], _ b: [UInt8], step: Int) -> Double {
+    guard a.count == b.count, !a.isEmpty else { return 0 }
+    let planeSize = a.count / 3
+    var changed = 0
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            for i in 0..<planeSize {
+                let sa = Int(pa[planeSize &+ i]), sb = Int(pb[planeSize &+ i])
+                var change = abs(sa &- sb) &+ abs(Int(pa[2 &* planeSize &+ i]) &- Int(pb[2 &* planeSize &+ i]))
+                if min(sa, sb) >= greyHueSaturation { change &+= abs(Int(pa[i]) &- Int(pb[i])) }
+                if change >= step { changed &+= 1 }
+            }
+        }
+    }
+    return Double(changed) / Double(planeSize)
 }
 
 /// 65536 / n for n in 0...255 (0 for 0): divisions become multiplications in the HSV loop.
@@ -227,8 +251,10 @@ struct CutDetector {
             let average = neighbours.isEmpty ? 0 : neighbours.reduce(0, +) / Double(neighbours.count)
             if frame.score < settings.minContent {
                 let calm = max(settings.stillContent, frame.score / settings.faintRatio)
-                guard frame.score < settings.lowContrast, frame.score >= settings.faintContent, neighbours.count >= 2,
+                guard frame.score < settings.lowContrast, frame.score >= settings.spreadFaintContent, neighbours.count >= 2,
                       neighbours.allSatisfy({ $0 < calm }) else { return false }
+                if frame.score < settings.faintContent,
+                   changedFraction(frames[p - 1].hsv, frame.hsv, step: settings.faintPixelStep) < settings.faintSpread { return false }
                 faint = true
             }
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)

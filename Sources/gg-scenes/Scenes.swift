@@ -12,13 +12,15 @@ enum ScenesTool {
         Adds "scenes": [{index, start, end, keyframe, keyframe_time}] to every video item; keyframes are
         written under WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector
         (default) compares each frame's HSV content difference with its neighbours', so fast motion and
-        flashes of up to four frames (white or black) do not cut, while a small change between otherwise calm
-        frames (two similar greys under one caption) does; a dissolve or a wipe cuts inside it (a large change
-        over half a second along a straight path, smooth for every pixel or spread over many frames), as does
-        an iris or another shaped wipe over grain or motion (the colours replaced step by step within half a
-        second, after half a second in which they held, by frames that are not shifted copies of each other),
-        and no keyframe is taken inside one; fades through black cut in the middle of the dark stretch. Hue
-        counts only where pixels have colour. A slide is taken for a pan and not cut (bench/scenes_varied.py).
+        flashes of up to four frames (white or black) do not cut, while a small change between otherwise
+        calm frames (two similar greys under one caption) does: down to a quarter of --min-content, or an
+        eighth where most pixels change (not new caption lines over a still picture); a dissolve or a wipe
+        cuts inside it (a large change over half a second along a straight path, smooth for every pixel or
+        spread over many frames), as does an iris or another shaped wipe over grain or motion (the colours
+        replaced step by step within half a second, after half a second in which they held, by frames that
+        are not shifted copies of each other), and no keyframe is taken inside one; fades through black cut
+        in the middle of the dark stretch. Hue counts only where pixels have colour. A slide is taken for a
+        pan and not cut (bench/scenes_varied.py).
 
         Examples:
           gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson
@@ -28,7 +30,7 @@ enum ScenesTool {
             OptionSpec("--detector", value: "MODE", default: "adaptive", "adaptive or content (a fixed --threshold on the HSV difference)"),
             OptionSpec("--threshold", value: "X", default: "0.106 content, 0.059 adaptive", "cut threshold on the 0-1 scale of ffmpeg's scene score and the old service's threshold (0.22): a cut needs an HSV content difference of at least X × 255; with --detector content that alone cuts, with adaptive it is the floor under the neighbour ratio"),
             OptionSpec("--adaptive-threshold", value: "X", default: "3", "how many times its neighbours' difference a frame's must be to cut"),
-            OptionSpec("--min-content", value: "X", default: "15", "smallest content difference (0-255) the adaptive detector cuts on; --threshold sets it on the 0-1 scale"),
+            OptionSpec("--min-content", value: "X", default: "15", "smallest content difference (0-255) the adaptive detector cuts on between changing frames (between calm ones, a quarter of it, or an eighth spread over most pixels); --threshold sets it on the 0-1 scale"),
             OptionSpec("--min-scene-len", value: "S", default: "0.5", "shortest scene in seconds"),
             OptionSpec("--fade-level", value: "X", default: "12", "mean brightness (0-255) below which a frame counts as black"),
             OptionSpec("--analysis-width", value: "PX", default: "160", "width frames are scaled to for analysis"),

@@ -370,6 +370,14 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(try still.records().first?.array("items").first?.array("scenes").compactMap { $0.double("start") }, [0, 3], "flashes are still not cuts")
     }
 
+    /// A cut between greys 11 levels apart under one caption (bench/scenes_varied.py's unseen set) changed
+    /// the picture by less than the faint-cut floor (a quarter of --min-content) and was missed. A change
+    /// down to an eighth of it now cuts when most pixels take part; new caption lines over a still
+    /// picture, as large a change on average, touch a tenth of them and do not.
+    func testFaintCutSpreadOverThePictureIsFoundAndACaptionChangeIsNot() throws {
+        XCTAssertEqual(try starts("faintcut.mp4", segments: ["1", "2"]), [[0, 2], [0, 2]])
+    }
+
     /// A 2-frame white flash over moving footage (lavfi life) was a cut: the flash guard asked the frames
     /// around it to be closer than a fixed similarity that moving pictures exceed. It is now also relative
     /// to the size of the jump (a third of it).
