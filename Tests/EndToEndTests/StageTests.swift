@@ -542,7 +542,7 @@ final class TranscribeTests: XCTestCase {
         XCTAssertEqual(explicit.status, 69, explicit.stderr)
         let records = try explicit.records()
         XCTAssertEqual(records.count, 2)
-        XCTAssertEqual(try records.map { try $0.errorKind }, ["engine_unavailable", "engine_unavailable"])
+        XCTAssertEqual(records.map { $0.errorKind }, ["engine_unavailable", "engine_unavailable"])
         XCTAssertTrue(explicit.stderr.contains("cannot load the whisper model \(refused.path)"), explicit.stderr)
         let auto = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input,
                             environment: ["GG_WHISPER_MODEL": refused.path])
