@@ -26,8 +26,9 @@ def flash(colour, first, frames):
     return f"drawbox=x=0:y=0:w=iw:h=ih:color={colour}:t=fill:enable='between(n,{first},{first + frames - 1})'"
 
 
-# Two sets: "tuned" is the one the gradual-transition test was tuned on; "held-out" was made after
-# the tuning, with other sources, seeds, transition kinds and motions, to see how it generalises.
+# Three sets: "tuned" is the one the gradual-transition test was tuned on; "held-out" was made after
+# the tuning, with other sources, seeds, transition kinds and motions, to see how it generalises;
+# "unseen" (below) after the replacement test.
 # Each: scenes (name, source chain, seconds) and how scene k ends and k+1 begins: ("cut", 0) or
 # (an xfade transition, seconds).
 SETS = {

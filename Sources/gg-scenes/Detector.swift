@@ -86,38 +86,35 @@ let greyHueSaturation = 24
 func contentDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
     guard a.count == b.count, !a.isEmpty else { return 0 }
     let planeSize = a.count / 3
-    var totals = (0, 0, 0)
+    var total = 0
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
-            var h = 0, s = 0, v = 0
-            for i in 0..<planeSize {
-                let sa = Int(pa[planeSize &+ i]), sb = Int(pb[planeSize &+ i])
-                if min(sa, sb) >= greyHueSaturation { h &+= abs(Int(pa[i]) &- Int(pb[i])) }
-                s &+= abs(sa &- sb)
-                v &+= abs(Int(pa[2 &* planeSize &+ i]) &- Int(pb[2 &* planeSize &+ i]))
-            }
-            totals = (h, s, v)
+            for i in 0..<planeSize { total &+= pixelChange(pa, i, pb, i, planeSize: planeSize) }
         }
     }
-    return Double(totals.0 + totals.1 + totals.2) / Double(3 * planeSize)
+    return Double(total) / Double(3 * planeSize)
 }
 
-/// The fraction of pixels whose HSV change (summed as in `contentDifference`) is at least `step`.
+/// The fraction of pixels whose change (`pixelChange`) is at least `step`.
 func changedFraction(_ a: [UInt8], _ b: [UInt8], step: Int) -> Double {
     guard a.count == b.count, !a.isEmpty else { return 0 }
     let planeSize = a.count / 3
     var changed = 0
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
-            for i in 0..<planeSize {
-                let sa = Int(pa[planeSize &+ i]), sb = Int(pb[planeSize &+ i])
-                var change = abs(sa &- sb) &+ abs(Int(pa[2 &* planeSize &+ i]) &- Int(pb[2 &* planeSize &+ i]))
-                if min(sa, sb) >= greyHueSaturation { change &+= abs(Int(pa[i]) &- Int(pb[i])) }
-                if change >= step { changed &+= 1 }
-            }
+            for i in 0..<planeSize where pixelChange(pa, i, pb, i, planeSize: planeSize) >= step { changed &+= 1 }
         }
     }
     return Double(changed) / Double(planeSize)
+}
+
+/// How much pixel `i` of planar HSV picture `a` and pixel `j` of `b` (planes of `planeSize` pixels
+/// each) differ: their saturation and value steps, plus their hue steps where both have colour.
+@inline(__always)
+func pixelChange(_ a: UnsafeBufferPointer<UInt8>, _ i: Int, _ b: UnsafeBufferPointer<UInt8>, _ j: Int, planeSize: Int) -> Int {
+    let sa = Int(a[planeSize &+ i]), sb = Int(b[planeSize &+ j])
+    let change = abs(sa &- sb) &+ abs(Int(a[2 &* planeSize &+ i]) &- Int(b[2 &* planeSize &+ j]))
+    return min(sa, sb) >= greyHueSaturation ? change &+ abs(Int(a[i]) &- Int(b[j])) : change
 }
 
 /// 65536 / n for n in 0...255 (0 for 0): divisions become multiplications in the HSV loop.
@@ -293,7 +290,7 @@ struct CutDetector {
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath {
             return true
         }
-        if replacedOverWindow(from: first, width: width) { return true }
+        if replacedOverWindow(from: first) { return true }
         let step = max(1, frames.count / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)
@@ -318,7 +315,7 @@ struct CutDetector {
 
     /// Whether the window starting at `first` replaced the picture's colours step by step, without
     /// moving, after a window in which they held (see `DetectorSettings.replacedHistogram`).
-    private mutating func replacedOverWindow(from first: Int, width: Int) -> Bool {
+    private mutating func replacedOverWindow(from first: Int) -> Bool {
         let end = history.count - 1
         guard let before = history.firstIndex(where: { history[first].time - $0.time <= settings.gradualWindow + 1e-6 }), before > 0 else { return false }
         let change = histogramDistance(history[first].histogram, history[end].histogram)

@@ -46,12 +46,7 @@ enum MotionProbe {
                 pb.withUnsafeBufferPointer { pb in
                     for y in my..<(h - my) {
                         let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
-                        for x in mx..<(w - mx) {
-                            let i = rowB &+ x, j = rowA &+ x
-                            let sb = Int(pb[n &+ i]), sa = Int(pa[n &+ j])
-                            if min(sa, sb) >= greyHueSaturation { total &+= abs(Int(pb[i]) &- Int(pa[j])) }
-                            total &+= abs(sb &- sa) &+ abs(Int(pb[2 &* n &+ i]) &- Int(pa[2 &* n &+ j]))
-                        }
+                        for x in mx..<(w - mx) { total &+= pixelChange(pb, rowB &+ x, pa, rowA &+ x, planeSize: n) }
                     }
                 }
             }
