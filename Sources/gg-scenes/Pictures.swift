@@ -32,8 +32,8 @@ final class AnalysisScaler {
     let width: Int
     private let scaler = Scaler()
     private var buffer = [UInt8]()
-    private var columns: [(Int, Int, Int)] = []
-    private var columnsForWidth = 0
+    private var planes = [UInt8]()
+    private var rowSums = [UInt16]()
     private(set) var height = 0
 
     init(width: Int) { self.width = width }
@@ -48,9 +48,9 @@ final class AnalysisScaler {
         height = h
         let stride = w * 3
         if buffer.count != stride * h { buffer = [UInt8](repeating: 0, count: stride * h) }
-        let format = AVPixelFormat(frame.pointee.format)
-        if (format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P) && Int(frame.pointee.width) >= 4 * w {
-            sampleYUV420(frame, width: w, height: h)
+        if let shifts = AnalysisScaler.chromaShifts(AVPixelFormat(frame.pointee.format)), Int(frame.pointee.width) >= 4 * w,
+           Int(frame.pointee.height) / h < AnalysisScaler.maxBlockRows {
+            averagePlanarYUV(frame, width: w, height: h, chromaShifts: shifts)
         } else {
             try buffer.withUnsafeMutableBufferPointer { out in
                 var planes: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
@@ -61,40 +61,121 @@ final class AnalysisScaler {
         return buffer.withUnsafeBufferPointer { rgbToHSV($0.baseAddress!, width: w, height: h, stride: stride, into: &hsv) }
     }
 
-    /// Downsamples a large 4:2:0 frame to RGB by averaging four spread luma samples and one
-    /// chroma sample per output pixel: several times cheaper than a full area scale, with
-    /// little aliasing at the sizes used for analysis.
-    private func sampleYUV420(_ frame: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int) {
+    /// Tallest block `average` sums in 16 bits.
+    static let maxBlockRows = 256
+
+    /// How many bits the chroma planes of an 8-bit planar YUV format are shifted by across and down
+    /// (4:2:0, 4:2:2 or 4:4:4), or nil for any other format.
+    static func chromaShifts(_ format: AVPixelFormat) -> (x: Int, y: Int)? {
+        switch format {
+        case AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P: (1, 1)
+        case AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUVJ422P: (1, 0)
+        case AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P: (0, 0)
+        default: nil
+        }
+    }
+
+    /// Downsamples a large 8-bit planar YUV frame to RGB by averaging each plane over the block of
+    /// source pixels an output pixel covers (an area scale, as libswscale's SWS_AREA does, at a
+    /// fraction of its cost), then converting the averages.
+    private func averagePlanarYUV(_ frame: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int, chromaShifts: (x: Int, y: Int)) {
         let srcW = Int(frame.pointee.width), srcH = Int(frame.pointee.height)
-        let y = frame.pointee.data.0!, u = frame.pointee.data.1!, v = frame.pointee.data.2!
-        let ys = Int(frame.pointee.linesize.0), us = Int(frame.pointee.linesize.1), vs = Int(frame.pointee.linesize.2)
-        let full = frame.pointee.color_range == AVCOL_RANGE_JPEG || AVPixelFormat(frame.pointee.format) == AV_PIX_FMT_YUVJ420P
-        if columns.count != w || columnsForWidth != srcW {
-            columns = (0..<w).map { ox in
-                let x0 = (ox * srcW) / w, x1 = ((ox + 1) * srcW) / w
-                return (x0 + (x1 - x0) / 4, x0 + 3 * (x1 - x0) / 4, min((x0 + x1) / 2, srcW - 1) / 2)
-            }
-            columnsForWidth = srcW
+        let chromaW = (srcW + (1 << chromaShifts.x) - 1) >> chromaShifts.x
+        let chromaH = (srcH + (1 << chromaShifts.y) - 1) >> chromaShifts.y
+        let format = AVPixelFormat(frame.pointee.format)
+        let full = frame.pointee.color_range == AVCOL_RANGE_JPEG
+            || [AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUVJ444P].contains(format)
+        if planes.count != 3 * w * h { planes = [UInt8](repeating: 0, count: 3 * w * h) }
+        planes.withUnsafeMutableBufferPointer { out in
+            AnalysisScaler.average(frame.pointee.data.0!, stride: Int(frame.pointee.linesize.0), width: srcW, height: srcH,
+                                   into: out.baseAddress!, width: w, height: h, sums: &rowSums)
+            AnalysisScaler.average(frame.pointee.data.1!, stride: Int(frame.pointee.linesize.1), width: chromaW, height: chromaH,
+                                   into: out.baseAddress! + w * h, width: w, height: h, sums: &rowSums)
+            AnalysisScaler.average(frame.pointee.data.2!, stride: Int(frame.pointee.linesize.2), width: chromaW, height: chromaH,
+                                   into: out.baseAddress! + 2 * w * h, width: w, height: h, sums: &rowSums)
         }
         let bias = full ? 0 : 16, scale = full ? 256 : 298, chromaScale = full ? 256 : 292
-        columns.withUnsafeBufferPointer { cols in
+        let n = w * h
+        planes.withUnsafeBufferPointer { yuv in
             buffer.withUnsafeMutableBufferPointer { out in
-                var o = 0
-                for oy in 0..<h {
-                    let y0 = (oy * srcH) / h, y1 = ((oy + 1) * srcH) / h
-                    let rowA = y + (y0 + (y1 - y0) / 4) * ys, rowB = y + (y0 + 3 * (y1 - y0) / 4) * ys
-                    let yc = min((y0 + y1) / 2, srcH - 1) / 2
-                    let rowU = u + yc * us, rowV = v + yc * vs
-                    for (xa, xb, xc) in cols {
-                        let sum = Int(rowA[xa]) &+ Int(rowA[xb]) &+ Int(rowB[xa]) &+ Int(rowB[xb])
-                        let luma = (((sum &+ 2) >> 2) &- bias) &* scale >> 8
-                        let cb = (Int(rowU[xc]) &- 128) &* chromaScale >> 8
-                        let cr = (Int(rowV[xc]) &- 128) &* chromaScale >> 8
-                        out[o] = UInt8(clamping: luma &+ ((359 &* cr) >> 8))
-                        out[o &+ 1] = UInt8(clamping: luma &- ((88 &* cb &+ 183 &* cr) >> 8))
-                        out[o &+ 2] = UInt8(clamping: luma &+ ((454 &* cb) >> 8))
-                        o &+= 3
+                for i in 0..<n {
+                    let luma = (Int(yuv[i]) &- bias) &* scale >> 8
+                    let cb = (Int(yuv[n &+ i]) &- 128) &* chromaScale >> 8
+                    let cr = (Int(yuv[2 &* n &+ i]) &- 128) &* chromaScale >> 8
+                    out[3 &* i] = UInt8(clamping: luma &+ ((359 &* cr) >> 8))
+                    out[3 &* i &+ 1] = UInt8(clamping: luma &- ((88 &* cb &+ 183 &* cr) >> 8))
+                    out[3 &* i &+ 2] = UInt8(clamping: luma &+ ((454 &* cb) >> 8))
+                }
+            }
+        }
+    }
+
+    /// Writes the rounded means of `count` blocks of `width` column sums (of `rows` rows each) from `sums`,
+    /// each block summed by `sum` (unrolled for the common widths: a loop of unknown length per block
+    /// costs more than the rest of the scale).
+    @inline(__always)
+    private static func blocks(of sums: UnsafePointer<UInt16>, _ width: Int, rows: UInt64, into out: UnsafeMutablePointer<UInt8>,
+                               count: Int, _ sum: (UnsafePointer<UInt16>) -> UInt64) {
+        let pixels = rows &* UInt64(width)
+        let scale = (UInt64(1) << 32) / pixels &+ 1
+        for ox in 0..<count {
+            out[ox] = UInt8(truncatingIfNeeded: min(255, ((sum(sums + ox &* width) &* 2 &+ pixels) &* scale) >> 33))
+        }
+    }
+
+    @inline(__always)
+    private static func sum4(_ a: UnsafePointer<UInt16>) -> UInt64 {
+        (UInt64(a[0]) &+ UInt64(a[1])) &+ (UInt64(a[2]) &+ UInt64(a[3]))
+    }
+
+    /// Averages a `width` x `height` plane of bytes (at least `outWidth` wide) over `outWidth` x
+    /// `outHeight` blocks of at most `maxBlockRows` rows: rows of a block are summed column by column
+    /// in 16 bits (a loop the compiler vectorises), then each block's columns, divided by multiplying.
+    /// Blocks are `width / outWidth` or one more columns wide, spread as evenly as integers allow.
+    private static func average(_ source: UnsafePointer<UInt8>, stride: Int, width: Int, height: Int,
+                                into out: UnsafeMutablePointer<UInt8>, width outWidth: Int, height outHeight: Int, sums: inout [UInt16]) {
+        if sums.count < width { sums = [UInt16](repeating: 0, count: width) }
+        let narrow = width / outWidth, spare = width % outWidth
+        sums.withUnsafeMutableBufferPointer { sums in
+            let acc = sums.baseAddress!
+            for oy in 0..<outHeight {
+                let y0 = oy * height / outHeight, y1 = max(y0 + 1, (oy + 1) * height / outHeight)
+                acc.update(repeating: 0, count: width)
+                var y = y0
+                while y &+ 2 <= y1 {
+                    let r0 = source + y &* stride, r1 = r0 + stride
+                    for x in 0..<width { acc[x] &+= UInt16(r0[x]) &+ UInt16(r1[x]) }
+                    y &+= 2
+                }
+                if y < y1 {
+                    let row = source + y &* stride
+                    for x in 0..<width { acc[x] &+= UInt16(row[x]) }
+                }
+                let rows = UInt64(y1 - y0)
+                if spare == 0 {
+                    let row = out + oy &* outWidth
+                    switch narrow {
+                    case 4: blocks(of: acc, 4, rows: rows, into: row, count: outWidth) { sum4($0) }
+                    case 6: blocks(of: acc, 6, rows: rows, into: row, count: outWidth) { sum4($0) &+ UInt64($0[4]) &+ UInt64($0[5]) }
+                    case 8: blocks(of: acc, 8, rows: rows, into: row, count: outWidth) { sum4($0) &+ sum4($0 + 4) }
+                    case 12: blocks(of: acc, 12, rows: rows, into: row, count: outWidth) { sum4($0) &+ sum4($0 + 4) &+ sum4($0 + 8) }
+                    default: blocks(of: acc, narrow, rows: rows, into: row, count: outWidth) { a in (0..<narrow).reduce(0) { $0 &+ UInt64(a[$1]) } }
                     }
+                    continue
+                }
+                let scaleNarrow = (UInt64(1) << 32) / (rows &* UInt64(narrow)) &+ 1
+                let scaleWide = (UInt64(1) << 32) / (rows &* UInt64(narrow &+ 1)) &+ 1
+                var x0 = 0, error = 0
+                for ox in 0..<outWidth {
+                    error &+= spare
+                    let wide = error >= outWidth
+                    if wide { error &-= outWidth }
+                    let x1 = x0 &+ (wide ? narrow &+ 1 : narrow)
+                    var total: UInt64 = 0
+                    for x in x0..<x1 { total &+= UInt64(acc[x]) }
+                    let value = ((total &* 2 &+ rows &* UInt64(x1 &- x0)) &* (wide ? scaleWide : scaleNarrow)) >> 33
+                    out[oy &* outWidth &+ ox] = UInt8(truncatingIfNeeded: min(255, value))
+                    x0 = x1
                 }
             }
         }

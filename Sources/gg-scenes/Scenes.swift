@@ -20,7 +20,9 @@ enum ScenesTool {
         replaced step by step within half a second, after half a second in which they held, by frames that
         are not shifted copies of each other), and no keyframe is taken inside one; fades through black cut
         in the middle of the dark stretch. Hue counts only where pixels have colour. A slide is taken for a
-        pan and not cut (bench/scenes_varied.py).
+        pan and not cut (bench/scenes_varied.py). Frames are analysed as means of whole blocks of pixels
+        (--analysis-width wide). Of two keyframe candidates the one nearer the scene's middle is taken,
+        unless the other changes much less from the frame before it (still blended, or moving).
 
         Examples:
           gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson
@@ -168,6 +170,15 @@ struct SceneAnalyser: Sendable {
     }
 }
 
+/// A frame that may become its scene's keyframe: its place among the scene's bright frames and its
+/// change from the frame before (`AnalysedFrame.score`).
+struct KeyframeCandidate {
+    var frame: Frame
+    var position: Int
+    var time: Double
+    var change: Double
+}
+
 /// Groups decided frames into scenes, handles fades through black and picks keyframes.
 struct SceneBuilder {
     let fadeLevel: Double
@@ -177,10 +188,10 @@ struct SceneBuilder {
     private(set) var lastTime = 0.0
     private var start = 0.0
     private var brightCount = 0
-    private var first: (frame: Frame, position: Int, time: Double)?
-    private var candidate: (frame: Frame, position: Int, time: Double)?
+    private var first: KeyframeCandidate?
+    private var candidate: KeyframeCandidate?
     private var wantsCandidate = false
-    private var previousCandidate: (frame: Frame, position: Int, time: Double)?
+    private var previousCandidate: KeyframeCandidate?
     private var darkStart: Double?
     private var darkEnd = 0.0
     private var seenBright = false
@@ -264,13 +275,13 @@ struct SceneBuilder {
         previousFrame = frame
         previousFrame?.payload = nil
         guard let picture = frame.payload as? Frame else { return }
-        if first == nil { first = (picture, 0, frame.time) }
+        if first == nil { first = KeyframeCandidate(frame: picture, position: 0, time: frame.time, change: frame.score) }
         if !dark {
             brightCount += 1
             if brightCount & (brightCount - 1) == 0 { wantsCandidate = true }
             if wantsCandidate && !picture.isBidirectional && !frame.gradual {
                 previousCandidate = candidate
-                candidate = (picture, brightCount, frame.time)
+                candidate = KeyframeCandidate(frame: picture, position: brightCount, time: frame.time, change: frame.score)
                 wantsCandidate = false
             }
         }
@@ -326,11 +337,19 @@ struct SceneBuilder {
         return darkStart + ((middle - darkStart) / frameDuration + 1e-6).rounded(.down) * frameDuration
     }
 
-    private func chooseKeyframe() -> (frame: Frame, position: Int, time: Double)? {
+    /// A candidate `steadierBy` times steadier than the other or more (a smaller change from the frame
+    /// before it, plus one) is taken, as the other is still changing: blended in a transition the detector
+    /// cut early in, or blurred by motion. Otherwise the one nearer the middle of the scene.
+    static let steadierBy = 1.5
+
+    private func chooseKeyframe() -> KeyframeCandidate? {
+        guard let candidate else { return previousCandidate ?? first }
+        guard let previousCandidate else { return candidate }
+        let steadier = SceneBuilder.steadierBy
+        if (candidate.change + 1) * steadier <= previousCandidate.change + 1 { return candidate }
+        if (previousCandidate.change + 1) * steadier <= candidate.change + 1 { return previousCandidate }
         let middle = Double(brightCount) / 2
-        let options = [candidate, previousCandidate].compactMap { $0 }
-        let best = options.min { abs(Double($0.position) - middle) < abs(Double($1.position) - middle) }
-        return best ?? first
+        return abs(Double(candidate.position) - middle) <= abs(Double(previousCandidate.position) - middle) ? candidate : previousCandidate
     }
 
     mutating func finish(end: Double) throws -> [Scene] {

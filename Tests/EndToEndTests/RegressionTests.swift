@@ -508,6 +508,23 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(try starts("panrest.mp4", segments: ["1", "2"]), [[0], [0]])
     }
 
+    /// A cut from a scrolling fine texture to a flat grey of about its mean (1.20 s) was missed in 4:2:0 video:
+    /// analysis sampled four luma pixels of each block, so the aliased texture changed as much from frame to
+    /// frame as at the cut. Each analysis pixel is now the mean of its whole block, in every plane.
+    func testTextureCutInFourTwoZeroVideoIsFound() throws {
+        XCTAssertEqual(try starts("texturecut.mp4", segments: ["1"]), [[0, 1.2]])
+    }
+
+    /// The keyframe of a scene that opens with a fast pan (1.00-2.40 s) was the moving frame at 2.32 s, the
+    /// candidate nearest the scene's middle. A candidate much steadier than the other is now taken.
+    func testSteadierKeyframeIsTakenOverAMovingOne() throws {
+        let (result, found) = try scenes("panstop.mp4", ["--segments", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(found.compactMap { $0.double("start") }, [0, 1])
+        let keyframe = try XCTUnwrap(found.last?.double("keyframe_time"))
+        XCTAssertGreaterThanOrEqual(keyframe, 2.4, "\(found)")
+    }
+
     /// A dissolve running over a join (5.8-6.8 s, the join at the keyframe at 6 s) was missed with 3
     /// stretches (k1) or 2 and 3 (k6): the stretch before stopped at the join, the one after had no history.
     /// Stretches now warm up from a keyframe 1-2.5 s before their join (k1) and read on 0.5 s past their end;
