@@ -59,6 +59,15 @@ struct DetectorSettings: Sendable {
     var replacedSmallestStep = 0.1
     var replacedSteps = 4
     var replacedSteadiness = 0.25
+    /// - a slide: a replacement whose frames are shifted copies, moving the picture by at least
+    ///   `slideTravel` of its width (or height) within the window, and across by at most `slideCross` of that,
+    ///   after a frame that moved by at most `slideRest` of the window's mean step (a pan is not at rest).
+    var slideTravel = 0.7
+    var slideCross = 0.25
+    var slideRest = 0.25
+    /// A frame counts as moved where its best shift leaves less than this share of its change: the part of a
+    /// slide showing the new picture also changes of itself.
+    var slideShiftRatio = 0.9
     /// Frames of history the gradual test may reach back: two windows at up to 60 frames per second.
     static let historyFrames = 64
 }
@@ -169,8 +178,8 @@ struct CutDetector {
     private var lastCutGradual = false
     /// The last decided frame that ended a window of gradual change.
     private var lastGradualTime = -Double.infinity
-    /// `MotionProbe.shiftedRatio` of frames in the history and the frame before each, by time.
-    private var motionRatios: [Double: Double] = [:]
+    /// `MotionProbe.shift` of frames in the history against the frame before each, by time.
+    private var motionShifts: [Double: (ratio: Double, x: Double, y: Double)] = [:]
     private var seenAny = false
     private var width = 0
     private var history: [(time: Double, hsv: [UInt8], score: Double, meanValue: Double, histogram: [Double])] = []
@@ -328,13 +337,37 @@ struct CutDetector {
               contentDifference(history[before].hsv, history[first].hsv) <= steady * contentDifference(history[first].hsv, history[end].hsv)
         else { return false }
         let moving = ((first + 1)...end).filter { steps[$0 - first - 1] >= settings.replacedSmallestStep * change }
-        let ratios = moving.map { j in
-            if let known = motionRatios[history[j].time] { return known }
-            let ratio = MotionProbe.shiftedRatio(history[j - 1].hsv, history[j].hsv, width: width)
-            motionRatios[history[j].time] = ratio
-            return ratio
-        }.sorted()
-        motionRatios = motionRatios.filter { $0.key >= history[0].time }
-        return ratios[ratios.count / 2] >= MotionProbe.stillRatio
+        let ratios = moving.map { motion(at: $0).ratio }.sorted()
+        defer { motionShifts = motionShifts.filter { $0.key >= history[0].time } }
+        if ratios[ratios.count / 2] >= MotionProbe.stillRatio { return true }
+        return slidOut(from: first)
+    }
+
+    /// Whether the frames from `first` to the newest moved the picture out along one axis: shifts adding up
+    /// to at least `slideTravel` of the width or height, across it at most `slideCross` of that, starting
+    /// from rest (`first` moved by at most `slideRest` of the window's mean step). A slide pushes the old
+    /// picture out as a pan would, but by a whole frame, from rest and in a straight line.
+    private mutating func slidOut(from first: Int) -> Bool {
+        guard first > 0 else { return false }
+        let shifts = ((first + 1)..<history.count).map { shift(at: $0) }
+        let x = abs(shifts.reduce(0) { $0 + $1.x }), y = abs(shifts.reduce(0) { $0 + $1.y })
+        guard max(x, y) >= settings.slideTravel, min(x, y) <= settings.slideCross * max(x, y) else { return false }
+        let before = shift(at: first)
+        return (before.x * before.x + before.y * before.y).squareRoot() <= settings.slideRest * max(x, y) / Double(shifts.count)
+    }
+
+    /// How far history frame `j` moved from the one before it, as shares of the width and height: its best
+    /// shift where that explains a share of its change (`slideShiftRatio`), else none.
+    private mutating func shift(at j: Int) -> (x: Double, y: Double) {
+        let found = motion(at: j)
+        return found.ratio < settings.slideShiftRatio ? (found.x, found.y) : (0, 0)
+    }
+
+    /// `MotionProbe.shift` between history frame `j` and the one before it, computed once per frame.
+    private mutating func motion(at j: Int) -> (ratio: Double, x: Double, y: Double) {
+        if let known = motionShifts[history[j].time] { return known }
+        let found = MotionProbe.shift(history[j - 1].hsv, history[j].hsv, width: width)
+        motionShifts[history[j].time] = found
+        return found
     }
 }

@@ -32,14 +32,15 @@ enum MotionProbe {
 
     /// The smallest content difference (as `contentDifference` counts it) over shifts of up to a fifth of
     /// the width and a seventh of the height (a pan of about 2 widths a second at 25 fps), searched on
-    /// even shifts and then around the best, over the unshifted one.
-    static func shiftedRatio(_ a: [UInt8], _ b: [UInt8], width: Int) -> Double {
+    /// even shifts and then around the best, over the unshifted one; and that best shift, as shares of the
+    /// width and height.
+    static func shift(_ a: [UInt8], _ b: [UInt8], width: Int) -> (ratio: Double, x: Double, y: Double) {
         let planeSize = a.count / 3
-        guard width >= 4, planeSize == b.count / 3, planeSize % width == 0 else { return 1 }
+        guard width >= 4, planeSize == b.count / 3, planeSize % width == 0 else { return (1, 0, 0) }
         let pa = halved(a, width: width), pb = halved(b, width: width)
         let w = width / 2, h = planeSize / width / 2, n = w * h
         let mx = w / 5, my = h / 7
-        guard w - 2 * mx >= 4, h - 2 * my >= 4 else { return 1 }
+        guard w - 2 * mx >= 4, h - 2 * my >= 4 else { return (1, 0, 0) }
         func difference(_ dx: Int, _ dy: Int) -> Int {
             var total = 0
             pa.withUnsafeBufferPointer { pa in
@@ -53,7 +54,7 @@ enum MotionProbe {
             return total
         }
         let unshifted = difference(0, 0)
-        guard unshifted > 0 else { return 1 }
+        guard unshifted > 0 else { return (1, 0, 0) }
         var best = (unshifted, 0, 0)
         for dy in stride(from: -my, through: my, by: 2) {
             for dx in stride(from: -mx, through: mx, by: 2) where dx != 0 || dy != 0 {
@@ -68,7 +69,7 @@ enum MotionProbe {
                 if d < best.0 { best = (d, dx, dy) }
             }
         }
-        return Double(best.0) / Double(unshifted)
+        return (Double(best.0) / Double(unshifted), Double(best.1) / Double(w), Double(best.2) / Double(h))
     }
 
     /// The three planes at half the size, keeping every other pixel of every other row.

@@ -19,8 +19,9 @@ enum ScenesTool {
         spread over many frames), as does an iris or another shaped wipe over grain or motion (the colours
         replaced step by step within half a second, after half a second in which they held, by frames that
         are not shifted copies of each other), and no keyframe is taken inside one; fades through black cut
-        in the middle of the dark stretch. Hue counts only where pixels have colour. A slide is taken for a
-        pan and not cut (bench/scenes_varied.py). Frames are analysed as means of whole blocks of pixels
+        in the middle of the dark stretch. Hue counts only where pixels have colour. A slide cuts (such a
+        replacement whose frames are shifted copies, moving the picture most of a frame along one axis
+        within half a second, from rest); a pan does not. Frames are analysed as means of whole blocks of pixels
         (--analysis-width wide). Of two keyframe candidates the one nearer the scene's middle is taken,
         unless the other changes much less from the frame before it (still blended, or moving).
 

@@ -525,6 +525,21 @@ final class RegressionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(keyframe, 2.4, "\(found)")
     }
 
+    /// Two slides (2.0-2.5 s to the left, 4.5-5.0 s upwards) were no cuts: their frames are shifted copies of
+    /// each other, which the replacement test took for a pan. A replacement moving the picture most of a
+    /// frame along one axis within half a second, from rest, is now a slide; a pan between rests is not
+    /// (panrest.mp4, in testIrisOverGrainIsACutAndAFastPanIsNot).
+    func testSlideIsACut() throws {
+        for segments in ["1", "2"] {
+            let (result, found) = try scenes("slides.mp4", ["--segments", segments])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let starts = found.compactMap { $0.double("start") }
+            XCTAssertEqual(starts.count, 3, "\(segments): \(found)")
+            XCTAssertTrue(starts.count == 3 && (2.0...2.6).contains(starts[1]) && (4.5...5.1).contains(starts[2]), "\(segments): \(found)")
+            XCTAssertFalse(found.compactMap { $0.double("keyframe_time") }.contains { (2.0...2.5).contains($0) || (4.5...5.0).contains($0) }, "\(found)")
+        }
+    }
+
     /// A dissolve running over a join (5.8-6.8 s, the join at the keyframe at 6 s) was missed with 3
     /// stretches (k1) or 2 and 3 (k6): the stretch before stopped at the join, the one after had no history.
     /// Stretches now warm up from a keyframe 1-2.5 s before their join (k1) and read on 0.5 s past their end;
