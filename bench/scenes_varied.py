@@ -6,7 +6,8 @@ flash, a fast pan, a zoom, camera shake and film grain (none of which is a cut).
 
 A gradual transition is matched by a boundary anywhere within it (plus 2.5 frames); a keyframe
 taken inside a transition (a blend of two scenes) is counted as a miss of its own. Prints seconds,
-ratios, F1 and the keyframes inside transitions for each detector, per transition kind."""
+ratios, F1 and the keyframes inside transitions for each detector, per transition kind. With --yuv420, the
+same videos re-encoded in 4:2:0."""
 import json, os, subprocess, sys
 from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release, pyscenedetect_cuts
 
@@ -161,11 +162,23 @@ INSIDE = {"tuned": "white flashes of 1, 2 and 3 frames, a 2-frame black flash, a
                       "grain, a zoom out, handheld shake",
           "unseen": "hue cycling, brightness flicker, a fast vertical pan, a rotation, a 1-frame black and a 3-frame white "
                     "flash over moving footage, slow gradients, heavy grain, shake"}
+def as_yuv420(video):
+    """The set's video re-encoded in 4:2:0, as phones and most sites deliver video (the sets come out of
+    lavfi in 4:4:4, which gg-scenes analysed through another path until 2026-11-28)."""
+    path = video.replace(".mp4", "-yuv420.mp4")
+    if not os.path.exists(path):
+        ffmpeg("-i", video, "-c:v", "libx264", "-preset", "fast", "-crf", "18", "-pix_fmt", "yuv420p", path)
+    return path
+
+
+yuv420 = "--yuv420" in sys.argv
 totals = {}
-for set_name in sys.argv[1:] or SETS:
+for set_name in [a for a in sys.argv[1:] if not a.startswith("--")] or SETS:
     scenes, joins = SETS[set_name]
     video = os.path.join(OUT, f"scenes-varied-{set_name}-v1.mp4")
     truth = make_video(video, scenes, joins)
+    if yuv420:
+        video = as_yuv420(video)
     print(f"== {set_name}: {video} ({len(scenes)} scenes, {len(truth)} boundaries: "
           + ", ".join(f"{sum(t['kind'] == k for t in truth)} {k}" for k in dict.fromkeys(t['kind'] for t in truth)) + ")")
     print(f"inside scenes, not cuts: {INSIDE[set_name]}")
