@@ -48,9 +48,9 @@ final class AnalysisScaler {
         height = h
         let stride = w * 3
         if buffer.count != stride * h { buffer = [UInt8](repeating: 0, count: stride * h) }
-        if let shifts = AnalysisScaler.chromaShifts(AVPixelFormat(frame.pointee.format)), Int(frame.pointee.width) >= 4 * w,
+        if let layout = AnalysisScaler.planarLayout(AVPixelFormat(frame.pointee.format)), Int(frame.pointee.width) >= 4 * w,
            Int(frame.pointee.height) / h < AnalysisScaler.maxBlockRows {
-            averagePlanarYUV(frame, width: w, height: h, chromaShifts: shifts)
+            averagePlanarYUV(frame, width: w, height: h, layout: layout)
         } else {
             try buffer.withUnsafeMutableBufferPointer { out in
                 var planes: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
@@ -64,13 +64,16 @@ final class AnalysisScaler {
     /// Tallest block `average` sums in 16 bits.
     static let maxBlockRows = 256
 
-    /// How many bits the chroma planes of an 8-bit planar YUV format are shifted by across and down
-    /// (4:2:0, 4:2:2 or 4:4:4), or nil for any other format.
-    static func chromaShifts(_ format: AVPixelFormat) -> (x: Int, y: Int)? {
+    /// How many bits the chroma planes of an 8-bit planar YUV format (4:2:0, 4:2:2 or 4:4:4) are shifted by
+    /// across and down, and whether it is one of the full-range (JPEG) formats; nil for any other format.
+    static func planarLayout(_ format: AVPixelFormat) -> (x: Int, y: Int, fullRange: Bool)? {
         switch format {
-        case AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P: (1, 1)
-        case AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUVJ422P: (1, 0)
-        case AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P: (0, 0)
+        case AV_PIX_FMT_YUV420P: (1, 1, false)
+        case AV_PIX_FMT_YUVJ420P: (1, 1, true)
+        case AV_PIX_FMT_YUV422P: (1, 0, false)
+        case AV_PIX_FMT_YUVJ422P: (1, 0, true)
+        case AV_PIX_FMT_YUV444P: (0, 0, false)
+        case AV_PIX_FMT_YUVJ444P: (0, 0, true)
         default: nil
         }
     }
@@ -78,13 +81,11 @@ final class AnalysisScaler {
     /// Downsamples a large 8-bit planar YUV frame to RGB by averaging each plane over the block of
     /// source pixels an output pixel covers (an area scale, as libswscale's SWS_AREA does, at a
     /// fraction of its cost), then converting the averages.
-    private func averagePlanarYUV(_ frame: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int, chromaShifts: (x: Int, y: Int)) {
+    private func averagePlanarYUV(_ frame: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int, layout: (x: Int, y: Int, fullRange: Bool)) {
         let srcW = Int(frame.pointee.width), srcH = Int(frame.pointee.height)
-        let chromaW = (srcW + (1 << chromaShifts.x) - 1) >> chromaShifts.x
-        let chromaH = (srcH + (1 << chromaShifts.y) - 1) >> chromaShifts.y
-        let format = AVPixelFormat(frame.pointee.format)
-        let full = frame.pointee.color_range == AVCOL_RANGE_JPEG
-            || [AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUVJ444P].contains(format)
+        let chromaW = (srcW + (1 << layout.x) - 1) >> layout.x
+        let chromaH = (srcH + (1 << layout.y) - 1) >> layout.y
+        let full = layout.fullRange || frame.pointee.color_range == AVCOL_RANGE_JPEG
         if planes.count != 3 * w * h { planes = [UInt8](repeating: 0, count: 3 * w * h) }
         planes.withUnsafeMutableBufferPointer { out in
             AnalysisScaler.average(frame.pointee.data.0!, stride: Int(frame.pointee.linesize.0), width: srcW, height: srcH,
@@ -117,10 +118,18 @@ final class AnalysisScaler {
     private static func blocks(of sums: UnsafePointer<UInt16>, _ width: Int, rows: UInt64, into out: UnsafeMutablePointer<UInt8>,
                                count: Int, _ sum: (UnsafePointer<UInt16>) -> UInt64) {
         let pixels = rows &* UInt64(width)
-        let scale = (UInt64(1) << 32) / pixels &+ 1
-        for ox in 0..<count {
-            out[ox] = UInt8(truncatingIfNeeded: min(255, ((sum(sums + ox &* width) &* 2 &+ pixels) &* scale) >> 33))
-        }
+        let inverse = reciprocal(pixels)
+        for ox in 0..<count { out[ox] = roundedMean(sum(sums + ox &* width), pixels: pixels, reciprocal: inverse) }
+    }
+
+    /// 2^32 / `pixels`, rounded up: `roundedMean` divides by multiplying with it.
+    @inline(__always)
+    private static func reciprocal(_ pixels: UInt64) -> UInt64 { (UInt64(1) << 32) / pixels &+ 1 }
+
+    /// `total` / `pixels` rounded to the nearest byte, given `reciprocal(pixels)`.
+    @inline(__always)
+    private static func roundedMean(_ total: UInt64, pixels: UInt64, reciprocal: UInt64) -> UInt8 {
+        UInt8(truncatingIfNeeded: min(255, ((total &* 2 &+ pixels) &* reciprocal) >> 33))
     }
 
     @inline(__always)
@@ -163,8 +172,8 @@ final class AnalysisScaler {
                     }
                     continue
                 }
-                let scaleNarrow = (UInt64(1) << 32) / (rows &* UInt64(narrow)) &+ 1
-                let scaleWide = (UInt64(1) << 32) / (rows &* UInt64(narrow &+ 1)) &+ 1
+                let pixelsNarrow = rows &* UInt64(narrow), pixelsWide = rows &* UInt64(narrow &+ 1)
+                let inverseNarrow = reciprocal(pixelsNarrow), inverseWide = reciprocal(pixelsWide)
                 var x0 = 0, error = 0
                 for ox in 0..<outWidth {
                     error &+= spare
@@ -173,8 +182,8 @@ final class AnalysisScaler {
                     let x1 = x0 &+ (wide ? narrow &+ 1 : narrow)
                     var total: UInt64 = 0
                     for x in x0..<x1 { total &+= UInt64(acc[x]) }
-                    let value = ((total &* 2 &+ rows &* UInt64(x1 &- x0)) &* (wide ? scaleWide : scaleNarrow)) >> 33
-                    out[oy &* outWidth &+ ox] = UInt8(truncatingIfNeeded: min(255, value))
+                    out[oy &* outWidth &+ ox] = wide ? roundedMean(total, pixels: pixelsWide, reciprocal: inverseWide)
+                        : roundedMean(total, pixels: pixelsNarrow, reciprocal: inverseNarrow)
                     x0 = x1
                 }
             }

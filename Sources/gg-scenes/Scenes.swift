@@ -344,7 +344,7 @@ struct SceneBuilder {
     static let steadierBy = 1.5
 
     private func chooseKeyframe() -> KeyframeCandidate? {
-        guard let candidate else { return previousCandidate ?? first }
+        guard let candidate else { return first }
         guard let previousCandidate else { return candidate }
         let steadier = SceneBuilder.steadierBy
         if (candidate.change + 1) * steadier <= previousCandidate.change + 1 { return candidate }
