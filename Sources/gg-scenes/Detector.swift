@@ -296,7 +296,9 @@ struct CutDetector {
         guard change >= settings.gradualContent,
               !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
         if change >= 2 * settings.gradualContent, change >= settings.wipeStraightness * framePath, frames.count >= 7,
-           (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath {
+           (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
+           histogramDistance(start.histogram, newest.histogram) >= settings.replacedHistogram
+            || changedInPlace(from: first, frames: Array((first + 1)...(history.count - 1))) {
             return true
         }
         if replacedOverWindow(from: first) { return true }
@@ -336,8 +338,15 @@ struct CutDetector {
               histogramDistance(history[before].histogram, history[first].histogram) <= steady * change,
               contentDifference(history[before].hsv, history[first].hsv) <= steady * contentDifference(history[first].hsv, history[end].hsv)
         else { return false }
-        let moving = ((first + 1)...end).filter { steps[$0 - first - 1] >= settings.replacedSmallestStep * change }
-        let ratios = moving.map { motion(at: $0).ratio }.sorted()
+        return changedInPlace(from: first, frames: ((first + 1)...end).filter { steps[$0 - first - 1] >= settings.replacedSmallestStep * change })
+    }
+
+    /// Whether the history frames `changed` (from `first` on) changed the picture where it stands: most are not
+    /// shifted copies of the frame before them, as in a pan over large flat patches, whose edges sweep the
+    /// picture as a wipe's does; or they slid the old picture out (`slidOut`).
+    private mutating func changedInPlace(from first: Int, frames changed: [Int]) -> Bool {
+        guard !changed.isEmpty else { return false }
+        let ratios = changed.map { motion(at: $0).ratio }.sorted()
         defer { motionShifts = motionShifts.filter { $0.key >= history[0].time } }
         if ratios[ratios.count / 2] >= MotionProbe.stillRatio { return true }
         return slidOut(from: first)

@@ -540,6 +540,16 @@ final class RegressionTests: XCTestCase {
         }
     }
 
+    /// A pan over a chart of flat colour patches (0-3 s) was cut at 2.08 s as a wipe, and the real cut at 3 s
+    /// was taken for that wipe's last step; a wipe made of shifted copies now needs the colours replaced too.
+    func testPanOverFlatPatchesIsNotAWipe() throws {
+        let (result, found) = try scenes("chartpan.mp4", ["--segments", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let starts = found.compactMap { $0.double("start") }
+        XCTAssertEqual(starts.count, 2, "\(found)")
+        XCTAssertTrue(starts.count == 2 && abs(starts[1] - 3) <= 0.05, "\(found)")
+    }
+
     /// A dissolve running over a join (5.8-6.8 s, the join at the keyframe at 6 s) was missed with 3
     /// stretches (k1) or 2 and 3 (k6): the stretch before stopped at the join, the one after had no history.
     /// Stretches now warm up from a keyframe 1-2.5 s before their join (k1) and read on 0.5 s past their end;
