@@ -68,6 +68,14 @@ struct DetectorSettings: Sendable {
     /// A frame counts as moved where its best shift leaves less than this share of its change: the part of a
     /// slide showing the new picture also changes of itself.
     var slideShiftRatio = 0.9
+    /// - a sweep (a radial or shaped wipe between pictures that change of themselves, as hue cycling or
+    ///   flicker do, so that no window before it held still): over the window at least `sweptShare` of the
+    ///   pixels change by `sweptLevel` or more (HSV steps summed), each at least half of it in one frame, in
+    ///   frames spread over the window (none holding more than `sweptBusiestFrame` of those pixels, at least
+    ///   `replacedSteps` a tenth), and not by moving (`MotionProbe`), as a fast pan's pixels do.
+    var sweptShare = 0.5
+    var sweptLevel = 40
+    var sweptBusiestFrame = 0.35
     /// Frames of history the gradual test may reach back: two windows at up to 60 frames per second.
     static let historyFrames = 64
 }
@@ -176,8 +184,8 @@ struct CutDetector {
     private var nextToDecide = 0
     private var lastCutTime = 0.0
     private var lastCutGradual = false
-    /// The last decided frame that ended a window of gradual change.
-    private var lastGradualTime = -Double.infinity
+    /// The last frame of the run of gradual frames that last cut (see `isCut`).
+    private var cutRunEnd = -Double.infinity
     /// `MotionProbe.shift` of frames in the history against the frame before each, by time.
     private var motionShifts: [Double: (ratio: Double, x: Double, y: Double)] = [:]
     private var seenAny = false
@@ -218,7 +226,7 @@ struct CutDetector {
         let p = nextToDecide
         let frame = frames[p]
         let cut = seenAny && isCut(at: p)
-        if frame.gradual { lastGradualTime = frame.time }
+        if frame.gradual, cut || (p > 0 && frames[p - 1].time == cutRunEnd) { cutRunEnd = frame.time }
         seenAny = true
         if cut {
             lastCutTime = frame.time
@@ -240,8 +248,8 @@ struct CutDetector {
         let dark = settings.fadeLevel
         if frame.meanValue < dark || frames[p - 1].meanValue < dark { return false }
         if frame.gradual && !frames[p - 1].gradual {
-            // A run this soon after another is the same long transition, which two tests passed in turn.
-            if frame.time - lastGradualTime <= 2 * settings.gradualWindow { return false }
+            // A run this soon after the one that cut is the same long transition, which two tests passed in turn.
+            if frame.time - cutRunEnd <= 2 * settings.gradualWindow { return false }
             return !frames[(p + 1)...].contains { $0.meanValue < dark }
         }
         // The jump where a gradual run that already cut ends is the transition's last step, not a new scene.
@@ -302,6 +310,7 @@ struct CutDetector {
             return true
         }
         if replacedOverWindow(from: first) { return true }
+        if change >= 2 * settings.gradualContent, frames.count >= 7, sweptOverWindow(from: first) { return true }
         let step = max(1, frames.count / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)
@@ -335,21 +344,46 @@ struct CutDetector {
         let steady = settings.replacedSteadiness
         guard steps.allSatisfy({ $0 <= settings.replacedLargestStep * change }),
               steps.filter({ $0 >= settings.replacedSmallestStep * change }).count >= settings.replacedSteps,
-              histogramDistance(history[before].histogram, history[first].histogram) <= steady * change,
-              contentDifference(history[before].hsv, history[first].hsv) <= steady * contentDifference(history[first].hsv, history[end].hsv)
+              histogramDistance(history[before].histogram, history[first].histogram) <= steady * change
         else { return false }
+        guard contentDifference(history[before].hsv, history[first].hsv) <= steady * contentDifference(history[first].hsv, history[end].hsv)
+              || movedAsAWhole(from: before, to: first) else { return false }
         return changedInPlace(from: first, frames: ((first + 1)...end).filter { steps[$0 - first - 1] >= settings.replacedSmallestStep * change })
+    }
+
+    /// Whether the window starting at `first` swept a new picture in, pixel by pixel and spread over the
+    /// window (see `DetectorSettings.sweptShare`), without moving (a fast pan from rest would pass for a slide).
+    private mutating func sweptOverWindow(from first: Int) -> Bool {
+        let end = history.count - 1
+        // The window and the one before it must follow the last cut and be in the history (not a stretch just
+        // past its join): else the window may hold the tail of a transition already cut.
+        let before = history[first].time - settings.gradualWindow
+        guard before > lastCutTime, history[0].time < before + 1e-6 else { return false }
+        let sweep = Sweep(history[first...end].map(\.hsv), level: settings.sweptLevel)
+        guard sweep.switchedShare >= settings.sweptShare, sweep.busiestFrameShare <= settings.sweptBusiestFrame,
+              sweep.busyFrames >= settings.replacedSteps else { return false }
+        return mostlyUnshifted(Array((first + 1)...end))
+    }
+
+    /// Whether history frame `end` is a shifted copy of frame `start` (a pan, a scroll, handheld shake
+    /// between them): the picture held, though it moved.
+    private func movedAsAWhole(from start: Int, to end: Int) -> Bool {
+        MotionProbe.shift(history[start].hsv, history[end].hsv, width: width).ratio < MotionProbe.stillRatio
     }
 
     /// Whether the history frames `changed` (from `first` on) changed the picture where it stands: most are not
     /// shifted copies of the frame before them, as in a pan over large flat patches, whose edges sweep the
     /// picture as a wipe's does; or they slid the old picture out (`slidOut`).
     private mutating func changedInPlace(from first: Int, frames changed: [Int]) -> Bool {
+        mostlyUnshifted(changed) || (!changed.isEmpty && slidOut(from: first))
+    }
+
+    /// Whether most of the history frames `changed` are not shifted copies of the frame before them.
+    private mutating func mostlyUnshifted(_ changed: [Int]) -> Bool {
         guard !changed.isEmpty else { return false }
         let ratios = changed.map { motion(at: $0).ratio }.sorted()
         defer { motionShifts = motionShifts.filter { $0.key >= history[0].time } }
-        if ratios[ratios.count / 2] >= MotionProbe.stillRatio { return true }
-        return slidOut(from: first)
+        return ratios[ratios.count / 2] >= MotionProbe.stillRatio
     }
 
     /// Whether the frames from `first` to the newest moved the picture out along one axis: shifts adding up

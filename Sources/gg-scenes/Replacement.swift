@@ -85,3 +85,42 @@ enum MotionProbe {
         return out
     }
 }
+
+/// How a window of pictures changed pixel by pixel: which pixels switched (changed by at least a level over
+/// the window, at least half of it in one frame) and in which frame each did.
+struct Sweep {
+    /// Switched pixels, as a share of the pixels looked at.
+    var switchedShare = 0.0
+    /// Of the switched pixels, the share that switched in the busiest frame.
+    var busiestFrameShare = 0.0
+    /// Frames in which at least a tenth of the switched pixels switched.
+    var busyFrames = 0
+
+    /// The sweep over `pictures` (planar HSV, oldest first), on every other pixel.
+    init(_ pictures: [[UInt8]], level: Int) {
+        guard pictures.count >= 3, let first = pictures.first, let last = pictures.last, !first.isEmpty,
+              pictures.allSatisfy({ $0.count == first.count }) else { return }
+        let planeSize = first.count / 3
+        var perFrame = [Int](repeating: 0, count: pictures.count)
+        var switched = 0, looked = 0
+        for i in stride(from: 0, to: planeSize, by: 2) {
+            looked += 1
+            let net = first.withUnsafeBufferPointer { a in last.withUnsafeBufferPointer { b in pixelChange(a, i, b, i, planeSize: planeSize) } }
+            guard net >= level else { continue }
+            var largest = 0, at = 0
+            for j in 1..<pictures.count {
+                let step = pictures[j - 1].withUnsafeBufferPointer { a in
+                    pictures[j].withUnsafeBufferPointer { b in pixelChange(a, i, b, i, planeSize: planeSize) }
+                }
+                if step > largest { largest = step; at = j }
+            }
+            guard 2 * largest >= net else { continue }
+            switched += 1
+            perFrame[at] += 1
+        }
+        guard switched > 0 else { return }
+        switchedShare = Double(switched) / Double(looked)
+        busiestFrameShare = Double(perFrame.max() ?? 0) / Double(switched)
+        busyFrames = perFrame.filter { 10 * $0 >= switched }.count
+    }
+}

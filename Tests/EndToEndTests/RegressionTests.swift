@@ -550,6 +550,34 @@ final class RegressionTests: XCTestCase {
         XCTAssertTrue(starts.count == 2 && abs(starts[1] - 3) <= 0.05, "\(found)")
     }
 
+    /// A wipe (2.4-3.0 s) from scrolling bars into bars under handheld shake was missed: the replacement test
+    /// wanted the picture still before the window, and a scroll moves it. A shifted copy now holds still.
+    func testWipeFromAScrollingPictureIsFound() throws {
+        for segments in ["1", "2"] {
+            let (result, found) = try scenes("movingwipe.mp4", ["--segments", segments])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let starts = found.compactMap { $0.double("start") }
+            XCTAssertEqual(starts.count, 2, "\(segments): \(found)")
+            XCTAssertTrue(starts.count == 2 && (2.4...3.1).contains(starts[1]), "\(segments): \(found)")
+        }
+    }
+
+    /// A radial wipe (2.2-3.0 s) between two pictures that change their colours all the time (hue cycling into
+    /// flicker) was missed by every test; the sweep test finds it, and a fast pan from rest, whose frames pass
+    /// for a slide, is still no cut.
+    func testRadialWipeBetweenChangingPicturesIsFoundAndAFastPanIsNot() throws {
+        for segments in ["1", "2"] {
+            let (result, found) = try scenes("radialflicker.mp4", ["--segments", segments])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let starts = found.compactMap { $0.double("start") }
+            XCTAssertEqual(starts.count, 2, "\(segments): \(found)")
+            XCTAssertTrue(starts.count == 2 && (2.2...3.1).contains(starts[1]), "\(segments): \(found)")
+            let (panned, pan) = try scenes("panfast.mp4", ["--segments", segments])
+            XCTAssertEqual(panned.status, 0, panned.stderr)
+            XCTAssertEqual(pan.count, 1, "\(segments): \(pan)")
+        }
+    }
+
     /// A dissolve running over a join (5.8-6.8 s, the join at the keyframe at 6 s) was missed with 3
     /// stretches (k1) or 2 and 3 (k6): the stretch before stopped at the join, the one after had no history.
     /// Stretches now warm up from a keyframe 1-2.5 s before their join (k1) and read on 0.5 s past their end;
