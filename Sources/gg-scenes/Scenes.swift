@@ -17,8 +17,10 @@ enum ScenesTool {
         eighth where most pixels change (not new caption lines over a still picture); a dissolve or a wipe
         cuts inside it (a large change over half a second along a straight path, smooth for every pixel or
         spread over many frames), as does an iris or another shaped wipe over grain or motion (the colours
-        replaced step by step within half a second, after half a second in which they held, by frames that
-        are not shifted copies of each other), and no keyframe is taken inside one; fades through black cut
+        replaced step by step within half a second, after half a second in which they held or only moved, by
+        frames that are not shifted copies of each other), or one between pictures that change of themselves
+        (most pixels switching, each in one frame, at times spread over half a second), and no keyframe is
+        taken inside one; fades through black cut
         in the middle of the dark stretch. Hue counts only where pixels have colour. A slide cuts (such a
         replacement whose frames are shifted copies, moving the picture most of a frame along one axis
         within half a second, from rest); a pan does not. Frames are analysed as means of whole blocks of pixels
