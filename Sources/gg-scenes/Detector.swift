@@ -303,14 +303,16 @@ struct CutDetector {
         let change = contentDifference(start.hsv, newest.hsv)
         guard change >= settings.gradualContent,
               !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
-        if change >= 2 * settings.gradualContent, change >= settings.wipeStraightness * framePath, frames.count >= 7,
+        // Wipes and sweeps: twice the dissolve's change, over enough frames to tell how it spread.
+        let large = change >= 2 * settings.gradualContent && frames.count >= 7
+        if large, change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
            histogramDistance(start.histogram, newest.histogram) >= settings.replacedHistogram
             || changedInPlace(from: first, frames: Array((first + 1)...(history.count - 1))) {
             return true
         }
         if replacedOverWindow(from: first) { return true }
-        if change >= 2 * settings.gradualContent, frames.count >= 7, sweptOverWindow(from: first) { return true }
+        if large, sweptOverWindow(from: first) { return true }
         let step = max(1, frames.count / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)

@@ -98,25 +98,26 @@ struct Sweep {
 
     /// The sweep over `pictures` (planar HSV, oldest first), on every other pixel.
     init(_ pictures: [[UInt8]], level: Int) {
-        guard pictures.count >= 3, let first = pictures.first, let last = pictures.last, !first.isEmpty,
+        guard pictures.count >= 3, let first = pictures.first, !first.isEmpty,
               pictures.allSatisfy({ $0.count == first.count }) else { return }
-        let planeSize = first.count / 3
+        let size = first.count, planeSize = size / 3, last = (pictures.count - 1) * size
+        let window = pictures.flatMap { $0 }
         var perFrame = [Int](repeating: 0, count: pictures.count)
         var switched = 0, looked = 0
-        for i in stride(from: 0, to: planeSize, by: 2) {
-            looked += 1
-            let net = first.withUnsafeBufferPointer { a in last.withUnsafeBufferPointer { b in pixelChange(a, i, b, i, planeSize: planeSize) } }
-            guard net >= level else { continue }
-            var largest = 0, at = 0
-            for j in 1..<pictures.count {
-                let step = pictures[j - 1].withUnsafeBufferPointer { a in
-                    pictures[j].withUnsafeBufferPointer { b in pixelChange(a, i, b, i, planeSize: planeSize) }
+        window.withUnsafeBufferPointer { p in
+            for i in stride(from: 0, to: planeSize, by: 2) {
+                looked += 1
+                let net = pixelChange(p, i, p, last &+ i, planeSize: planeSize)
+                guard net >= level else { continue }
+                var largest = 0, at = 0
+                for j in 1..<pictures.count {
+                    let step = pixelChange(p, (j &- 1) &* size &+ i, p, j &* size &+ i, planeSize: planeSize)
+                    if step > largest { largest = step; at = j }
                 }
-                if step > largest { largest = step; at = j }
+                guard 2 * largest >= net else { continue }
+                switched += 1
+                perFrame[at] += 1
             }
-            guard 2 * largest >= net else { continue }
-            switched += 1
-            perFrame[at] += 1
         }
         guard switched > 0 else { return }
         switchedShare = Double(switched) / Double(looked)

@@ -221,6 +221,13 @@ final class RegressionTests: XCTestCase {
         return (result, try result.records().first?.array("items").first?.array("scenes") ?? [])
     }
 
+    /// The scene starts gg-scenes finds in a fixture, once it exited 0.
+    func sceneStarts(_ fixture: String, segments: String, file: StaticString = #filePath, line: UInt = #line) throws -> (starts: [Double], found: [[String: Any]]) {
+        let (result, found) = try scenes(fixture, ["--segments", segments])
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        return (found.compactMap { $0.double("start") }, found)
+    }
+
     func transcriptSegments(_ fixture: String, type: String = "video", engine: String = "sphinx") throws -> (ProcessOutput, [[String: Any]]) {
         let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", engine],
                               stdin: recordLine([(TestEnv.fixture(fixture), type)]))
@@ -543,9 +550,7 @@ final class RegressionTests: XCTestCase {
     /// A pan over a chart of flat colour patches (0-3 s) was cut at 2.08 s as a wipe, and the real cut at 3 s
     /// was taken for that wipe's last step; a wipe made of shifted copies now needs the colours replaced too.
     func testPanOverFlatPatchesIsNotAWipe() throws {
-        let (result, found) = try scenes("chartpan.mp4", ["--segments", "1"])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let starts = found.compactMap { $0.double("start") }
+        let (starts, found) = try sceneStarts("chartpan.mp4", segments: "1")
         XCTAssertEqual(starts.count, 2, "\(found)")
         XCTAssertTrue(starts.count == 2 && abs(starts[1] - 3) <= 0.05, "\(found)")
     }
@@ -554,9 +559,7 @@ final class RegressionTests: XCTestCase {
     /// wanted the picture still before the window, and a scroll moves it. A shifted copy now holds still.
     func testWipeFromAScrollingPictureIsFound() throws {
         for segments in ["1", "2"] {
-            let (result, found) = try scenes("movingwipe.mp4", ["--segments", segments])
-            XCTAssertEqual(result.status, 0, result.stderr)
-            let starts = found.compactMap { $0.double("start") }
+            let (starts, found) = try sceneStarts("movingwipe.mp4", segments: segments)
             XCTAssertEqual(starts.count, 2, "\(segments): \(found)")
             XCTAssertTrue(starts.count == 2 && (2.4...3.1).contains(starts[1]), "\(segments): \(found)")
         }
@@ -567,9 +570,7 @@ final class RegressionTests: XCTestCase {
     /// for a slide, is still no cut.
     func testRadialWipeBetweenChangingPicturesIsFoundAndAFastPanIsNot() throws {
         for segments in ["1", "2"] {
-            let (result, found) = try scenes("radialflicker.mp4", ["--segments", segments])
-            XCTAssertEqual(result.status, 0, result.stderr)
-            let starts = found.compactMap { $0.double("start") }
+            let (starts, found) = try sceneStarts("radialflicker.mp4", segments: segments)
             XCTAssertEqual(starts.count, 2, "\(segments): \(found)")
             XCTAssertTrue(starts.count == 2 && (2.2...3.1).contains(starts[1]), "\(segments): \(found)")
             let (panned, pan) = try scenes("panfast.mp4", ["--segments", segments])
