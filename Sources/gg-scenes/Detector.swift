@@ -192,14 +192,31 @@ struct CutDetector {
     private var width = 0
     private var history: [(time: Double, hsv: [UInt8], score: Double, meanValue: Double, histogram: [Double])] = []
 
+    /// What the detector remembers of the last cut it made: a detector given it continues after a join
+    /// as the one pass over the video would.
+    struct Memory: Sendable {
+        var lastCutTime = 0.0
+        var lastCutGradual = false
+        var cutRunEnd = -Double.infinity
+    }
+
+    /// A decided frame, whether a cut starts there, and the detector's memory once it was decided.
+    typealias Decision = (frame: AnalysedFrame, cut: Bool, memory: Memory)
+
     init(settings: DetectorSettings, lastCutTime: Double = 0, continuing: Bool = false) {
+        self.init(settings: settings, memory: Memory(lastCutTime: lastCutTime), continuing: continuing)
+    }
+
+    init(settings: DetectorSettings, memory: Memory, continuing: Bool) {
         self.settings = settings
-        self.lastCutTime = lastCutTime
-        self.seenAny = continuing
+        lastCutTime = memory.lastCutTime
+        lastCutGradual = memory.lastCutGradual
+        cutRunEnd = memory.cutRunEnd
+        seenAny = continuing
     }
 
     /// Adds a frame; returns the frames now decided, each with whether a cut starts there.
-    mutating func push(_ frame: AnalysedFrame) -> [(AnalysedFrame, Bool)] {
+    mutating func push(_ frame: AnalysedFrame) -> [Decision] {
         var frame = frame
         if let previous = frames.last { frame.score = contentDifference(previous.hsv, frame.hsv) }
         let adaptive = settings.mode == .adaptive
@@ -208,7 +225,7 @@ struct CutDetector {
         if history.count > DetectorSettings.historyFrames { history.removeFirst() }
         frame.gradual = adaptive && endsGradualChange()
         frames.append(frame)
-        var decided = [(AnalysedFrame, Bool)]()
+        var decided = [Decision]()
         while frames.count - 1 - nextToDecide >= settings.lookahead {
             decided.append(decideNext())
         }
@@ -216,13 +233,13 @@ struct CutDetector {
     }
 
     /// Decides every remaining frame at end of stream.
-    mutating func finish() -> [(AnalysedFrame, Bool)] {
-        var decided = [(AnalysedFrame, Bool)]()
+    mutating func finish() -> [Decision] {
+        var decided = [Decision]()
         while nextToDecide < frames.count { decided.append(decideNext()) }
         return decided
     }
 
-    private mutating func decideNext() -> (AnalysedFrame, Bool) {
+    private mutating func decideNext() -> Decision {
         let p = nextToDecide
         let frame = frames[p]
         let cut = seenAny && isCut(at: p)
@@ -238,7 +255,7 @@ struct CutDetector {
             frames.removeFirst(nextToDecide - keep)
             nextToDecide = keep
         }
-        return (frame, cut)
+        return (frame, cut, Memory(lastCutTime: lastCutTime, lastCutGradual: lastCutGradual, cutRunEnd: cutRunEnd))
     }
 
     private func isCut(at p: Int) -> Bool {

@@ -111,6 +111,8 @@ struct StretchResult {
     var head: [AnalysedFrame]
     var tail: [AnalysedFrame]
     var lastTime: Double
+    /// The detector's memory once the stretch's last frame was decided (nil before any was).
+    var memory: CutDetector.Memory?
     var frameCount: Int
     var decodeErrors: Int
     var readStatus: Int32
@@ -151,7 +153,7 @@ struct StretchDecoder {
         let scaler = AnalysisScaler(width: analysisWidth)
         let packet = Packet()
         let frame = Frame()
-        var result = StretchResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, frameCount: 0,
+        var result = StretchResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, memory: nil, frameCount: 0,
                                    decodeErrors: 0, readStatus: 0, stoppedAfterErrors: false)
         var hsv = [UInt8]()
         let firstPTS = first?.pts, keyframePTS = plan.start?.pts, endPTS = plan.end?.pts
@@ -160,8 +162,11 @@ struct StretchDecoder {
 
         /// Frames outside the stretch (its warm-up and overrun) only feed the detector; the first frame at
         /// the join is never a cut here (StretchMerger decides the join).
-        func add(_ decided: [(AnalysedFrame, Bool)]) throws {
-            for (frame, cut) in decided where frame.index >= 0 { try builder.add(frame, cut: cut && frame.index > 0) }
+        func add(_ decided: [CutDetector.Decision]) throws {
+            for (frame, cut, memory) in decided where frame.index >= 0 {
+                try builder.add(frame, cut: cut && frame.index > 0)
+                result.memory = memory
+            }
         }
 
         func drain() throws {
@@ -241,7 +246,7 @@ struct StretchMerger {
                 continue
             }
             scenes[scenes.count - 1].end = roundedSeconds(boundary.time)
-            let cuts = decisions(previous.tail + next.head, lastCut: scenes[scenes.count - 1].start)
+            let cuts = decisions(previous.tail + next.head, lastCut: scenes[scenes.count - 1].start, memory: previous.memory)
             let settled = Set(next.head.dropLast(settings.lookahead + 1).map { roundedSeconds($0.time) })
             var incoming = next.scenes
             let fade = fadeCut(previous, next)
@@ -307,10 +312,15 @@ struct StretchMerger {
         return Scene(index: a.index, start: a.start, end: b.end, keyframe: kept.keyframe, keyframeTime: kept.keyframeTime)
     }
 
-    /// Cut decisions for frames seen together across a join, by rounded time.
-    private func decisions(_ frames: [AnalysedFrame], lastCut: Double) -> [Double: Bool] {
-        var detector = CutDetector(settings: settings, lastCutTime: lastCut, continuing: true)
-        var decided = [(AnalysedFrame, Bool)]()
+    /// Cut decisions for frames seen together across a join, by rounded time, continuing from what the
+    /// stretch before remembers of its last cut where that cut still starts the scene before the join.
+    private func decisions(_ frames: [AnalysedFrame], lastCut: Double, memory: CutDetector.Memory?) -> [Double: Bool] {
+        var detector = if let memory, roundedSeconds(memory.lastCutTime) == lastCut {
+            CutDetector(settings: settings, memory: memory, continuing: true)
+        } else {
+            CutDetector(settings: settings, lastCutTime: lastCut, continuing: true)
+        }
+        var decided = [CutDetector.Decision]()
         for frame in frames { decided += detector.push(frame) }
         decided += detector.finish()
         return Dictionary(decided.map { (roundedSeconds($0.0.time), $0.1) }, uniquingKeysWith: { a, _ in a })

@@ -596,6 +596,19 @@ final class RegressionTests: XCTestCase {
         }
     }
 
+    /// A fast dissolve (4.6-5.0 s) with the join of 2 stretches at the keyframe inside it (4.8 s) and none before it
+    /// to warm up from: the detector deciding the join was told when the stretch before last cut, not that it was a
+    /// gradual run's, and cut again where the run ended (5.3 s). It now continues from that stretch's memory.
+    func testJoinInsideAFastDissolveAddsNoCut() throws {
+        let (one, _) = try sceneStarts("joindissolve.mp4", segments: "1")
+        XCTAssertEqual(one.count, 3, "\(one)")
+        XCTAssertTrue(one.count == 3 && (4.6...5.1).contains(one[1]) && abs(one[2] - 8.6) < 0.05, "\(one)")
+        let (result, found) = try scenes("joindissolve.mp4", ["--segments", "2", "--verbose"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("joined at 4.8 s"), result.stderr)
+        XCTAssertEqual(found.compactMap { $0.double("start") }, one, "\(found)")
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
