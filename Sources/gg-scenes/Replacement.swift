@@ -41,31 +41,34 @@ enum MotionProbe {
         let w = width / 2, h = planeSize / width / 2, n = w * h
         let mx = w / 5, my = h / 7
         guard w - 2 * mx >= 4, h - 2 * my >= 4 else { return (1, 0, 0) }
-        func difference(_ dx: Int, _ dy: Int) -> Int {
-            var total = 0
+        /// The difference at shift (dx, dy), or any total of at least `bound` once the rows summed reach it
+        /// (such a shift cannot be the best).
+        func difference(_ dx: Int, _ dy: Int, bound: Int = .max) -> Int {
             pa.withUnsafeBufferPointer { pa in
                 pb.withUnsafeBufferPointer { pb in
+                    var total = 0
                     for y in my..<(h - my) {
                         let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
                         for x in mx..<(w - mx) { total &+= pixelChange(pb, rowB &+ x, pa, rowA &+ x, planeSize: n) }
+                        if total >= bound { break }
                     }
+                    return total
                 }
             }
-            return total
         }
         let unshifted = difference(0, 0)
         guard unshifted > 0 else { return (1, 0, 0) }
         var best = (unshifted, 0, 0)
         for dy in stride(from: -my, through: my, by: 2) {
             for dx in stride(from: -mx, through: mx, by: 2) where dx != 0 || dy != 0 {
-                let d = difference(dx, dy)
+                let d = difference(dx, dy, bound: best.0)
                 if d < best.0 { best = (d, dx, dy) }
             }
         }
         let (_, cx, cy) = best
         for dy in max(-my, cy - 1)...min(my, cy + 1) {
             for dx in max(-mx, cx - 1)...min(mx, cx + 1) where dx != cx || dy != cy {
-                let d = difference(dx, dy)
+                let d = difference(dx, dy, bound: best.0)
                 if d < best.0 { best = (d, dx, dy) }
             }
         }
