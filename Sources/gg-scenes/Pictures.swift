@@ -27,24 +27,34 @@ final class Scaler {
     }
 }
 
-/// Scales decoded frames to a small RGB picture for analysis.
+/// Scales decoded frames to a small RGB picture for analysis, `size` pixels on its longer side (portrait
+/// frames get as many pixels as landscape ones).
 final class AnalysisScaler {
-    let width: Int
+    let size: Int
     private let scaler = Scaler()
     private var buffer = [UInt8]()
     private var planes = [UInt8]()
     private var rowSums = [UInt16]()
     private(set) var height = 0
 
-    init(width: Int) { self.width = width }
+    init(size: Int) { self.size = size }
 
     /// Width of an HSV picture this scaler made (its three planes are `height` rows).
     func width(of hsv: [UInt8]) -> Int { height > 0 ? hsv.count / 3 / height : 0 }
 
     func hsv(of frame: UnsafeMutablePointer<AVFrame>, into hsv: inout [UInt8]) throws -> Double {
-        let w = min(width, Int(frame.pointee.width))
-        var h = max(2, Int((Double(frame.pointee.height) * Double(w) / Double(max(frame.pointee.width, 1))).rounded()))
-        h -= h % 2
+        let frameWidth = Int(frame.pointee.width), frameHeight = Int(frame.pointee.height)
+        let w: Int
+        var h: Int
+        if frameHeight > frameWidth {
+            h = max(2, min(size, frameHeight))
+            h -= h % 2
+            w = max(2, Int((Double(frameWidth) * Double(h) / Double(frameHeight)).rounded()))
+        } else {
+            w = min(size, frameWidth)
+            h = max(2, Int((Double(frameHeight) * Double(w) / Double(max(frameWidth, 1))).rounded()))
+            h -= h % 2
+        }
         height = h
         let stride = w * 3
         if buffer.count != stride * h { buffer = [UInt8](repeating: 0, count: stride * h) }

@@ -24,7 +24,7 @@ enum ScenesTool {
         in the middle of the dark stretch. Hue counts only where pixels have colour. A slide cuts (such a
         replacement whose frames are shifted copies, moving the picture most of a frame along one axis
         within half a second, from rest); a pan does not. Frames are analysed as means of whole blocks of pixels
-        (--analysis-width wide). Of two keyframe candidates the one nearer the scene's middle is taken,
+        (--analysis-width on their longer side). Of two keyframe candidates the one nearer the scene's middle is taken,
         unless the other changes much less from the frame before it (still blended, or moving).
 
         Examples:
@@ -38,7 +38,7 @@ enum ScenesTool {
             OptionSpec("--min-content", value: "X", default: "15", "smallest content difference (0-255) the adaptive detector cuts on between changing frames (between calm ones, a quarter of it, or an eighth spread over most pixels); --threshold sets it on the 0-1 scale"),
             OptionSpec("--min-scene-len", value: "S", default: "0.5", "shortest scene in seconds"),
             OptionSpec("--fade-level", value: "X", default: "12", "mean brightness (0-255) below which a frame counts as black"),
-            OptionSpec("--analysis-width", value: "PX", default: "160", "width frames are scaled to for analysis"),
+            OptionSpec("--analysis-width", value: "PX", default: "160", "longer side frames are scaled to for analysis (the width of landscape frames, the height of portrait ones)"),
             OptionSpec("--keyframe-format", value: "FMT", default: "jpg", "jpg or png"),
             OptionSpec("--keyframe-width", value: "PX", default: "1280", "largest keyframe width; smaller frames are not enlarged"),
             OptionSpec("--deblock", value: "MODE", default: "referenced",

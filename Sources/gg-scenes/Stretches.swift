@@ -150,7 +150,7 @@ struct StretchDecoder {
         }
         builder.minSceneLength = settings.minSceneLength
         builder.flashSimilarity = settings.flashSimilarity
-        let scaler = AnalysisScaler(width: analysisWidth)
+        let scaler = AnalysisScaler(size: analysisWidth)
         let packet = Packet()
         let frame = Frame()
         var result = StretchResult(builder: builder, scenes: [], head: [], tail: [], lastTime: 0, memory: nil, frameCount: 0,
