@@ -322,14 +322,16 @@ struct CutDetector {
               !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
         // Wipes and sweeps: twice the dissolve's change, over enough frames to tell how it spread.
         let large = change >= 2 * settings.gradualContent && frames.count >= 7
+        // Frames that held still say nothing of how the picture changed (a pan from rest is still at first).
+        let changing = ((first + 1)..<history.count).filter { 2 * history[$0].score * Double(frames.count) >= framePath }
         if large, change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
-           histogramDistance(start.histogram, newest.histogram) >= settings.replacedHistogram
-            || changedInPlace(from: first, frames: Array((first + 1)...(history.count - 1))) {
+           histogramDistance(start.histogram, newest.histogram) >= settings.replacedHistogram && !pannedAsAWhole(from: first)
+            || changedInPlace(from: first, frames: changing) {
             return true
         }
         if replacedOverWindow(from: first) { return true }
-        if large, sweptOverWindow(from: first) { return true }
+        if large, sweptOverWindow(from: first, changing: changing) { return true }
         let step = max(1, frames.count / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)
@@ -372,7 +374,7 @@ struct CutDetector {
 
     /// Whether the window starting at `first` swept a new picture in, pixel by pixel and spread over the
     /// window (see `DetectorSettings.sweptShare`), without moving (a fast pan from rest would pass for a slide).
-    private mutating func sweptOverWindow(from first: Int) -> Bool {
+    private mutating func sweptOverWindow(from first: Int, changing: [Int]) -> Bool {
         let end = history.count - 1
         // The window and the one before it must follow the last cut and be in the history (not a stretch just
         // past its join): else the window may hold the tail of a transition already cut.
@@ -381,13 +383,22 @@ struct CutDetector {
         let sweep = Sweep(history[first...end].map(\.hsv), level: settings.sweptLevel)
         guard sweep.switchedShare >= settings.sweptShare, sweep.busiestFrameShare <= settings.sweptBusiestFrame,
               sweep.busyFrames >= settings.replacedSteps else { return false }
-        return mostlyUnshifted(Array((first + 1)...end))
+        return mostlyUnshifted(changing)
     }
 
     /// Whether history frame `end` is a shifted copy of frame `start` (a pan, a scroll, handheld shake
     /// between them): the picture held, though it moved.
     private func movedAsAWhole(from start: Int, to end: Int) -> Bool {
         MotionProbe.shift(history[start].hsv, history[end].hsv, width: width).ratio < MotionProbe.stillRatio
+    }
+
+    /// Whether the newest history frame is a shifted copy of frame `first`, moved by the frames between them: a
+    /// pan that brought in new colours from the side, not a wipe.
+    private mutating func pannedAsAWhole(from first: Int) -> Bool {
+        let moved = ((first + 1)..<history.count).map { shift(at: $0) }
+        let around = (x: moved.reduce(0) { $0 + $1.x }, y: moved.reduce(0) { $0 + $1.y })
+        guard around.x != 0 || around.y != 0 else { return false }
+        return MotionProbe.ratio(history[first].hsv, history[history.count - 1].hsv, width: width, around: around) < MotionProbe.stillRatio
     }
 
     /// Whether the history frames `changed` (from `first` on) changed the picture where it stands: most are not

@@ -75,6 +75,38 @@ enum MotionProbe {
         return (Double(best.0) / Double(unshifted), Double(best.1) / Double(w), Double(best.2) / Double(h))
     }
 
+    /// The share of the unshifted difference of `a` and `b` left at the best shift within `radius` pixels (of
+    /// the halved pictures) of `around` (shares of the width and height, as `shift` gives them), each over the
+    /// pixels that shift leaves in both pictures: 1 where no shift explains the change.
+    static func ratio(_ a: [UInt8], _ b: [UInt8], width: Int, around: (x: Double, y: Double), radius: Int = 2) -> Double {
+        let planeSize = a.count / 3
+        guard width >= 4, planeSize == b.count / 3, planeSize % width == 0 else { return 1 }
+        let pa = halved(a, width: width), pb = halved(b, width: width)
+        let w = width / 2, h = planeSize / width / 2, n = w * h
+        let cx = Int((around.x * Double(w)).rounded()), cy = Int((around.y * Double(h)).rounded())
+        var best = 1.0
+        pa.withUnsafeBufferPointer { pa in
+            pb.withUnsafeBufferPointer { pb in
+                for dy in (cy - radius)...(cy + radius) {
+                    for dx in (cx - radius)...(cx + radius) {
+                        let x0 = max(0, -dx), x1 = min(w, w - dx), y0 = max(0, -dy), y1 = min(h, h - dy)
+                        guard 4 * (x1 - x0) >= w, 4 * (y1 - y0) >= h else { continue }
+                        var shifted = 0, unshifted = 0
+                        for y in y0..<y1 {
+                            let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
+                            for x in x0..<x1 {
+                                shifted &+= pixelChange(pb, rowB &+ x, pa, rowA &+ x, planeSize: n)
+                                unshifted &+= pixelChange(pb, rowB &+ x, pa, rowB &+ x, planeSize: n)
+                            }
+                        }
+                        if unshifted > 0 { best = min(best, Double(shifted) / Double(unshifted)) }
+                    }
+                }
+            }
+        }
+        return best
+    }
+
     /// The three planes at half the size, keeping every other pixel of every other row.
     static func halved(_ hsv: [UInt8], width: Int) -> [UInt8] {
         let planeSize = hsv.count / 3, height = planeSize / width

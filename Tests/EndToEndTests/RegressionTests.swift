@@ -609,6 +609,16 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(found.compactMap { $0.double("start") }, one, "\(found)")
     }
 
+    /// A moderate pan from rest (0.04 of the width a frame, after 2 s still) over broad colour bands was cut
+    /// as a wipe 5 frames in: the frames still before it voted that the picture changed in place, and the new
+    /// colours it brought in from the side passed for colours replaced. A pan is no cut.
+    func testPanFromRestOverColourBandsIsNotAWipe() throws {
+        for segments in ["1", "2"] {
+            let (starts, found) = try sceneStarts("panbands.mp4", segments: segments)
+            XCTAssertEqual(starts, [0], "\(segments): \(found)")
+        }
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
