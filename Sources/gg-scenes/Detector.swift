@@ -27,6 +27,9 @@ struct DetectorSettings: Sendable {
     /// shade lighter, and unlike a caption changing over a still picture, which changes a few pixels.
     var spreadFaintContent: Double { minContent / 8 }
     var faintSpread = 0.6
+    /// Any low-contrast cut changes at least this share of the pixels by `faintPixelStep`: a caption popping up
+    /// over a calm picture changes a content difference as large in a few of them.
+    var faintLeastSpread = 0.3
     var faintPixelStep = 4
     var lowContrast: Double = 15
     var stillContent: Double = 0.5
@@ -284,8 +287,8 @@ struct CutDetector {
                 let calm = max(settings.stillContent, frame.score / settings.faintRatio)
                 guard frame.score < settings.lowContrast, frame.score >= settings.spreadFaintContent, neighbours.count >= 2,
                       neighbours.allSatisfy({ $0 < calm }) else { return false }
-                if frame.score < settings.faintContent,
-                   changedFraction(frames[p - 1].hsv, frame.hsv, step: settings.faintPixelStep) < settings.faintSpread { return false }
+                let spread = changedFraction(frames[p - 1].hsv, frame.hsv, step: settings.faintPixelStep)
+                if spread < (frame.score < settings.faintContent ? settings.faintSpread : settings.faintLeastSpread) { return false }
                 faint = true
             }
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)

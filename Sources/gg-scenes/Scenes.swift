@@ -13,8 +13,9 @@ enum ScenesTool {
         written under WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector
         (default) compares each frame's HSV content difference with its neighbours', so fast motion and
         flashes of up to four frames (white or black) do not cut, while a small change between otherwise
-        calm frames (two similar greys under one caption) does: down to a quarter of --min-content, or an
-        eighth where most pixels change (not new caption lines over a still picture); a dissolve or a wipe
+        calm frames (two similar greys under one caption) does where it spreads over the picture (not a
+        caption popping up): down to a quarter of --min-content over 30% of the pixels, or an eighth over
+        most of them; a dissolve or a wipe
         cuts inside it (a large change over half a second along a straight path, smooth for every pixel or
         spread over many frames), as does an iris or another shaped wipe over grain or motion (the colours
         replaced step by step within half a second, after half a second in which they held or only moved, by

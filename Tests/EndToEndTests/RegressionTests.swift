@@ -619,6 +619,18 @@ final class RegressionTests: XCTestCase {
         }
     }
 
+    /// A large outlined caption popping up over a calm picture (2.0 s) was cut as a low-contrast cut: its content
+    /// difference is as large as one's, but in a sixth of the pixels. It is no cut; the low-contrast cuts of the
+    /// fixtures (lowcut.mp4, two greys under one caption) still are.
+    func testCaptionPoppingUpIsNotACut() throws {
+        for segments in ["1", "2"] {
+            let (starts, found) = try sceneStarts("captionpop.mp4", segments: segments)
+            XCTAssertEqual(starts, [0], "\(segments): \(found)")
+        }
+        let (starts, found) = try sceneStarts("lowcut.mp4", segments: "1")
+        XCTAssertEqual(starts.count, 2, "\(found)")
+    }
+
     /// Whisper decoding states were reused from chunk to chunk: onions.m4a read "and did on the end first"
     /// alone but "And the onions first" after another recording in the same run. A chunk's text now
     /// depends on its audio only.
