@@ -185,10 +185,7 @@ struct CutDetector {
     let settings: DetectorSettings
     private var frames: [AnalysedFrame] = []
     private var nextToDecide = 0
-    private var lastCutTime = 0.0
-    private var lastCutGradual = false
-    /// The last frame of the run of gradual frames that last cut (see `isCut`).
-    private var cutRunEnd = -Double.infinity
+    private var memory: Memory
     /// `MotionProbe.shift` of frames in the history against the frame before each, by time.
     private var motionShifts: [Double: (ratio: Double, x: Double, y: Double)] = [:]
     private var seenAny = false
@@ -200,6 +197,7 @@ struct CutDetector {
     struct Memory: Sendable {
         var lastCutTime = 0.0
         var lastCutGradual = false
+        /// The last frame of the run of gradual frames that last cut (see `isCut`).
         var cutRunEnd = -Double.infinity
     }
 
@@ -212,9 +210,7 @@ struct CutDetector {
 
     init(settings: DetectorSettings, memory: Memory, continuing: Bool) {
         self.settings = settings
-        lastCutTime = memory.lastCutTime
-        lastCutGradual = memory.lastCutGradual
-        cutRunEnd = memory.cutRunEnd
+        self.memory = memory
         seenAny = continuing
     }
 
@@ -246,11 +242,11 @@ struct CutDetector {
         let p = nextToDecide
         let frame = frames[p]
         let cut = seenAny && isCut(at: p)
-        if frame.gradual, cut || (p > 0 && frames[p - 1].time == cutRunEnd) { cutRunEnd = frame.time }
+        if frame.gradual, cut || (p > 0 && frames[p - 1].time == memory.cutRunEnd) { memory.cutRunEnd = frame.time }
         seenAny = true
         if cut {
-            lastCutTime = frame.time
-            lastCutGradual = frame.gradual
+            memory.lastCutTime = frame.time
+            memory.lastCutGradual = frame.gradual
         }
         nextToDecide += 1
         let keep = settings.lookahead + 2
@@ -258,22 +254,22 @@ struct CutDetector {
             frames.removeFirst(nextToDecide - keep)
             nextToDecide = keep
         }
-        return (frame, cut, Memory(lastCutTime: lastCutTime, lastCutGradual: lastCutGradual, cutRunEnd: cutRunEnd))
+        return (frame, cut, memory)
     }
 
     private func isCut(at p: Int) -> Bool {
         guard p > 0 else { return false }
         let frame = frames[p]
-        guard frame.time - lastCutTime >= settings.minSceneLength else { return false }
+        guard frame.time - memory.lastCutTime >= settings.minSceneLength else { return false }
         let dark = settings.fadeLevel
         if frame.meanValue < dark || frames[p - 1].meanValue < dark { return false }
         if frame.gradual && !frames[p - 1].gradual {
             // A run this soon after the one that cut is the same long transition, which two tests passed in turn.
-            if frame.time - cutRunEnd <= 2 * settings.gradualWindow { return false }
+            if frame.time - memory.cutRunEnd <= 2 * settings.gradualWindow { return false }
             return !frames[(p + 1)...].contains { $0.meanValue < dark }
         }
         // The jump where a gradual run that already cut ends is the transition's last step, not a new scene.
-        if frames[p - 1].gradual && !frame.gradual && lastCutGradual && frame.time - lastCutTime <= 3 * settings.gradualWindow { return false }
+        if frames[p - 1].gradual && !frame.gradual && memory.lastCutGradual && frame.time - memory.lastCutTime <= 3 * settings.gradualWindow { return false }
         var faint = false
         switch settings.mode {
         case .content:
@@ -326,7 +322,7 @@ struct CutDetector {
         // Wipes and sweeps: twice the dissolve's change, over enough frames to tell how it spread.
         let large = change >= 2 * settings.gradualContent && frames.count >= 7
         // Frames that held still say nothing of how the picture changed (a pan from rest is still at first).
-        let changing = ((first + 1)..<history.count).filter { 2 * history[$0].score * Double(frames.count) >= framePath }
+        let changing = large ? ((first + 1)..<history.count).filter { 2 * history[$0].score * Double(frames.count) >= framePath } : []
         if large, change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
            histogramDistance(start.histogram, newest.histogram) >= settings.replacedHistogram && !pannedAsAWhole(from: first)
@@ -382,7 +378,7 @@ struct CutDetector {
         // The window and the one before it must follow the last cut and be in the history (not a stretch just
         // past its join): else the window may hold the tail of a transition already cut.
         let before = history[first].time - settings.gradualWindow
-        guard before > lastCutTime, history[0].time < before + 1e-6 else { return false }
+        guard before > memory.lastCutTime, history[0].time < before + 1e-6 else { return false }
         let sweep = Sweep(history[first...end].map(\.hsv), level: settings.sweptLevel)
         guard sweep.switchedShare >= settings.sweptShare, sweep.busiestFrameShare <= settings.sweptBusiestFrame,
               sweep.busyFrames >= settings.replacedSteps else { return false }

@@ -41,18 +41,12 @@ enum MotionProbe {
         let w = width / 2, h = planeSize / width / 2, n = w * h
         let mx = w / 5, my = h / 7
         guard w - 2 * mx >= 4, h - 2 * my >= 4 else { return (1, 0, 0) }
-        /// The difference at shift (dx, dy), or any total of at least `bound` once the rows summed reach it
-        /// (such a shift cannot be the best).
+        /// The difference at shift (dx, dy) inside the margins, or any total of at least `bound` once the rows
+        /// summed reach it (such a shift cannot be the best).
         func difference(_ dx: Int, _ dy: Int, bound: Int = .max) -> Int {
             pa.withUnsafeBufferPointer { pa in
                 pb.withUnsafeBufferPointer { pb in
-                    var total = 0
-                    for y in my..<(h - my) {
-                        let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
-                        for x in mx..<(w - mx) { total &+= pixelChange(pb, rowB &+ x, pa, rowA &+ x, planeSize: n) }
-                        if total >= bound { break }
-                    }
-                    return total
+                    MotionProbe.difference(pa, pb, width: w, planeSize: n, dx: dx, dy: dy, columns: mx..<(w - mx), rows: my..<(h - my), bound: bound)
                 }
             }
         }
@@ -91,20 +85,29 @@ enum MotionProbe {
                     for dx in (cx - radius)...(cx + radius) {
                         let x0 = max(0, -dx), x1 = min(w, w - dx), y0 = max(0, -dy), y1 = min(h, h - dy)
                         guard 4 * (x1 - x0) >= w, 4 * (y1 - y0) >= h else { continue }
-                        var shifted = 0, unshifted = 0
-                        for y in y0..<y1 {
-                            let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
-                            for x in x0..<x1 {
-                                shifted &+= pixelChange(pb, rowB &+ x, pa, rowA &+ x, planeSize: n)
-                                unshifted &+= pixelChange(pb, rowB &+ x, pa, rowB &+ x, planeSize: n)
-                            }
-                        }
+                        let shifted = difference(pa, pb, width: w, planeSize: n, dx: dx, dy: dy, columns: x0..<x1, rows: y0..<y1)
+                        let unshifted = difference(pa, pb, width: w, planeSize: n, dx: 0, dy: 0, columns: x0..<x1, rows: y0..<y1)
                         if unshifted > 0 { best = min(best, Double(shifted) / Double(unshifted)) }
                     }
                 }
             }
         }
         return best
+    }
+
+    /// The summed `pixelChange` of the pixels of `b` in `columns` and `rows` against those of `a` shifted by
+    /// (dx, dy) (halved planar pictures `width` wide, of `planeSize` pixels a plane), summed row by row and
+    /// stopped once it reaches `bound`.
+    @inline(__always)
+    static func difference(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, width w: Int, planeSize n: Int,
+                           dx: Int, dy: Int, columns: Range<Int>, rows: Range<Int>, bound: Int = .max) -> Int {
+        var total = 0
+        for y in rows {
+            let rowB = y &* w, rowA = (y &+ dy) &* w &+ dx
+            for x in columns { total &+= pixelChange(b, rowB &+ x, a, rowA &+ x, planeSize: n) }
+            if total >= bound { break }
+        }
+        return total
     }
 
     /// The three planes at half the size, keeping every other pixel of every other row.
