@@ -45,9 +45,9 @@ def main():
                expect=lambda k: len(k) == 1 and k[0] != "ok")
         attack("17 MB og:description", "gg-fetch + yt-dlp", fetch, f"{base}/huge-description/17/noaudio.mp4\n",
                expect=lambda k: len(k) == 1 and k[0].startswith("ok (description truncated"))
-        attack("redirect to [::1], --deny-private", "gg-fetch", fetch + ["--deny-private", "--allow-host", "127.0.0.1"],
+        attack("redirect to [::1], --deny-private", "gg-fetch", fetch + ["--deny-private", "--allow-host", "127.0.0.1:*"],
                f"{base}/redirect-to/[::1]:{port}/sign.png\n", expect=lambda k: k == ["forbidden_address"])
-        attack("redirect to 169.254.169.254, --deny-private", "gg-fetch", fetch + ["--deny-private", "--allow-host", "127.0.0.1"],
+        attack("redirect to 169.254.169.254, --deny-private", "gg-fetch", fetch + ["--deny-private", "--allow-host", "127.0.0.1:*"],
                f"{base}/redirect-to/169.254.169.254/sign.png\n", expect=lambda k: k == ["forbidden_address"])
         attack("two 8000x8000 frames (pixel bomb)", "gg-fetch", fetch + ["--allow-local"], os.path.join(FIXTURES, "pixelbomb.avi") + "\n",
                expect=lambda k: k == ["too_many_pixels"])

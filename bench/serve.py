@@ -18,7 +18,7 @@ media = f"http://127.0.0.1:{int(server.stdout.readline())}"
 scratch = tempfile.mkdtemp(prefix="gg-serve-bench-")
 work = os.path.join(scratch, "work")
 serve = subprocess.Popen([os.path.join(BIN, "gg-serve"), "--listen", "127.0.0.1:0", "--work-dir", work, "--cache-dir", os.path.join(scratch, "cache"),
-                          "--allow-host", "127.0.0.1", "--max-concurrent", "4", "--timeout", "20", "--log", "json"],
+                          "--allow-host", "127.0.0.1:*", "--max-concurrent", "4", "--timeout", "20", "--log", "json"],
                          stderr=subprocess.PIPE, text=True)
 line = serve.stderr.readline()
 port = int(line.split("127.0.0.1:")[1].split(",")[0])

@@ -40,11 +40,12 @@ public final class ChildProcess: Sendable {
     /// The exit status once reaped; the lock also keeps two threads from reaping at once.
     private let status = Mutex<Int32?>(nil)
 
-    /// Starts `executable` with the given descriptors as its standard input, output and error (-1: /dev/null).
+    /// Starts `executable` with the given descriptors as its standard input, output and error (-1: /dev/null),
+    /// and `environment`, or else the allow-listed part of this process's (`ChildEnvironment`).
     public init(_ executable: String, _ arguments: [String], stdin: Int32 = -1, stdout: Int32 = -1, stderr: Int32 = -1,
                 environment: [String: String]? = nil, directory: String? = nil, limits: ProcessLimits = .none) throws {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let variables = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let variables = (environment ?? ChildEnvironment.filtered()).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             variables.forEach { free($0) }

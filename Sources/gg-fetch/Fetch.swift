@@ -58,11 +58,15 @@ enum FetchTool {
 
     static func resolvers(_ options: ParsedOptions, addresses: AddressPolicy = AddressPolicy()) -> Resolvers {
         let extra = options.string("--resolver-args") ?? ProcessInfo.processInfo.environment["GG_RESOLVER_ARGS"] ?? ""
+        let arguments = extra.split(whereSeparator: \.isWhitespace).map(String.init)
+        if addresses.denyPrivate, let proxy = arguments.first(where: Resolvers.replacesProxy) {
+            ParsedOptions.usage(info.name, "--resolver-args \(proxy) would replace the checking proxy of --deny-private, which then no longer covers the resolvers; drop it, or use --allow-private")
+        }
         var programs = [ResolverTool: String]()
         for tool in ResolverTool.allCases { programs[tool] = options.string("--" + tool.rawValue) }
         return Resolvers(programs: programs, timeout: options.double("--resolver-timeout", default: 120, min: 1, max: 86400),
                          addresses: addresses, cookies: options.string("--cookies"),
-                         extraArguments: extra.split(whereSeparator: \.isWhitespace).map(String.init),
+                         extraArguments: arguments,
                          maxHeight: options.int("--max-height", default: 720, min: 144, max: 8640))
     }
 
@@ -301,7 +305,7 @@ struct Fetcher: Sendable {
 
     private func resolveFresh(_ url: String, kind: URLKind, _ context: StageContext) throws -> ResolvedPage {
         let page = try resolvers.resolve(url, kind: kind, cancellation: context.cancellation)
-        if let resolvedCache, let data = try? RecordJSON.encoder().encode(page) {
+        if let resolvedCache, let data = try? RecordJSON.encoder().encode(page.withoutCredentials) {
             try? resolvedCache.storeData(Fetcher.resolvedKey(url), data: data, contentType: "application/json")
         }
         return page

@@ -64,6 +64,57 @@ struct ResolvedPage: Codable, Sendable, Equatable {
     var warnings: [String] = []
 }
 
+extension ResolvedPage {
+    /// The page as the resolver cache keeps it: the page and referring URLs of yt-dlp's info JSON and the
+    /// media headers with their credentials (user:password, token and signature parameters) hidden. The
+    /// media URLs themselves stay: a download needs their signatures, which expire with them.
+    var withoutCredentials: ResolvedPage {
+        var page = self
+        page.pageUrl = pageUrl.map(Secrets.redact)
+        page.media = media.map { item in
+            var item = item
+            item.headers = item.headers.mapValues(Secrets.redact)
+            if let info = item.info, var object = (try? JSONSerialization.jsonObject(with: Data(info.utf8))) as? [String: Any] {
+                ResolvedPage.redactPageFields(&object)
+                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes]) {
+                    item.info = String(decoding: data, as: UTF8.self)
+                }
+            }
+            return item
+        }
+        return page
+    }
+
+    /// Fields of yt-dlp's info JSON a download reads as they are: the signed media URLs.
+    static let mediaURLKeys: Set<String> = ["url", "manifest_url", "fragment_base_url", "fragments"]
+
+    /// Hides credentials in every string of yt-dlp's info JSON but the media URLs, at every level
+    /// (`webpage_url_domain` carries the page's `user:password@host` without a scheme).
+    static func redactPageFields(_ object: inout [String: Any]) {
+        for (key, value) in object where !mediaURLKeys.contains(key) {
+            switch value {
+            case let text as String:
+                var redacted = Secrets.redact(text)
+                if !redacted.contains("://"), let at = redacted.firstIndex(of: "@"), !redacted[..<at].contains("/") {
+                    redacted = "***" + redacted[at...]
+                }
+                object[key] = redacted
+            case var nested as [String: Any]:
+                redactPageFields(&nested)
+                object[key] = nested
+            case let list as [Any]:
+                object[key] = list.map { element -> Any in
+                    guard var nested = element as? [String: Any] else { return element }
+                    redactPageFields(&nested)
+                    return nested
+                }
+            default:
+                break
+            }
+        }
+    }
+}
+
 /// Runs the resolver chain for a page, and yt-dlp downloads, with the same hygiene every time: no
 /// shell, configuration files ignored, a private empty working folder, memory, file-size and CPU limits,
 /// the process group killed at the time limit, and with --deny-private a checking loopback proxy.
@@ -73,6 +124,11 @@ struct Resolvers: Sendable {
     var addresses = AddressPolicy()
     var cookies: String?
     var extraArguments: [String] = []
+
+    /// Whether a resolver argument would route connections around gg's checking proxy.
+    static func replacesProxy(_ argument: String) -> Bool {
+        ["--proxy", "--geo-verification-proxy", "--no-proxy"].contains { argument == $0 || argument.hasPrefix($0 + "=") }
+    }
     var maxHeight = 720
 
     /// yt-dlp's format choice: the best video no taller than --max-height plus the best audio, merged.
@@ -106,7 +162,7 @@ struct Resolvers: Sendable {
         var arguments: [String]
         switch tool {
         case .ytDlp:
-            arguments = ["--ignore-config", "-J", "--no-warnings", "--no-progress", "--socket-timeout", "20", "--ignore-errors", "-f", formatSelector]
+            arguments = ["--ignore-config", "--no-plugin-dirs", "-J", "--no-warnings", "--no-progress", "--socket-timeout", "20", "--ignore-errors", "-f", formatSelector]
             if kind == .youtubeVideo || kind == .youtubeShort { arguments.append("--no-playlist") }
         case .galleryDl:
             arguments = ["--config-ignore", "-j", "-o", "videos=merged", "-o", "output.ascii=false"]
@@ -135,7 +191,7 @@ struct Resolvers: Sendable {
     func download(info: String, into folder: URL, timeout: Double, maxBytes: Int, cancellation: Cancellation?) throws -> URL {
         let infoFile = folder.appendingPathComponent("info.json")
         try Data(info.utf8).write(to: infoFile)
-        let arguments = ["--ignore-config", "--load-info-json", infoFile.path, "-f", formatSelector, "--no-playlist",
+        let arguments = ["--ignore-config", "--no-plugin-dirs", "--load-info-json", infoFile.path, "-f", formatSelector, "--no-playlist",
                          "-o", folder.path + "/media.%(ext)s", "--no-progress", "--no-warnings", "--no-mtime", "--socket-timeout", "20",
                          "--max-filesize", String(maxBytes), "--print", "after_move:filepath", "--no-simulate"]
         let limits = ProcessLimits(addressSpaceBytes: 4 << 30, fileSizeBytes: UInt64(maxBytes) + (1 << 20),
@@ -175,7 +231,8 @@ struct Resolvers: Sendable {
             throw GGError("io", "cannot create a working folder for \(tool.rawValue): \(String(cString: strerror(errno)))")
         }
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ChildEnvironment.filtered(extra: ["HOME": scratch, "XDG_CONFIG_HOME": scratch + "/.config", "XDG_CACHE_HOME": scratch + "/.cache"])
+        environment["GG_RESOLVER_ARGS"] = nil
         if let bin = ResolverTool.toolsBin() { environment["PATH"] = bin + ":" + (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") }
         let result: SubprocessResult
         do {

@@ -130,7 +130,7 @@ final class ResolverProxy: Sendable {
 
     /// A socket connected to the first address of `host` the policy allows; nil when any is refused.
     private func connectChecked(host: String, port: Int) -> Int32? {
-        guard let candidates = policy.permittedAddresses(of: host) else { return nil }
+        guard let candidates = policy.permittedAddresses(of: host, port: port) else { return nil }
         for var address in candidates {
             let family = Int32(address.ss_family)
             let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

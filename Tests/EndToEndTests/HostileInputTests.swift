@@ -132,7 +132,7 @@ final class HostileInputTests: ServerTestCase {
         let urls = [server.url("/file/sign.png"), "http://127.0.0.2:\(port)/file/sign.png", "http://[::1]:\(port)/file/sign.png",
                     "http://0.0.0.0:\(port)/file/sign.png", "http://2130706434:\(port)/file/sign.png",
                     server.url("/redirect-to/[::1]:\(port)/sign.png"), server.url("/redirect-to/169.254.169.254/sign.png")]
-        let result = try fetch(urls, ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1"])
+        let result = try fetch(urls, ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1:*"])
         XCTAssertEqual(try result.records().map(\.errorKind), [nil] + Array(repeating: "forbidden_address", count: 6), result.stderr)
         XCTAssertEqual(result.status, 65)
         let counts = try server.requestCounts()
@@ -145,7 +145,7 @@ final class HostileInputTests: ServerTestCase {
         let port = server.port
         let urls = [server.url("/page/talk.mp4"), server.url("/ua-redirect/127.0.0.2:\(port)/talk.mp4"),
                     server.url("/ua-redirect/169.254.169.254/talk.mp4")]
-        let result = try fetch(urls, ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1"])
+        let result = try fetch(urls, ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1:*"])
         XCTAssertEqual(try result.records().map(\.errorKind), [nil, "forbidden_address", "forbidden_address"], result.stderr)
         XCTAssertTrue(result.stderr.contains("169.254.169.254 is a private, local or reserved address"), result.stderr)
         let open = try fetch([server.url("/ua-redirect/127.0.0.2:\(port)/talk.mp4")], ["--no-cache"])
@@ -173,6 +173,68 @@ final class HostileInputTests: ServerTestCase {
             if !isFolder.boolValue { XCTAssertFalse((try Data(contentsOf: URL(fileURLWithPath: path))).range(of: Data("hunter2".utf8)) != nil, name) }
         }
         XCTAssertEqual(((try FileManager.default.attributesOfItem(atPath: cache.path)[.posixPermissions] as? Int) ?? 0) & 0o077, 0)
+    }
+
+    /// yt-dlp loaded plugins from its default plugin folders although run with --ignore-config: a file
+    /// planted there ran on every resolve. (The system folder is used here: the user folders are already out
+    /// of reach, since resolvers get a private HOME.)
+    func testYtDlpPluginsDoNotRun() throws {
+        let folder = URL(fileURLWithPath: "/etc/yt-dlp-plugins/gg-test-\(getpid())/yt_dlp_plugins/extractor")
+        guard (try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)) != nil else {
+            throw XCTSkip("/etc/yt-dlp-plugins is not writable here")
+        }
+        defer { try? FileManager.default.removeItem(atPath: "/etc/yt-dlp-plugins/gg-test-\(getpid())") }
+        let marker = dir.appendingPathComponent("plugin-ran").path
+        try "open(\(String(reflecting: marker)), 'w').close()\n".write(to: folder.appendingPathComponent("ggtest.py"), atomically: true, encoding: .utf8)
+        _ = try runProcess(TestEnv.ytDlp, ["--ignore-config", "-J", "http://127.0.0.1:1/x.mp4"], directory: dir)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "yt-dlp loads the planted plugin by itself: the test is live")
+        try FileManager.default.removeItem(atPath: marker)
+        let result = try fetch([server.url("/page/talk.mp4")], ["--no-cache"])
+        XCTAssertNil(try result.records().first?.errorKind, result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "a yt-dlp plugin ran under gg-fetch")
+    }
+
+    /// `--resolver-args "--proxy ..."` (the README's own recipe) came after gg's checking proxy, so
+    /// --deny-private silently stopped covering the resolvers.
+    func testResolverProxyArgumentIsRefusedUnderDenyPrivate() throws {
+        for argument in ["--proxy http://127.0.0.1:3128", "--proxy=http://127.0.0.1:3128"] {
+            let result = try fetch([server.url("/page/talk.mp4")], ["--deny-private", "--allow-host", "127.0.0.1:*", "--resolver-args", argument])
+            XCTAssertEqual(result.status, 64, argument + ": " + result.stderr)
+            XCTAssertTrue(result.stderr.contains("checking proxy"), result.stderr)
+        }
+    }
+
+    /// ::/96 (IPv4-compatible) and ::ffff:0:0/96 (IPv4-mapped) were not reserved, and --allow-host let
+    /// every port of a host through.
+    func testEmbeddedIPv4FormsAreRefusedAndAllowHostKeepsToItsPorts() throws {
+        let port = server.port
+        let embedded = ["http://[::7f00:1]:\(port)/file/sign.png", "http://[::ffff:127.0.0.1]:\(port)/file/sign.png",
+                        "http://[::ffff:8.8.8.8]:\(port)/file/sign.png", "http://[2002:7f00:1::1]:\(port)/file/sign.png"]
+        let refused = try fetch(embedded, ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1:*"])
+        XCTAssertEqual(try refused.records().map(\.errorKind), Array(repeating: "forbidden_address", count: 4), refused.stderr)
+        let url = server.url("/file/sign.png")
+        let webOnly = try fetch([url], ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1"])
+        XCTAssertEqual(try webOnly.records().first?.errorKind, "forbidden_address", "a bare --allow-host is the web's ports only")
+        let otherPort = try fetch([url], ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1:\(port == 1 ? 2 : port - 1)"])
+        XCTAssertEqual(try otherPort.records().first?.errorKind, "forbidden_address")
+        let exact = try fetch([url], ["--no-cache", "--deny-private", "--allow-host", "127.0.0.1:\(port)"])
+        XCTAssertNil(try exact.records().first?.errorKind, exact.stderr)
+    }
+
+    /// The resolved-page cache kept original_url and Referer with user:password and sig=.
+    func testResolvedPageCacheKeepsNoCredentials() throws {
+        let page = "http://user:hunter2@127.0.0.1:\(server.port)/page/talk.mp4?sig=s3cr3t"
+        let result = try fetch([page])
+        XCTAssertNil(try result.records().first?.errorKind, result.stderr)
+        let files = FileManager.default.enumerator(atPath: cache.appendingPathComponent("resolved").path)?.allObjects.compactMap { $0 as? String } ?? []
+        var read = 0
+        for name in files {
+            guard let data = FileManager.default.contents(atPath: cache.appendingPathComponent("resolved").appendingPathComponent(name).path) else { continue }
+            read += 1
+            XCTAssertNil(data.range(of: Data("hunter2".utf8)), name)
+            XCTAssertNil(data.range(of: Data("s3cr3t".utf8)), name)
+        }
+        XCTAssertGreaterThan(read, 0, "the page was cached")
     }
 
     /// Six 16000x16000 frames took gg-scenes to 4.6 GB: every decoding stage now refuses pictures over --max-pixels.

@@ -30,6 +30,8 @@ final class ResolverTests: XCTestCase {
         for name in ["yt-dlp", "gallery-dl"] {
             try FileManager.default.createSymbolicLink(atPath: fakes.appendingPathComponent(name).path, withDestinationPath: script)
         }
+        let settings = ["base": server.url(""), "log": log.path, "real_ytdlp": ResolverTests.realYtDlp]
+        try JSONSerialization.data(withJSONObject: settings).write(to: fakes.appendingPathComponent("fake.json"))
     }
 
     override func tearDown() { server = nil }
@@ -37,8 +39,7 @@ final class ResolverTests: XCTestCase {
     func fetch(_ urls: [String], _ extra: [String] = [], fake: Bool = true) throws -> ProcessOutput {
         let resolvers = fake ? ["--yt-dlp", fakes.appendingPathComponent("yt-dlp").path, "--gallery-dl", fakes.appendingPathComponent("gallery-dl").path] : []
         return try tool("gg-fetch", ["--work-dir", work.path, "--cache-dir", cache.path, "--retries", "0"] + resolvers + extra,
-                        stdin: urls.joined(separator: "\n") + "\n",
-                        environment: ["FAKE_BASE": server.url(""), "FAKE_LOG": log.path, "FAKE_REAL_YTDLP": ResolverTests.realYtDlp])
+                        stdin: urls.joined(separator: "\n") + "\n")
     }
 
     func calls() throws -> [[String: Any]] {
