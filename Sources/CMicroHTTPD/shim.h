@@ -1,6 +1,7 @@
 #ifndef GG_CMICROHTTPD_SHIM_H
 #define GG_CMICROHTTPD_SHIM_H
 #include <poll.h>
+#include <strings.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -8,20 +9,24 @@
 #include <microhttpd.h>
 
 /// MHD_start_daemon with the options gg-serve sets (it is variadic): a thread per connection, the given
-/// listening address, a connection limit, an idle timeout, a per-connection memory limit (which bounds
-/// the request header size) and a completion callback.
+/// listening address, a connection limit in all and per client address, an idle timeout, a per-connection
+/// memory limit (which bounds the request header size), a completion callback and a connection callback
+/// (which lets gg-serve hold each request to a deadline that trickled bytes do not reset).
 static inline struct MHD_Daemon *gg_mhd_start(const struct sockaddr *address, MHD_AccessHandlerCallback handler, void *handler_cls,
                                               MHD_RequestCompletedCallback completed, void *completed_cls,
-                                              unsigned int connection_limit, unsigned int idle_seconds, size_t memory_limit) {
+                                              MHD_NotifyConnectionCallback connected, void *connected_cls,
+                                              unsigned int connection_limit, unsigned int per_ip_limit, unsigned int idle_seconds,
+                                              size_t memory_limit) {
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_POLL;
     if (address->sa_family == AF_INET6) flags |= MHD_USE_IPv6;
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_SOCK_ADDR, address,
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, connection_limit,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, idle_seconds,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory_limit,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                            MHD_OPTION_NOTIFY_CONNECTION, connected, connected_cls,
                             MHD_OPTION_END);
 }
 
@@ -46,11 +51,30 @@ static inline const char *gg_mhd_header(struct MHD_Connection *connection, const
 static inline const char *gg_mhd_query(struct MHD_Connection *connection, const char *name) {
     return MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, name);
 }
+typedef struct gg_header_count { const char *name; int count; } gg_header_count;
+
+static enum MHD_Result gg_mhd_count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind; (void)value;
+    gg_header_count *wanted = (gg_header_count *)cls;
+    if (key && strcasecmp(key, wanted->name) == 0) wanted->count++;
+    return MHD_YES;
+}
+
+/// How many times the request head carries the header `name` (lookups see only the first).
+static inline int gg_mhd_header_count(struct MHD_Connection *connection, const char *name) {
+    gg_header_count wanted = {name, 0};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, gg_mhd_count_header, &wanted);
+    return wanted.count;
+}
+
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000
 #endif
 /// poll(2)'s "peer closed its end" event.
 static inline short gg_pollrdhup(void) { return POLLRDHUP; }
+
+/// Whether a connection notification says the connection started (else it closed).
+static inline int gg_mhd_connection_started(enum MHD_ConnectionNotificationCode code) { return code == MHD_CONNECTION_NOTIFY_STARTED; }
 
 static inline enum MHD_Result gg_mhd_yes(void) { return MHD_YES; }
 static inline enum MHD_Result gg_mhd_no(void) { return MHD_NO; }

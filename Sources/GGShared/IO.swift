@@ -216,7 +216,7 @@ public final class ExitStatus: Sendable {
     public static func code(for failure: StageFailure) -> ExitCode {
         switch failure.kind {
         case "internal", "engine_failed": return .software
-        case "io": return .ioError
+        case "io", "cleanup_failed": return .ioError
         case let kind where kind.hasSuffix("_unavailable"): return .unavailable
         case "no_input": return .noInput
         case "timeout", "interrupted": return .tempFailure

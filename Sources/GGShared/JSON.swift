@@ -50,3 +50,21 @@ extension DecodingError {
         }
     }
 }
+
+/// Typed reads of JSONSerialization's values that keep JSON's booleans and numbers apart (on Linux the
+/// numbers 0 and 1 also pass `as? Bool`, and `true` passes `as? Double`).
+public enum JSONValue {
+    private static func isBoolean(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
+
+    /// `value` when it is JSON's true or false.
+    public static func bool(_ value: Any) -> Bool? {
+        guard let number = value as? NSNumber, isBoolean(number) else { return nil }
+        return number.boolValue
+    }
+
+    /// `value` when it is a JSON number (not a boolean).
+    public static func number(_ value: Any) -> Double? {
+        guard let number = value as? NSNumber, !isBoolean(number) else { return nil }
+        return number.doubleValue
+    }
+}

@@ -247,3 +247,17 @@ public func roundedSeconds(_ value: Double) -> Double {
     guard value.isFinite else { return 0 }
     return (value * 1000).rounded() / 1000
 }
+
+/// What gg-serve needs to know of a result before reading it: gg-assemble's `--summary` writes one per
+/// result, before the result itself.
+public struct ResultSummary: Codable, Sendable {
+    public var status: String
+    public var kind: String?
+    public var cache: [String]
+
+    public init(status: String, kind: String?, cache: [String]) {
+        self.status = status
+        self.kind = kind
+        self.cache = cache
+    }
+}

@@ -128,6 +128,12 @@ public final class StageRunner: @unchecked Sendable {
     /// Writes one JSON document `{"results": [...]}` instead of one line per record.
     public var arrayOutput = false
     private var emittedCount = 0
+    /// The most bytes of records to write in all; a record that would pass it is replaced by its
+    /// `output_too_large` error result (gg-assemble's `--max-output-bytes`).
+    public var maxOutputBytes: Int?
+    private var emittedBytes = 0
+    /// Where a small summary line of each record goes, written before the record itself (gg-assemble's `--summary`).
+    public var summaryHandle: FileHandle?
 
     /// Turns one non-blank input line into a record; gg-fetch also accepts bare URLs.
     /// Turns an input line (and its number in the whole input) into a record.
@@ -138,7 +144,17 @@ public final class StageRunner: @unchecked Sendable {
 
     private let writer: OutputWriter
     private let lock = NSLock()
-    private var pending: [Int: (line: String, failures: [StageFailure], carried: [StageFailure], location: String)] = [:]
+    private struct Finished {
+        var line: String
+        var failures: [StageFailure]
+        var carried: [StageFailure]
+        var location: String
+        var summary: String?
+        /// The record's error result, and its failures, in case the output budget has no room for `line`.
+        var overBudget: (line: String, failures: [StageFailure], summary: String?)?
+    }
+
+    private var pending: [Int: Finished] = [:]
     private var nextToEmit = 0
     private var active: [Int: Cancellation] = [:]
     private var stopping = false
@@ -190,7 +206,8 @@ public final class StageRunner: @unchecked Sendable {
         _ process: @escaping @Sendable (Record, StageContext) throws -> Output,
         failed: @escaping @Sendable (Record, StageFailure) -> Output,
         failures: @escaping @Sendable (Output) -> [StageFailure],
-        carried: @escaping @Sendable (Output) -> [StageFailure] = { _ in [] }
+        carried: @escaping @Sendable (Output) -> [StageFailure] = { _ in [] },
+        summary: (@Sendable (Output) -> String)? = nil
     ) -> Never {
         var sequence = 0
         let inputs = options.inputs.isEmpty ? ["-"] : options.inputs
@@ -229,10 +246,10 @@ public final class StageRunner: @unchecked Sendable {
                     if passErrors, record.error != nil, let text = line.text {
                         window.wait()
                         ProgressLine.shared.started(seq, label: StageRunner.progressLabel(record))
-                        complete(seq, text, failures: [], location: location)
+                        complete(seq, Finished(line: text, failures: [], carried: [], location: location))
                         ProgressLine.shared.finished(seq)
                     } else {
-                        schedule(seq, record, location: location, process: process, failed: failed, failures: failures, carried: carried)
+                        schedule(seq, record, location: location, process: process, failed: failed, failures: failures, carried: carried, summary: summary)
                     }
                 case .failure(let error):
                     if !keepGoing {
@@ -242,7 +259,9 @@ public final class StageRunner: @unchecked Sendable {
                     }
                     let failure = StageFailure(stage: tool.stage, kind: error.kind, message: "\(location): \(error.message)")
                     window.wait()
-                    complete(seq, RecordJSON.encodeLine(failed(Record(), failure)), failures: [failure], location: location)
+                    let output = failed(Record(), failure)
+                    complete(seq, Finished(line: RecordJSON.encodeLine(output), failures: [failure], carried: [], location: location,
+                                           summary: summary?(output)))
                 }
             }
         }
@@ -332,7 +351,8 @@ public final class StageRunner: @unchecked Sendable {
         process: @escaping @Sendable (Record, StageContext) throws -> Output,
         failed: @escaping @Sendable (Record, StageFailure) -> Output,
         failures: @escaping @Sendable (Output) -> [StageFailure],
-        carried: @escaping @Sendable (Output) -> [StageFailure]
+        carried: @escaping @Sendable (Output) -> [StageFailure],
+        summary: (@Sendable (Output) -> String)?
     ) {
         window.wait()
         slots.wait()
@@ -352,13 +372,23 @@ public final class StageRunner: @unchecked Sendable {
         let job = Thread { [self] in
             var (output, finished) = execute(record, context, process, failed)
             var line = RecordJSON.encodeLine(output)
+            var tooLarge: [StageFailure] = []
             if line.utf8.count > maxLineBytes {
                 let failure = StageFailure(stage: tool.stage, kind: "record_too_large",
                                           message: "the record would be \(line.utf8.count) bytes, over --max-line-bytes \(maxLineBytes)")
                 output = failed(Record(id: record.id, url: record.url, kind: record.kind), failure)
                 line = RecordJSON.encodeLine(output)
+                tooLarge = [failure]
             }
-            complete(seq, line, failures: failures(output), carried: carried(output), location: location)
+            var done = Finished(line: line, failures: StageRunner.adding(tooLarge, to: failures(output)), carried: carried(output),
+                                location: location, summary: summary?(output))
+            if let maxOutputBytes {
+                let failure = StageFailure(stage: tool.stage, kind: "output_too_large",
+                                          message: "the results would pass --max-output-bytes \(maxOutputBytes); this one was left out")
+                let refused = failed(Record(id: record.id, url: record.url, kind: record.kind), failure)
+                done.overBudget = (RecordJSON.encodeLine(refused), StageRunner.adding([failure], to: failures(refused)), summary?(refused))
+            }
+            complete(seq, done)
             ProgressLine.shared.finished(seq)
             finished.wait()
             lock.lock()
@@ -408,18 +438,31 @@ public final class StageRunner: @unchecked Sendable {
         return (box.get() ?? failed(record, StageFailure(stage: tool.stage, kind: "internal", message: "record produced no result")), done)
     }
 
+    /// `extra` failures not already among `failures`.
+    static func adding(_ extra: [StageFailure], to failures: [StageFailure]) -> [StageFailure] {
+        failures + extra.filter { !failures.contains($0) }
+    }
+
     /// Emits finished records in input order. `failures` are this stage's (reported and counted);
     /// `carried` ones came from earlier stages and only count towards the exit status.
-    private func complete(_ seq: Int, _ line: String, failures: [StageFailure], carried: [StageFailure] = [], location: String) {
+    private func complete(_ seq: Int, _ finished: Finished) {
         lock.lock()
-        pending[seq] = (line, failures, carried, location)
+        pending[seq] = finished
         var emitted = 0
-        while let next = pending.removeValue(forKey: nextToEmit) {
+        while var next = pending.removeValue(forKey: nextToEmit) {
+            if let maxOutputBytes, let refused = next.overBudget, emittedBytes + next.line.utf8.count + 1 > maxOutputBytes {
+                (next.line, next.failures, next.summary) = refused
+                next.carried = []
+            }
+            emittedBytes += next.line.utf8.count + 1
             for failure in next.failures {
                 status.record(failure)
                 diagnostics.error("\(failure.kind): \(failure.message)", at: next.location)
             }
             next.carried.forEach(status.record)
+            if let summaryHandle, let summary = next.summary {
+                try? summaryHandle.write(contentsOf: Data((summary + "\n").utf8))
+            }
             if arrayOutput {
                 writer.writeLine((emittedCount == 0 ? "{\"results\":[" : ",") + next.line)
             } else {

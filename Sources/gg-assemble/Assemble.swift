@@ -105,6 +105,9 @@ enum AssembleTool {
             OptionSpec("--array", #"write one JSON document {"results": [...]} instead of NDJSON"#),
             OptionSpec("--base64", "embed keyframes, clips and images as base64 (keyframe_base64, clip_base64, base64)"),
             OptionSpec("--cleanup", "delete the work files of each finished record (paths are then left out)"),
+            OptionSpec("--format", value: "SHAPE", default: "gg", "each result's shape: gg, gilgamesh (the old service's) or gilgamesh-batch (an entry of its /process/batch answer)"),
+            OptionSpec("--summary", value: "FILE", "append a small line per result ({status, kind, cache}) to FILE before writing the result (gg-serve reads it)"),
+            OptionSpec("--max-output-bytes", value: "N", "the most bytes of results in all; a result that would pass it becomes an output_too_large error"),
             OptionSpec("--join", value: "FILE", "records of a parallel branch (the Makefile's gg-transcribe beside gg-scenes | gg-ocr), line for line the same records as the input: their transcripts, errors and warnings are joined in"),
         ],
         takesTimeout: false,
@@ -116,20 +119,34 @@ enum AssembleTool {
         let assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir,
                                   readableRoots: runner.readableRoots)
         let branch = runner.options.string("--join").map { JoinedBranch(path: $0, tool: info.name) }
+        let shape = ResultShape(rawValue: runner.options.choice("--format", default: "gg", from: ["gg", "gilgamesh", "gilgamesh-batch"]))!
+        if runner.options.string("--max-output-bytes") != nil {
+            runner.maxOutputBytes = runner.options.int("--max-output-bytes", default: 0, min: 1024, max: Int.max)
+        }
+        if let path = runner.options.string("--summary") {
+            guard let handle = FileHandle(forWritingAtPath: path) ?? (FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil) else {
+                runner.diagnostics.error("cannot open --summary \(path)")
+                exit(ExitCode.ioError.rawValue)
+            }
+            handle.seekToEndOfFile()
+            runner.summaryHandle = handle
+        }
         runner.runTransform(passErrors: false, { record, context in
-            try assembler.assemble(try branch?.join(record, at: context.sequence) ?? record, context)
+            AssembledResult(result: try assembler.assemble(try branch?.join(record, at: context.sequence) ?? record, context), shape: shape)
         }, failed: { record, failure in
             var result = Assembler.header(record)
             result.status = "error"
             result.error = failure
-            return result
-        }, failures: { result in
-            (result.warnings ?? []).filter { $0.hasPrefix("cleanup refused") }.map {
-                StageFailure(stage: "assemble", kind: "cleanup_refused", message: $0)
-            }
-        }, carried: { result in
-            result.failures.filter { $0.stage != "assemble" || $0.kind == "forbidden_path" }
-        })
+            return AssembledResult(result: result, shape: shape)
+        }, failures: { assembled in
+            (assembled.result.warnings ?? []).compactMap { warning in
+                if warning.hasPrefix("cleanup refused") { return StageFailure(stage: "assemble", kind: "cleanup_refused", message: warning) }
+                if warning.hasPrefix("cleanup failed") { return StageFailure(stage: "assemble", kind: "cleanup_failed", message: warning) }
+                return nil
+            } + [assembled.result.error].compactMap { $0 }.filter { $0.stage == "assemble" && $0.kind != "forbidden_path" }
+        }, carried: { assembled in
+            assembled.result.failures.filter { $0.stage != "assemble" || $0.kind == "forbidden_path" }
+        }, summary: { $0.summary })
     }
 }
 
@@ -206,8 +223,10 @@ struct Assembler: Sendable {
         if result.error == nil, !itemErrors.isEmpty, itemErrors.count == record.items?.count { result.error = itemErrors[0] }
         if result.error != nil { result.status = "error" }
         if cleanup {
-            let refused = removeWorkFiles(of: input)
-            if !refused.isEmpty { result.warnings = (result.warnings ?? []) + refused.map { "cleanup refused: \($0) is outside the work root" } }
+            let outcome = removeWorkFiles(of: input)
+            result.warnings = (result.warnings ?? []) + outcome.refused.map { "cleanup refused: \($0) is outside the work root" }
+                + outcome.failed.map { "cleanup failed: \($0)" }
+            if result.warnings?.isEmpty == true { result.warnings = record.warnings }
         }
         return result
     }
@@ -219,22 +238,30 @@ struct Assembler: Sendable {
         return data.base64EncodedString()
     }
 
-    /// Deletes the record's files under the work root; returns the paths it refused.
-    func removeWorkFiles(of record: Record) -> [String] {
+    /// Deletes the record's files under the work root; returns the paths it refused (outside the work root)
+    /// and the deletions that failed (with the reason).
+    func removeWorkFiles(of record: Record) -> (refused: [String], failed: [String]) {
         let root = WorkRoot(workRoot, readable: readableRoots)
         var refused = [String]()
+        var failed = [String]()
         for path in record.files where !path.isEmpty {
             guard root.contains(path) else {
                 if !root.mayRead(path) { refused.append(path) }
                 continue
             }
-            unlink(WorkRoot.canonical(path))
+            if unlink(WorkRoot.canonical(path)) != 0 && errno != ENOENT { failed.append("\(path): \(String(cString: strerror(errno)))") }
         }
         if let id = record.id ?? record.url.map(Record.id(for:)), !id.contains("/"), !id.isEmpty, id != "." && id != ".." {
             let folder = root.canonical + "/" + id
             var info = stat()
-            if lstat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { try? FileManager.default.removeItem(atPath: folder) }
+            if lstat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+                do {
+                    try FileManager.default.removeItem(atPath: folder)
+                } catch {
+                    failed.append("\(folder): \((error as NSError).localizedDescription)")
+                }
+            }
         }
-        return refused
+        return (refused, failed)
     }
 }

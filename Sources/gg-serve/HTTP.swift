@@ -14,6 +14,8 @@ final class Exchange {
     var bodyTooLarge = false
     var status: Int32 = 0
     var urlCount = 0
+    /// The pipeline run's id, once /process started one: stage diagnostics in the log carry it.
+    var requestID: String?
 
     init(method: String, path: String) {
         self.method = method
@@ -44,12 +46,13 @@ struct Reply: Error {
 final class HTTPDaemon {
     let pointer: OpaquePointer
 
-    init(address: sockaddr_storage, handler: MHD_AccessHandlerCallback, completed: MHD_RequestCompletedCallback, context: UnsafeMutableRawPointer,
-         connectionLimit: UInt32, idleSeconds: UInt32, headerBytes: Int) throws {
+    init(address: sockaddr_storage, handler: MHD_AccessHandlerCallback, completed: MHD_RequestCompletedCallback,
+         connected: MHD_NotifyConnectionCallback, context: UnsafeMutableRawPointer,
+         connectionLimit: UInt32, perAddressLimit: UInt32, idleSeconds: UInt32, headerBytes: Int) throws {
         var address = address
         let daemon = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                gg_mhd_start($0, handler, context, completed, context, connectionLimit, idleSeconds, headerBytes)
+                gg_mhd_start($0, handler, context, completed, context, connected, context, connectionLimit, perAddressLimit, idleSeconds, headerBytes)
             }
         }
         guard let daemon else { throw GGError("port_unavailable", "cannot listen: \(String(cString: strerror(errno)))") }
@@ -109,4 +112,37 @@ func socketAddress(_ text: String) -> sockaddr_storage? {
         return nil
     }
     return storage
+}
+
+/// Whether `address` is a loopback address (127.0.0.0/8 or ::1), which only this machine can reach.
+func isLoopback(_ address: sockaddr_storage) -> Bool {
+    var copy = address
+    let family = address.ss_family
+    return withUnsafeBytes(of: &copy) { raw in
+        if family == sa_family_t(AF_INET) {
+            return UInt32(bigEndian: raw.load(as: sockaddr_in.self).sin_addr.s_addr) >> 24 == 127
+        }
+        guard family == sa_family_t(AF_INET6) else { return false }
+        let bytes = withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
+        return bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1
+    }
+}
+
+/// A folder only this user may enter: created 0700, or refused when it exists as anything else.
+enum PrivateFolder {
+    /// Nil when `path` is (now) a directory owned by this user that group and others cannot write to;
+    /// otherwise why not. Missing parents are created.
+    static func prepare(_ path: String) -> String? {
+        let parent = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { return "cannot create it: \(String(cString: strerror(errno)))" }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return "cannot read it: \(String(cString: strerror(errno)))" }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "it exists and is not a directory (a link is refused too)" }
+        guard info.st_uid == getuid() else { return "it belongs to another user (uid \(info.st_uid)); use a folder of your own" }
+        guard info.st_mode & 0o022 == 0 else {
+            return "group or others may write to it (mode \(String(info.st_mode & 0o7777, radix: 8))); chmod 700 it or choose another"
+        }
+        return nil
+    }
 }

@@ -40,17 +40,19 @@ final class Metrics: Sendable {
         }
     }
 
-    func text(inFlight: Int, queued: Int) -> String {
+    func text(inFlight: Int, queued: Int, deadlinesMissed: Int) -> String {
         let (requests, rejected, cache, results, stageSeconds) = counts.withLock {
             ($0.requests, $0.rejected, $0.cache, $0.results, $0.stageSeconds)
         }
-        var lines = ["# HELP gg_requests_total HTTP requests by endpoint and status.", "# TYPE gg_requests_total counter"]
+        var lines = ["# HELP gg_requests_total HTTP requests by endpoint (a known route, else other) and status.", "# TYPE gg_requests_total counter"]
         lines += requests.keys.sorted().map { "gg_requests_total{\($0)} \(requests[$0]!)" }
         lines += ["# HELP gg_requests_in_flight Requests running their pipeline now.", "# TYPE gg_requests_in_flight gauge",
                   "gg_requests_in_flight \(inFlight)",
                   "# HELP gg_requests_queued Requests waiting for a pipeline slot.", "# TYPE gg_requests_queued gauge", "gg_requests_queued \(queued)",
                   "# HELP gg_requests_rejected_total Requests turned away with 429.", "# TYPE gg_requests_rejected_total counter",
                   "gg_requests_rejected_total \(rejected)",
+                  "# HELP gg_request_deadline_missed_total Connections shut down for not sending their whole request within --request-deadline.",
+                  "# TYPE gg_request_deadline_missed_total counter", "gg_request_deadline_missed_total \(deadlinesMissed)",
                   "# HELP gg_url_results_total URL results by status and error kind.", "# TYPE gg_url_results_total counter"]
         lines += results.keys.sorted().map { "gg_url_results_total{\($0)} \(results[$0]!)" }
         lines += ["# HELP gg_cache_requests_total Media gg-fetch served from its cache (hit) or downloaded into it (miss).",

@@ -15,6 +15,8 @@ struct PipelineRequest: Sendable {
     var engine: String?
     var language: String?
     var threshold: Double?
+    /// The shape gg-assemble writes each result in: gg, gilgamesh or gilgamesh-batch.
+    var shape = "gg"
 }
 
 /// Where the stages are and how every request runs them.
@@ -26,33 +28,42 @@ struct PipelineSettings: Sendable {
     var jobs: Int
     var denyPrivate: Bool
     var allowHosts: String?
+    /// The most bytes of results one request's answer may carry (gg-assemble's --max-output-bytes).
+    var maxResponseBytes: Int = 1 << 30
 }
 
 /// One request's run of gg-fetch | gg-scenes | gg-ocr | gg-transcribe | gg-assemble, chained by pipes in
-/// a work folder of its own, each stage in its own process group. Results arrive in input order.
+/// a work folder of its own, each stage in its own process group. Results arrive in input order, read in
+/// bounded chunks: gg-serve never holds a whole result. Every descriptor is owned, and `end` (also run
+/// when the value goes) is the one teardown for success, failure, a client gone and a failed start.
 final class PipelineRun: @unchecked Sendable {
     static let stages = ["fetch", "scenes", "ocr", "transcribe", "assemble"]
 
+    let id: String
     let folder: URL
     private let settings: PipelineSettings
     private let request: PipelineRequest
     private var children: [(stage: String, process: ChildProcess, started: Date)] = []
-    private var resultFd: Int32 = -1
-    private var buffer = [UInt8]()
-    private let diagnostics = StderrTail()
+    private var results: FileDescriptor?
+    private var summaries: LineFile?
+    private let diagnostics: StderrTail
     private let lock = NSLock()
-    private var stopped = false
+    private var ended = false
 
-    init(_ request: PipelineRequest, settings: PipelineSettings) throws {
+    init(_ request: PipelineRequest, settings: PipelineSettings, log: @escaping @Sendable (_ request: String, _ line: String) -> Void) throws {
         self.request = request
         self.settings = settings
-        folder = settings.workRoot.appendingPathComponent("request-\(UUID().uuidString.lowercased())")
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw GGError("io", "cannot create the request's work folder under \(settings.workRoot.path)")
+        id = UUID().uuidString.lowercased()
+        folder = settings.workRoot.appendingPathComponent("request-\(id)")
+        diagnostics = StderrTail(log: log)
+        guard mkdir(folder.path, 0o700) == 0 else {
+            throw GGError("io", "cannot create the request's work folder under \(settings.workRoot.path): \(String(cString: strerror(errno)))")
         }
     }
+
+    deinit { end(removeFolder: false) }
+
+    var summaryPath: String { folder.appendingPathComponent("summary.ndjson").path }
 
     /// The argument vector of each stage.
     func arguments(_ stage: String) -> [String] {
@@ -73,75 +84,120 @@ final class PipelineRun: @unchecked Sendable {
             return work + timed + jobs + (request.engine.map { ["--engine", $0] } ?? []) + (request.language.map { ["--language", $0] } ?? [])
         default:
             return work + (request.base64 ? ["--base64"] : []) + (request.cleanup ? ["--cleanup"] : [])
+                + ["--format", request.shape, "--summary", summaryPath, "--max-output-bytes", String(settings.maxResponseBytes)]
         }
     }
 
-    /// Starts the stages and hands them the URLs.
+    /// Starts the stages and hands them the URLs, one a line (the URLs were checked to hold no line break).
+    /// On failure what was started is torn down before the error is thrown.
     func start() throws {
-        let (urlsRead, urlsWrite) = try ChildProcess.pipe()
-        let (errRead, errWrite) = try ChildProcess.pipe()
-        var input = urlsRead
-        defer { close(errWrite) }
-        for stage in PipelineRun.stages {
-            let (read, write) = try ChildProcess.pipe()
-            let child: ChildProcess
-            do {
-                child = try ChildProcess("\(settings.bin)/gg-\(stage)", arguments(stage), stdin: input, stdout: write, stderr: errWrite)
-            } catch {
-                close(input); close(read); close(write); close(urlsWrite); close(errRead)
-                stop()
-                throw error
+        do {
+            let (urlsRead, urlsWrite) = try FileDescriptor.pipe()
+            let (errRead, errWrite) = try FileDescriptor.pipe()
+            guard FileManager.default.createFile(atPath: summaryPath, contents: nil) else { throw GGError("io", "cannot create \(summaryPath)") }
+            var input = urlsRead
+            for stage in PipelineRun.stages {
+                let (read, write) = try FileDescriptor.pipe()
+                let child = try ChildProcess("\(settings.bin)/gg-\(stage)", arguments(stage), stdin: input.raw, stdout: write.raw, stderr: errWrite.raw)
+                lock.lock()
+                children.append((stage, child, Date()))
+                lock.unlock()
+                input = read
             }
-            close(input)
-            close(write)
-            input = read
+            errWrite.close()
+            _ = fcntl(input.raw, F_SETFL, fcntl(input.raw, F_GETFL) | O_NONBLOCK)
             lock.lock()
-            children.append((stage, child, Date()))
+            results = input
+            summaries = try LineFile(path: summaryPath)
             lock.unlock()
-        }
-        resultFd = input
-        _ = fcntl(resultFd, F_SETFL, fcntl(resultFd, F_GETFL) | O_NONBLOCK)
-        diagnostics.follow(errRead)
-        let text = Data((request.urls.joined(separator: "\n") + "\n").utf8)
-        Thread.detachNewThread {
-            text.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = write(urlsWrite, raw.baseAddress! + offset, raw.count - offset)
-                    if n <= 0 { if errno == EINTR { continue } else { break } }
-                    offset += n
+            diagnostics.follow(errRead, request: id)
+            let text = Data((request.urls.joined(separator: "\n") + "\n").utf8)
+            Thread.detachNewThread {
+                text.withUnsafeBytes { raw in
+                    var offset = 0
+                    while offset < raw.count {
+                        let n = write(urlsWrite.raw, raw.baseAddress! + offset, raw.count - offset)
+                        if n <= 0 { if errno == EINTR { continue } else { break } }
+                        offset += n
+                    }
                 }
+                urlsWrite.close()
             }
-            close(urlsWrite)
+        } catch {
+            end(removeFolder: true)
+            throw error
         }
     }
 
-    /// The next result line; nil at the end. Returns early with `.clientGone` when `client` (a socket)
-    /// hangs up while waiting.
-    enum Next { case line(String), end, clientGone }
+    /// What reading the results gives next.
+    enum Event {
+        /// Result `index` begins; its summary (status, error kind, cache use) was written before it.
+        case begin(index: Int, summary: ResultSummary?)
+        /// Bytes of the current result (never a newline).
+        case bytes([UInt8])
+        /// The current result is complete.
+        case endOfResult
+        /// No more results.
+        case end
+        /// `client` (a socket) hung up while waiting.
+        case clientGone
+    }
 
-    func next(client: Int32) -> Next {
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return .line(line)
+    private var pending: [Event] = []
+    private var inResult = false
+    private var resultIndex = 0
+    private var clientHalfClosed = false
+
+    /// The next event, waiting at most until results arrive; a client that closes the connection for
+    /// good ends the wait early. One that only shuts its sending side (a half-close) still gets its answer.
+    func next(client: Int32) -> Event {
+        while pending.isEmpty {
+            lock.lock()
+            let fd = results?.raw ?? -1
+            lock.unlock()
+            guard fd >= 0 else { return .end }
+            var watched = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+            if client >= 0 { watched.append(pollfd(fd: client, events: clientHalfClosed ? 0 : gg_pollrdhup(), revents: 0)) }
+            _ = Glibc.poll(&watched, nfds_t(watched.count), 1000)
+            if watched.count > 1 {
+                let events = watched[1].revents
+                if events & (Int16(POLLHUP) | Int16(POLLERR)) != 0 { return .clientGone }
+                if events & gg_pollrdhup() != 0 { clientHalfClosed = true }
             }
-            var watched = [pollfd(fd: resultFd, events: Int16(POLLIN), revents: 0)]
-            if client >= 0 { watched.append(pollfd(fd: client, events: gg_pollrdhup(), revents: 0)) }
-            _ = Glibc.poll(&watched, nfds_t(watched.count), 200)
-            if watched.count > 1, watched[1].revents & (gg_pollrdhup() | Int16(POLLHUP) | Int16(POLLERR)) != 0 { return .clientGone }
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            let n = chunk.withUnsafeMutableBytes { read(resultFd, $0.baseAddress, $0.count) }
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
-                buffer += chunk[0..<n]
-            } else if n == 0 {
-                if buffer.isEmpty { return .end }
-                let line = String(decoding: buffer, as: UTF8.self)
-                buffer.removeAll()
-                return .line(line)
-            } else if errno != EAGAIN && errno != EINTR {
-                return .end
+                split(chunk[0..<n])
+            } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+                if inResult { pending.append(.endOfResult); inResult = false }
+                pending.append(.end)
+                lock.lock()
+                results?.close()
+                lock.unlock()
+            }
+        }
+        return pending.removeFirst()
+    }
+
+    private func split(_ chunk: ArraySlice<UInt8>) {
+        var rest = chunk
+        while !rest.isEmpty {
+            if !inResult {
+                inResult = true
+                lock.lock()
+                let summary = summaries?.line(resultIndex).flatMap { try? JSONDecoder().decode(ResultSummary.self, from: Data($0.utf8)) }
+                lock.unlock()
+                pending.append(.begin(index: resultIndex, summary: summary))
+                resultIndex += 1
+            }
+            if let newline = rest.firstIndex(of: UInt8(ascii: "\n")) {
+                if newline > rest.startIndex { pending.append(.bytes(Array(rest[rest.startIndex..<newline]))) }
+                pending.append(.endOfResult)
+                inResult = false
+                rest = rest[(newline + 1)...]
+            } else {
+                pending.append(.bytes(Array(rest)))
+                rest = []
             }
         }
     }
@@ -151,53 +207,103 @@ final class PipelineRun: @unchecked Sendable {
         lock.lock()
         let running = children
         lock.unlock()
-        let statuses = running.map { ($0.stage, $0.process.wait(), Date().timeIntervalSince($0.started)) }
-        if resultFd >= 0 { close(resultFd); resultFd = -1 }
-        return statuses
+        return running.map { ($0.stage, $0.process.wait(), Date().timeIntervalSince($0.started)) }
     }
 
-    /// Kills every stage's process group (their own children go with them).
-    func stop() {
+    /// The one teardown: every stage's process group killed (their own children go with them) and reaped,
+    /// every descriptor closed, and the work folder removed when asked. Safe to call more than once.
+    func end(removeFolder: Bool) {
         lock.lock()
-        guard !stopped else {
-            lock.unlock()
-            return
-        }
-        stopped = true
+        let first = !ended
+        ended = true
         let running = children
+        results?.close()
+        results = nil
+        summaries = nil
         lock.unlock()
-        let group = DispatchGroup()
-        for child in running {
-            DispatchQueue.global().async(group: group) { child.process.stop(grace: 1) }
+        if first {
+            let group = DispatchGroup()
+            for child in running where child.process.poll() == nil {
+                DispatchQueue.global().async(group: group) { child.process.stop(grace: 1) }
+            }
+            group.wait()
+            for child in running { child.process.wait() }
         }
-        group.wait()
-        for child in running { child.process.wait() }
+        if removeFolder { try? FileManager.default.removeItem(at: folder) }
     }
-
-    /// Removes the request's work folder.
-    func removeFolder() { try? FileManager.default.removeItem(at: folder) }
 
     /// The last lines the stages wrote on stderr.
     var stderrTail: String { diagnostics.text }
 }
 
-/// Keeps the last 64 KiB the stages print on stderr.
+/// A file another process appends lines to, read line by line as they come (a line asked for has been
+/// written, so a short wait covers only the writer's last bytes).
+final class LineFile {
+    private let fd: FileDescriptor
+    private var buffer = [UInt8]()
+    private var lines: [Int: String] = [:]
+    private var count = 0
+
+    init(path: String) throws {
+        let raw = open(path, O_RDONLY | O_CLOEXEC)
+        guard raw >= 0 else { throw GGError("io", "cannot open \(path): \(String(cString: strerror(errno)))") }
+        fd = FileDescriptor(raw)
+    }
+
+    /// Line `index` (counting from 0), or nil when it does not come within a second; lines before it are forgotten.
+    func line(_ index: Int) -> String? {
+        let deadline = Date().addingTimeInterval(1)
+        while lines[index] == nil && count <= index {
+            var chunk = [UInt8](repeating: 0, count: 1 << 12)
+            let n = chunk.withUnsafeMutableBytes { read(fd.raw, $0.baseAddress, $0.count) }
+            if n > 0 {
+                buffer += chunk[0..<n]
+                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    lines[count] = String(decoding: buffer[..<newline], as: UTF8.self)
+                    count += 1
+                    buffer.removeSubrange(...newline)
+                }
+            } else if Date() > deadline {
+                return nil
+            } else {
+                usleep(2_000)
+            }
+        }
+        for key in lines.keys where key < index { lines[key] = nil }
+        return lines[index]
+    }
+}
+
+/// Keeps the last 64 KiB the stages print on stderr and passes each line to the operator's log.
 final class StderrTail: Sendable {
     private let data = Mutex(Data())
+    private let log: @Sendable (_ request: String, _ line: String) -> Void
 
-    func follow(_ fd: Int32) {
+    init(log: @escaping @Sendable (_ request: String, _ line: String) -> Void) { self.log = log }
+
+    func follow(_ fd: FileDescriptor, request: String) {
         Thread.detachNewThread { [self] in
             var chunk = [UInt8](repeating: 0, count: 1 << 14)
+            var line = [UInt8]()
             while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                let n = chunk.withUnsafeMutableBytes { read(fd.raw, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 data.withLock { data in
                     data.append(contentsOf: chunk[0..<n])
                     if data.count > 1 << 16 { data = data.suffix(1 << 16) }
                 }
+                for byte in chunk[0..<n] {
+                    if byte == UInt8(ascii: "\n") {
+                        log(request, String(decoding: line, as: UTF8.self))
+                        line.removeAll(keepingCapacity: true)
+                    } else if line.count < 2048 {
+                        line.append(byte)
+                    }
+                }
             }
-            close(fd)
+            if !line.isEmpty { log(request, String(decoding: line, as: UTF8.self)) }
+            fd.close()
         }
     }
 

@@ -17,18 +17,23 @@ enum ServeTool {
         /cache/stats, POST /cache/clear, GET /health, GET /ready, GET /metrics, GET /openapi.json.
         ?format=gilgamesh (or "format": "gilgamesh") answers in the old Gilgamesh service's shape;
         Accept: application/x-ndjson streams one result line per URL as soon as it and those before it are done.
-        Only http(s) URLs are accepted, and private, loopback and metadata addresses are refused unless
-        --allow-private or --allow-host lets them through. SIGTERM stops accepting, lets requests finish for
+        Only single absolute http(s) URLs are accepted (no white space or control characters), and private,
+        loopback and metadata addresses are refused unless --allow-private or --allow-host lets them through.
+        Listening beyond loopback needs a bearer token; it is checked on the request head, before any body is
+        read. Each client address may hold --max-connections-per-ip connections, and each request must arrive
+        whole within --request-deadline. Answers stream as results arrive, in every format. Stage diagnostics
+        go to the log with the request's id. The work root must be the user's own, not writable by others;
+        request folders are 0700 and their files 0600. SIGTERM stops accepting, lets requests finish for
         --grace seconds, then kills their pipelines and exits 0.
 
         Examples:
-          gg-serve --listen 0.0.0.0:8500 --max-concurrent 4 --work-dir /var/lib/gg/work
+          gg-serve --listen 0.0.0.0:8500 --token-file /run/secrets/gg-token --work-dir /var/lib/gg/work
           curl -s localhost:8500/process -d '{"urls": ["https://www.instagram.com/p/SHORTCODE/"]}'
         """,
         options: [
             OptionSpec("--listen", value: "ADDR", default: "$GG_LISTEN or 127.0.0.1:8500", "address and port to listen on ([v6]:port too; port 0 picks one)"),
             OptionSpec("--bin", value: "DIR", default: "the folder gg-serve is in", "folder holding the gg-* stage executables"),
-            OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or $TMPDIR/gg-serve", "work root; each request gets a folder under it"),
+            OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or $TMPDIR/gg-serve-UID", "work root (created 0700; refused when another user owns it or others may write to it); a folder per request"),
             OptionSpec("--cache-dir", value: "DIR", default: "$GG_CACHE_DIR or gg-fetch's default", "gg-fetch URL cache"),
             OptionSpec("--max-concurrent", value: "N", default: "$MAX_CONCURRENT_REQUESTS or 4", "requests whose pipelines run at once"),
             OptionSpec("--queue", value: "N", default: "$GG_QUEUE or 16", "requests that may wait for a slot; more get 429"),
@@ -37,11 +42,15 @@ enum ServeTool {
             OptionSpec("--jobs", value: "N", default: "2", "records each stage processes at once"),
             OptionSpec("--max-body", value: "BYTES", default: "1048576", "largest request body; larger is 413"),
             OptionSpec("--max-urls", value: "N", default: "100", "most URLs in one request"),
+            OptionSpec("--max-response-bytes", value: "BYTES", default: "1073741824", "most bytes of results in one answer; later results become output_too_large errors"),
             OptionSpec("--grace", value: "S", default: "30", "on SIGTERM, how long requests in flight may finish"),
-            OptionSpec("--token-file", value: "FILE", default: "$GG_API_TOKEN", "bearer token required on every endpoint but /health and /ready"),
+            OptionSpec("--token-file", value: "FILE", default: "$GG_API_TOKEN", "bearer token required on every endpoint but /health and /ready (never empty)"),
+            OptionSpec("--insecure-no-token", "listen beyond loopback without a token (refused otherwise)"),
             OptionSpec("--allow-private", "let URLs reach private, loopback and link-local addresses (off: gg-fetch --deny-private)"),
-            OptionSpec("--allow-host", value: "HOSTS", "comma-separated hosts or addresses let through although private"),
+            OptionSpec("--allow-host", value: "HOSTS", "comma-separated HOST, HOST:PORT or HOST:* let through although private (a bare HOST: ports 80 and 443)"),
             OptionSpec("--max-connections", value: "N", default: "64", "open connections at once"),
+            OptionSpec("--max-connections-per-ip", value: "N", default: "8", "open connections at once from one client address"),
+            OptionSpec("--request-deadline", value: "S", default: "20", "seconds to send a whole request, head and body (trickling does not extend it)"),
             OptionSpec("--idle-timeout", value: "S", default: "30", "seconds a connection may stay idle (slow clients lose it)"),
             OptionSpec("--log", value: "FORMAT", default: "text", "access log on stderr: text or json"),
         ],
@@ -72,21 +81,29 @@ enum ServeTool {
         if let file = options.string("--token-file") {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { ParsedOptions.usage(info.name, "cannot read --token-file \(file)") }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            token = env["GG_API_TOKEN"]
+            if token!.isEmpty { ParsedOptions.usage(info.name, "--token-file \(file) is empty; a token is never empty") }
+        } else if let raw = ProcessInfo.processInfo.environment["GG_API_TOKEN"] {
+            token = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if token!.isEmpty { ParsedOptions.usage(info.name, "GG_API_TOKEN is set but empty; a token is never empty (unset it to run without one)") }
         }
-        let workRoot = URL(fileURLWithPath: value("--work-dir", "GG_WORK_DIR") ?? NSTemporaryDirectory() + "/gg-serve").standardizedFileURL
-        do {
-            try FileManager.default.createDirectory(at: workRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            Diagnostics(tool: info.name).error("cannot create the work root \(workRoot.path): \(error.localizedDescription)")
+        if token?.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } == true }) == true {
+            ParsedOptions.usage(info.name, "the token may not hold white space or control characters")
+        }
+        if token == nil && !isLoopback(address) && !options.flag("--insecure-no-token") {
+            ParsedOptions.usage(info.name, "listening on \(listen) beyond loopback needs a token (--token-file FILE or GG_API_TOKEN); --insecure-no-token opts out")
+        }
+        umask(0o077)
+        let workRoot = URL(fileURLWithPath: value("--work-dir", "GG_WORK_DIR") ?? NSTemporaryDirectory() + "/gg-serve-\(getuid())").standardizedFileURL
+        if let problem = PrivateFolder.prepare(workRoot.path) {
+            Diagnostics(tool: info.name).error("work root \(workRoot.path): \(problem)")
             exit(ExitCode.ioError.rawValue)
         }
         let settings = PipelineSettings(
             bin: bin, workRoot: workRoot, cacheDir: value("--cache-dir", "GG_CACHE_DIR").map { URL(fileURLWithPath: $0) },
             timeout: number("--timeout", "REQUEST_TIMEOUT_SECONDS", 300, 0...604_800),
             jobs: Int(number("--jobs", nil, 2, 1...64)),
-            denyPrivate: !options.flag("--allow-private"), allowHosts: options.string("--allow-host"))
+            denyPrivate: !options.flag("--allow-private"), allowHosts: options.string("--allow-host"),
+            maxResponseBytes: Int(number("--max-response-bytes", nil, 1_073_741_824, 4096...1_099_511_627_776)))
         let server = Server(
             settings: settings,
             admission: Admission(limit: Int(number("--max-concurrent", "MAX_CONCURRENT_REQUESTS", 4, 1...256)),
@@ -94,12 +111,15 @@ enum ServeTool {
                                  wait: number("--queue-timeout", nil, 30, 0...3600)),
             maxBody: Int(number("--max-body", nil, 1_048_576, 2...1_073_741_824)),
             maxURLs: Int(number("--max-urls", nil, 100, 1...10_000)),
-            token: token, jsonLog: options.choice("--log", default: "text", from: ["text", "json"]) == "json")
+            token: token, jsonLog: options.choice("--log", default: "text", from: ["text", "json"]) == "json",
+            requestDeadline: number("--request-deadline", nil, 20, 1...3600))
         let context = Unmanaged.passRetained(server).toOpaque()
         let daemon: HTTPDaemon
         do {
-            daemon = try HTTPDaemon(address: address, handler: accessHandler, completed: completedHandler, context: context,
-                                    connectionLimit: UInt32(number("--max-connections", nil, 64, 1...10_000)),
+            let connections = number("--max-connections", nil, 64, 1...10_000)
+            daemon = try HTTPDaemon(address: address, handler: accessHandler, completed: completedHandler, connected: connectionHandler, context: context,
+                                    connectionLimit: UInt32(connections),
+                                    perAddressLimit: UInt32(min(connections, number("--max-connections-per-ip", nil, 8, 1...10_000))),
                                     idleSeconds: UInt32(number("--idle-timeout", nil, 30, 1...86_400)), headerBytes: 64 << 10)
         } catch {
             Diagnostics(tool: info.name).error("cannot listen on \(listen): \(String(cString: strerror(errno)))")
@@ -132,8 +152,19 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
                          upload: upload, uploadSize: uploadSize!, state: state!)
 }
 
-private let completedHandler: MHD_RequestCompletedCallback = { _, _, state, _ in
+private let completedHandler: MHD_RequestCompletedCallback = { context, connection, state, _ in
+    if let connection { Unmanaged<Server>.fromOpaque(context!).takeUnretainedValue().deadlines.answered(connection) }
     guard let state, let exchange = state.pointee else { return }
     Unmanaged<Exchange>.fromOpaque(exchange).release()
     state.pointee = nil
+}
+
+private let connectionHandler: MHD_NotifyConnectionCallback = { context, connection, _, event in
+    guard let connection else { return }
+    let deadlines = Unmanaged<Server>.fromOpaque(context!).takeUnretainedValue().deadlines
+    if gg_mhd_connection_started(event) != 0 {
+        deadlines.opened(connection, socket: gg_mhd_connection_fd(connection))
+    } else {
+        deadlines.closed(connection)
+    }
 }

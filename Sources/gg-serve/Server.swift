@@ -22,10 +22,13 @@ final class Server: @unchecked Sendable {
     let token: String?
     let jsonLog: Bool
     let metrics = Metrics()
+    let deadlines: RequestDeadlines
+    let readiness = CachedReply(seconds: 10)
     private let lock = NSLock()
     private var runs: [ObjectIdentifier: PipelineRun] = [:]
 
-    init(settings: PipelineSettings, admission: Admission, maxBody: Int, maxURLs: Int, token: String?, jsonLog: Bool) {
+    init(settings: PipelineSettings, admission: Admission, maxBody: Int, maxURLs: Int, token: String?, jsonLog: Bool, requestDeadline: Double) {
+        deadlines = RequestDeadlines(seconds: requestDeadline)
         self.settings = settings
         self.admission = admission
         self.maxBody = maxBody
@@ -39,7 +42,9 @@ final class Server: @unchecked Sendable {
     func handle(connection: OpaquePointer, path: String, method: String, upload: UnsafePointer<CChar>?,
                 uploadSize: UnsafeMutablePointer<Int>, state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let existing = state.pointee else {
-            state.pointee = Unmanaged.passRetained(Exchange(method: method, path: path)).toOpaque()
+            let exchange = Exchange(method: method == "HEAD" ? "GET" : method, path: path)
+            state.pointee = Unmanaged.passRetained(exchange).toOpaque()
+            if let refusal = refuseHead(exchange, connection) { return finish(exchange, connection, refusal) }
             return gg_mhd_yes()
         }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeUnretainedValue()
@@ -52,29 +57,53 @@ final class Server: @unchecked Sendable {
             uploadSize.pointee = 0
             return gg_mhd_yes()
         }
+        deadlines.received(connection)
         return respond(exchange, connection)
+    }
+
+    static let routes: [String: Set<String>] = [
+        "/health": ["GET"], "/ready": ["GET"], "/metrics": ["GET"], "/openapi.json": ["GET"], "/cache/stats": ["GET"],
+        "/cache/clear": ["POST"], "/process": ["POST"], "/process/batch": ["POST"],
+    ]
+
+    /// What the request head alone already decides, before any of the body is read: ambiguous framing,
+    /// a missing or wrong token, an unknown endpoint or method.
+    func refuseHead(_ exchange: Exchange, _ connection: OpaquePointer) -> Reply? {
+        let lengths = gg_mhd_header_count(connection, "Content-Length")
+        if lengths > 1 || (lengths == 1 && gg_mhd_header_count(connection, "Transfer-Encoding") > 0) {
+            return .error(400, "ambiguous request framing: more than one Content-Length, or Content-Length with Transfer-Encoding")
+        }
+        guard let methods = Server.routes[exchange.path] else { return .error(404, "no such endpoint: \(Server.printable(exchange.path))") }
+        guard methods.contains(exchange.method) else { return .error(405, "\(Server.printable(exchange.method)) is not allowed on \(exchange.path)") }
+        if let token, !["/health", "/ready"].contains(exchange.path),
+           !Server.authorized(gg_mhd_header(connection, "Authorization").map { String(cString: $0) }, token: token) {
+            var reply = Reply.error(401, "a bearer token is required: Authorization: Bearer <token>")
+            reply.headers.append(("WWW-Authenticate", "Bearer"))
+            return reply
+        }
+        return nil
+    }
+
+    /// Whether an Authorization header carries `token` in the Bearer scheme (the scheme's case does not matter).
+    static func authorized(_ header: String?, token: String) -> Bool {
+        guard let header, let space = header.firstIndex(of: " ") else { return false }
+        let scheme = header[..<space].lowercased()
+        let given = header[header.index(after: space)...].trimmingCharacters(in: .whitespaces)
+        return sameSecret(scheme == "bearer" ? given : "", token) && scheme == "bearer"
     }
 
     private func respond(_ exchange: Exchange, _ connection: OpaquePointer) -> MHD_Result {
         let endpoint = "\(exchange.method) \(exchange.path)"
-        let open = ["GET /health", "GET /ready"].contains(endpoint)
-        if let token, !token.isEmpty, !open {
-            let given = gg_mhd_header(connection, "Authorization").map { String(cString: $0) } ?? ""
-            if !Server.sameSecret(given, "Bearer " + token) {
-                var reply = Reply.error(401, "a bearer token is required: Authorization: Bearer <token>")
-                reply.headers.append(("WWW-Authenticate", "Bearer"))
-                return finish(exchange, connection, reply)
-            }
-        }
         if exchange.bodyTooLarge { return finish(exchange, connection, .error(413, "the request body is larger than --max-body \(maxBody) bytes")) }
         switch endpoint {
         case "GET /health":
             return finish(exchange, connection, .json(200, ["status": "healthy", "service": "gilgamesh"]))
         case "GET /ready":
-            return finish(exchange, connection, ready())
+            return finish(exchange, connection, readiness.reply { self.ready() })
         case "GET /metrics":
             let counts = admission.counts
-            return finish(exchange, connection, Reply(status: 200, body: Data(metrics.text(inFlight: counts.running, queued: counts.waiting).utf8),
+            return finish(exchange, connection, Reply(status: 200, body: Data(metrics.text(inFlight: counts.running, queued: counts.waiting,
+                                                                                           deadlinesMissed: deadlines.expired).utf8),
                                                       contentType: "text/plain; version=0.0.4"))
         case "GET /openapi.json":
             return finish(exchange, connection, Reply(status: 200, body: Data(OpenAPI.document.utf8)))
@@ -82,19 +111,15 @@ final class Server: @unchecked Sendable {
             return finish(exchange, connection, cacheStats(connection))
         case "POST /cache/clear":
             return finish(exchange, connection, cacheClear(connection))
-        case "POST /process", "POST /process/batch":
-            return process(exchange, connection, batch: exchange.path == "/process/batch")
         default:
-            let known = ["/health", "/ready", "/metrics", "/openapi.json", "/cache/stats", "/cache/clear", "/process", "/process/batch"]
-            return finish(exchange, connection, known.contains(exchange.path) ? .error(405, "\(exchange.method) is not allowed on \(exchange.path)")
-                : .error(404, "no such endpoint: \(exchange.path)"))
+            return process(exchange, connection, batch: exchange.path == "/process/batch")
         }
     }
 
     /// Sends `reply`, counts it and writes the access-log line.
     func finish(_ exchange: Exchange, _ connection: OpaquePointer, _ reply: Reply) -> MHD_Result {
         exchange.status = reply.status
-        metrics.request(exchange.path, reply.status)
+        metrics.request(Server.routes[exchange.path] == nil ? "other" : exchange.path, reply.status)
         log(exchange)
         return HTTPDaemon.send(reply, on: connection)
     }
@@ -107,9 +132,38 @@ final class Server: @unchecked Sendable {
                                          "seconds": (seconds * 1000).rounded() / 1000]
             line = String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self)
         } else {
-            line = "gg-serve: \(exchange.method) \(exchange.path) \(exchange.status) urls=\(exchange.urlCount) \(String(format: "%.3f", seconds))s"
+            line = "gg-serve: \(Server.printable(exchange.method)) \(Server.printable(exchange.path)) \(exchange.status) urls=\(exchange.urlCount) \(String(format: "%.3f", seconds))s"
         }
         try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Why `url` is not one absolute http(s) URL, or nil: control characters and white space (a newline would
+    /// make two URLs of one) and anything but http and https with a host are refused.
+    static func urlProblem(_ url: String) -> String? {
+        if url.unicodeScalars.contains(where: { $0.value <= 0x20 || (0x7f...0x9f).contains($0.value) || $0 == "\u{2028}" || $0 == "\u{2029}" }) {
+            return "a URL may not hold spaces or control characters: \(printable(Secrets.redact(url)))"
+        }
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased() else {
+            return "not a URL: \(printable(Secrets.redact(url))) (local paths are not accepted)"
+        }
+        guard scheme == "http" || scheme == "https", !(parts.host ?? "").isEmpty else {
+            return "only http and https URLs are accepted, not \(printable(scheme)):"
+        }
+        return nil
+    }
+
+    /// `text` with every byte outside printable ASCII, and the space, quote and backslash, as %XX: safe in
+    /// a log line or a message, whatever a client sent.
+    static func printable(_ text: String, limit: Int = 256) -> String {
+        var out = ""
+        for byte in text.utf8.prefix(limit) {
+            if byte > 0x20 && byte < 0x7f && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "%") {
+                out.append(Character(UnicodeScalar(byte)))
+            } else {
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return text.utf8.count > limit ? out + "..." : out
     }
 
     static func sameSecret(_ a: String, _ b: String) -> Bool {
@@ -148,24 +202,18 @@ final class Server: @unchecked Sendable {
         }
         guard urls.count <= maxURLs else { return .failure(.error(413, "more than --max-urls \(maxURLs) URLs", field: "urls")) }
         for (index, url) in urls.enumerated() {
-            let field = single ? "url" : "urls[\(index)]"
-            guard let parts = URLComponents(string: url.trimmingCharacters(in: .whitespaces)), let scheme = parts.scheme?.lowercased() else {
-                return .failure(.error(422, "not a URL: \(Secrets.redact(url)) (local paths are not accepted)", field: field))
-            }
-            guard scheme == "http" || scheme == "https", !(parts.host ?? "").isEmpty else {
-                return .failure(.error(422, "only http and https URLs are accepted, not \(scheme):", field: field))
-            }
+            if let problem = Server.urlProblem(url) { return .failure(.error(422, problem, field: single ? "url" : "urls[\(index)]")) }
         }
         var request = PipelineRequest(urls: urls)
         for (key, target) in [("encode_base64", \PipelineRequest.base64), ("cleanup_temp", \PipelineRequest.cleanup)] {
             guard let value = object[key], !(value is NSNull) else { continue }
-            guard let flag = value as? Bool else {
+            guard let flag = JSONValue.bool(value) else {
                 return .failure(.error(422, "\(key) must be true or false", field: key))
             }
             request[keyPath: target] = flag
         }
         if let value = object["threshold"], !(value is NSNull) {
-            guard let number = value as? Double, (0...1).contains(number), !(value is Bool) else {
+            guard let number = JSONValue.number(value), (0...1).contains(number) else {
                 return .failure(.error(422, "threshold must be a number from 0 to 1 (ffmpeg's scene score scale)", field: "threshold"))
             }
             request.threshold = number
@@ -177,12 +225,13 @@ final class Server: @unchecked Sendable {
             request.engine = name
         }
         if let value = object["language"], !(value is NSNull) {
-            guard let code = value as? String, code == "auto" || (2...3).contains(code.count) && code.allSatisfy({ $0.isLetter && $0.isLowercase }) else {
+            guard let code = value as? String, code == "auto" || (2...3).contains(code.utf8.count) && code.utf8.allSatisfy({ (97...122).contains($0) }) else {
                 return .failure(.error(422, "language must be a language code such as en, or auto", field: "language"))
             }
             request.language = code
         }
         request.clips = request.base64 && format == "gilgamesh"
+        request.shape = format == "gilgamesh" ? (batch ? "gilgamesh-batch" : "gilgamesh") : "gg"
         return .success(ProcessBody(request: request, single: single, batch: batch, gilgamesh: format == "gilgamesh"))
     }
 
@@ -200,81 +249,49 @@ final class Server: @unchecked Sendable {
         }
         let run: PipelineRun
         do {
-            run = try PipelineRun(body.request, settings: settings)
-            track(run)
+            run = try PipelineRun(body.request, settings: settings, log: { [weak self] request, line in self?.stageLog(line, request: request) })
+            exchange.requestID = run.id
             try run.start()
         } catch {
             admission.leave()
             return finish(exchange, connection, .error(503, "cannot start the pipeline: \((error as? GGError)?.message ?? "\(error)")"))
         }
-        let client = gg_mhd_connection_fd(connection)
+        track(run)
         let streaming = (gg_mhd_header(connection, "Accept").map { String(cString: $0) } ?? "").contains("application/x-ndjson")
-        if streaming {
-            let stream = ResultStream(server: self, run: run, exchange: exchange, body: body, client: client)
-            return stream.send(on: connection)
-        }
-        var lines = [String]()
-        while true {
-            switch run.next(client: client) {
-            case .line(let line):
-                lines.append(line)
-                continue
-            case .end:
-                break
-            case .clientGone:
-                abandon(run, exchange)
-                return gg_mhd_no()
-            }
-            break
-        }
-        complete(run, body: body, lines: lines)
-        return finish(exchange, connection, reply(body, lines: lines))
+        let framer = ResponseFramer(streaming ? .lines : body.single ? .single : body.batch && body.gilgamesh ? .batch : .list)
+        let stream = ResultStream(server: self, run: run, exchange: exchange, body: body, framer: framer, client: gg_mhd_connection_fd(connection))
+        return stream.send(on: connection, contentType: streaming ? "application/x-ndjson" : "application/json")
     }
 
-    /// The whole answer for a request's result lines.
-    func reply(_ body: ProcessBody, lines: [String]) -> Reply {
-        if body.gilgamesh {
-            let results = lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
-            let mapped = zip(body.request.urls, results).map { Gilgamesh.result($1, url: $0) }
-            if body.single { return .json(200, ["status": "success", "result": mapped.first ?? [:]]) }
-            if body.batch {
-                let ok = zip(body.request.urls, mapped).filter { ($0.1["status"] as? String) != "error" }
-                    .map { ["status": "success", "url": $0.0, "result": $0.1] as [String: Any] }
-                let failed = mapped.filter { ($0["status"] as? String) == "error" }
-                    .map { ["status": "error", "url": $0["url"] ?? "", "detail": $0["error"] ?? ""] as [String: Any] }
-                return .json(200, ["status": "success", "results": ok, "errors": failed])
-            }
-            return .json(200, ["status": "success", "results": mapped])
-        }
-        let joined = lines.joined(separator: ",")
-        let text = body.single ? "{\"status\":\"success\",\"result\":\(lines.first ?? "{}")}\n" : "{\"status\":\"success\",\"results\":[\(joined)]}\n"
-        return Reply(status: 200, body: Data(text.utf8))
-    }
-
-    /// Accounts a finished run: metrics, work folder, slot.
-    func complete(_ run: PipelineRun, body: ProcessBody, lines: [String]) {
-        for (stage, _, seconds) in run.finish() { metrics.stage(stage, seconds: seconds) }
-        for line in lines {
-            let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
-            metrics.result(status: object["status"] as? String ?? "error", kind: (object["error"] as? [String: Any])?["kind"] as? String)
-            for key in ["videos", "images", "audio"] {
-                for item in object[key] as? [[String: Any]] ?? [] { if let cache = item["cache"] as? String { metrics.cache(cache) } }
+    /// The one end of a request's run, whatever happened: its stages stopped or reaped, metrics counted,
+    /// its folder removed (unless the client asked to keep it and got its answer), its slot freed.
+    func end(_ run: PipelineRun, _ exchange: Exchange, _ body: ProcessBody, summaries: [ResultSummary], answered: Bool) {
+        if answered {
+            for (stage, _, seconds) in run.finish() { metrics.stage(stage, seconds: seconds) }
+            for summary in summaries {
+                metrics.result(status: summary.status, kind: summary.kind)
+                summary.cache.forEach(metrics.cache)
             }
         }
-        if body.request.cleanup { run.removeFolder() }
+        run.end(removeFolder: !answered || body.request.cleanup)
         untrack(run)
         admission.leave()
-    }
-
-    /// A client that went away: its pipeline's process groups are killed and its folder removed.
-    func abandon(_ run: PipelineRun, _ exchange: Exchange) {
-        run.stop()
-        run.removeFolder()
-        untrack(run)
-        admission.leave()
-        exchange.status = 499
-        metrics.request(exchange.path, 499)
+        exchange.status = answered ? 200 : 499
+        metrics.request(exchange.path, exchange.status)
         log(exchange)
+    }
+
+    /// A stage's diagnostic line in the operator's log, with the request it belongs to.
+    func stageLog(_ line: String, request: String) {
+        let text: String
+        if jsonLog {
+            let object: [String: Any] = ["request": request, "stage_message": line]
+            text = String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self)
+        } else {
+            let clean = String(String.UnicodeScalarView(line.unicodeScalars.map { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7f ? "?" : $0 }))
+            text = "gg-serve: request \(request): \(clean)"
+        }
+        try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
     }
 
     func track(_ run: PipelineRun) {
@@ -302,10 +319,7 @@ final class Server: @unchecked Sendable {
         lock.lock()
         let left = Array(runs.values)
         lock.unlock()
-        for run in left {
-            run.stop()
-            run.removeFolder()
-        }
+        for run in left { run.end(removeFolder: true) }
     }
 
     // MARK: other endpoints
@@ -370,71 +384,139 @@ final class Server: @unchecked Sendable {
     }
 }
 
-/// A streamed /process answer: one result line per URL, sent as soon as it and those before it are done.
+/// Turns result lines, in the shape gg-assemble wrote them, into the bytes of one answer: NDJSON lines,
+/// `{"status":"success","results":[...]}`, `{"status":"success","result":...}`, or the old batch answer
+/// with failed URLs gathered under `errors`. Only the (small) error entries of a batch are held back.
+struct ResponseFramer {
+    enum Kind { case lines, list, single, batch }
+
+    static let maxHeldEntry = 64 << 10
+
+    let kind: Kind
+    private var written = 0
+    private var holding = false
+    private var held = [UInt8]()
+    private var heldEntries = [[UInt8]]()
+
+    init(_ kind: Kind) { self.kind = kind }
+
+    func start() -> [UInt8] {
+        switch kind {
+        case .lines: return []
+        case .list, .batch: return Array(#"{"status":"success","results":["#.utf8)
+        case .single: return Array(#"{"status":"success","result":"#.utf8)
+        }
+    }
+
+    mutating func begin(_ summary: ResultSummary?) -> [UInt8] {
+        if kind == .batch && summary?.status == "error" {
+            holding = true
+            held = []
+            return []
+        }
+        written += 1
+        switch kind {
+        case .list, .batch: return written > 1 ? Array(",".utf8) : []
+        case .lines, .single: return []
+        }
+    }
+
+    mutating func bytes(_ bytes: [UInt8]) -> [UInt8] {
+        guard holding else { return kind == .single && written > 1 ? [] : bytes }
+        if held.count < ResponseFramer.maxHeldEntry { held += bytes.prefix(ResponseFramer.maxHeldEntry - held.count) }
+        return []
+    }
+
+    mutating func endOfResult() -> [UInt8] {
+        if holding {
+            holding = false
+            if held.count < ResponseFramer.maxHeldEntry { heldEntries.append(held) }
+            return []
+        }
+        return kind == .lines ? Array("\n".utf8) : []
+    }
+
+    func end() -> [UInt8] {
+        switch kind {
+        case .lines: return []
+        case .list: return Array("]}\n".utf8)
+        case .single: return Array(((written == 0 ? "{}" : "") + "}\n").utf8)
+        case .batch:
+            var out = Array(#"],"errors":["#.utf8)
+            for (index, entry) in heldEntries.enumerated() { out += (index > 0 ? Array(",".utf8) : []) + entry }
+            return out + Array("]}\n".utf8)
+        }
+    }
+}
+
+/// A /process answer sent as the results arrive, with memory bounded by a chunk whatever their size.
 final class ResultStream: @unchecked Sendable {
     let server: Server
     let run: PipelineRun
     let exchange: Exchange
     let body: ProcessBody
     let client: Int32
+    private var framer: ResponseFramer
     private var pending = [UInt8]()
-    private var lines = [String]()
-    private var index = 0
+    private var offset = 0
+    private var summaries = [ResultSummary]()
+    private var started = false
     private var ended = false
 
-    init(server: Server, run: PipelineRun, exchange: Exchange, body: ProcessBody, client: Int32) {
+    init(server: Server, run: PipelineRun, exchange: Exchange, body: ProcessBody, framer: ResponseFramer, client: Int32) {
         self.server = server
         self.run = run
         self.exchange = exchange
         self.body = body
+        self.framer = framer
         self.client = client
     }
 
-    func send(on connection: OpaquePointer) -> MHD_Result {
+    func send(on connection: OpaquePointer, contentType: String) -> MHD_Result {
         let context = Unmanaged.passRetained(self).toOpaque()
         guard let response = MHD_create_response_from_callback(gg_mhd_size_unknown(), 1 << 15, streamReader, context, streamFree) else {
             Unmanaged<ResultStream>.fromOpaque(context).release()
+            server.end(run, exchange, body, summaries: [], answered: false)
             return gg_mhd_no()
         }
         defer { MHD_destroy_response(response) }
-        _ = MHD_add_response_header(response, "Content-Type", "application/x-ndjson")
+        _ = MHD_add_response_header(response, "Content-Type", contentType)
         exchange.status = 200
         return MHD_queue_response(connection, 200, response)
     }
 
     func read(into buffer: UnsafeMutablePointer<CChar>, max: Int) -> Int {
-        while pending.isEmpty {
+        if !started {
+            started = true
+            pending = framer.start()
+        }
+        while offset == pending.count {
+            if ended { return gg_mhd_end_of_stream() }
+            offset = 0
             switch run.next(client: client) {
-            case .line(let line):
-                lines.append(line)
-                var text = line
-                if body.gilgamesh, let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] {
-                    let url = index < body.request.urls.count ? body.request.urls[index] : ""
-                    text = String(decoding: (try? JSONSerialization.data(withJSONObject: Gilgamesh.result(object, url: url), options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self)
-                }
-                index += 1
-                pending = Array((text + "\n").utf8)
+            case .begin(_, let summary):
+                if let summary { summaries.append(summary) }
+                pending = framer.begin(summary)
+            case .bytes(let bytes):
+                pending = framer.bytes(bytes)
+            case .endOfResult:
+                pending = framer.endOfResult()
             case .end:
                 ended = true
-                return gg_mhd_end_of_stream()
+                pending = framer.end()
             case .clientGone:
                 return gg_mhd_end_with_error()
             }
         }
-        let count = min(max, pending.count)
-        pending.withUnsafeBufferPointer { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: count) }
-        pending.removeFirst(count)
+        let count = min(max, pending.count - offset)
+        pending.withUnsafeBufferPointer { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+        offset += count
         return count
     }
 
+    /// libmicrohttpd is done with the answer: sent whole, or cut short by the client or an error.
     func close() {
-        if ended {
-            server.complete(run, body: body, lines: lines)
-            server.metrics.request(exchange.path, 200)
-            server.log(exchange)
-        } else {
-            server.abandon(run, exchange)
-        }
+        server.end(run, exchange, body, summaries: summaries, answered: ended && offset == pending.count)
     }
 }
 

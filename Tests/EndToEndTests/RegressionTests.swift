@@ -698,4 +698,54 @@ final class RegressionTests: XCTestCase {
             XCTAssertEqual(scenes.compactMap { $0.double("start") }, [0, 3], "\(detector): \(scenes.map { $0.double("start") ?? -1 })")
         }
     }
+
+    // MARK: issue 33: faults with data loss or a wrong status
+
+    /// A result over --max-line-bytes became `record_too_large` with exit 0 from gg-assemble and run.sh.
+    func testRecordTooLargeIsAnErrorInTheExitStatus() throws {
+        let copy = work.appendingPathComponent("sign.png").path
+        try FileManager.default.copyItem(atPath: TestEnv.fixture("sign.png"), toPath: copy)
+        let result = try tool("gg-assemble", ["--work-dir", work.path, "--base64", "--max-line-bytes", "2000"], stdin: recordLine([(copy, "image")]))
+        XCTAssertEqual(try result.records().first?.errorKind, "record_too_large", result.stdout)
+        XCTAssertEqual(result.status, 65, result.stderr)
+        XCTAssertTrue(result.stderr.contains("record_too_large"), result.stderr)
+        let list = work.appendingPathComponent("urls.txt")
+        try "\(TestEnv.fixture("sign.png"))\n".write(to: list, atomically: true, encoding: .utf8)
+        let run = try runProcess(TestEnv.repo.appendingPathComponent("pipelines/run.sh").path,
+                                 ["--bin", TestEnv.products.path, "--work-dir", work.appendingPathComponent("run").path, "--base64",
+                                  "--assemble-opts", "--max-line-bytes 2000", list.path])
+        XCTAssertEqual(try run.records().first?.errorKind, "record_too_large", run.stderr)
+        XCTAssertEqual(run.status, 65, run.stderr)
+    }
+
+    /// `gg-assemble --cleanup` exited 0 with no warning when a deletion failed.
+    func testCleanupThatFailsIsReported() throws {
+        let folder = work.appendingPathComponent("rec")
+        let stuck = folder.appendingPathComponent("keyframe.jpg")
+        try FileManager.default.createDirectory(at: stuck.appendingPathComponent("inside"), withIntermediateDirectories: true)
+        let copy = folder.appendingPathComponent("sign.png").path
+        try FileManager.default.copyItem(atPath: TestEnv.fixture("sign.png"), toPath: copy)
+        let line = #"{"id":"rec","url":"file://x","kind":"local","items":[{"index":0,"type":"image","path":"\#(copy)"},"#
+            + #"{"index":1,"type":"video","path":"\#(copy)","scenes":[{"index":0,"start":0,"end":1,"keyframe":"\#(stuck.path)"}]}]}"#
+        let result = try tool("gg-assemble", ["--work-dir", work.path, "--cleanup"], stdin: line)
+        XCTAssertEqual(result.status, 74, result.stderr)
+        XCTAssertTrue(result.stderr.contains("cleanup_failed") && result.stderr.contains(stuck.path), result.stderr)
+        XCTAssertTrue((try result.records().first?["warnings"] as? [String])?.contains { $0.hasPrefix("cleanup failed") } == true, result.stdout)
+    }
+
+    /// A response had no byte limit: gg-assemble's --max-output-bytes turns each result that would pass it
+    /// into an `output_too_large` error, in its place, and the run's status says so.
+    func testResultsPastTheOutputLimitAreErrorsInTheirPlace() throws {
+        var lines = [String]()
+        for index in 0..<3 {
+            let copy = work.appendingPathComponent("sign\(index).png").path
+            try FileManager.default.copyItem(atPath: TestEnv.fixture("sign.png"), toPath: copy)
+            lines.append(recordLine([(copy, "image")], id: "r\(index)"))
+        }
+        let size = try FileManager.default.attributesOfItem(atPath: TestEnv.fixture("sign.png"))[.size] as? Int ?? 0
+        let result = try tool("gg-assemble", ["--work-dir", work.path, "--base64", "--max-output-bytes", String(size * 4 / 3 + 2000)],
+                              stdin: lines.joined(separator: "\n"))
+        XCTAssertEqual(try result.records().map(\.errorKind), [nil, "output_too_large", "output_too_large"], result.stderr)
+        XCTAssertEqual(result.status, 65)
+    }
 }

@@ -17,7 +17,7 @@ final class ServeProcess {
         self.work = work
         process.executableURL = URL(fileURLWithPath: TestEnv.tool("gg-serve"))
         process.arguments = ["--listen", "127.0.0.1:0", "--work-dir", work.path, "--cache-dir", work.appendingPathComponent("../cache").standardizedFileURL.path,
-                             "--allow-host", "127.0.0.1", "--timeout", "60"] + arguments
+                             "--allow-host", "127.0.0.1:*", "--timeout", "60"] + arguments
         var env = ProcessInfo.processInfo.environment
         env["GG_API_TOKEN"] = nil
         for (key, value) in environment { env[key] = value }
@@ -32,7 +32,7 @@ final class ServeProcess {
             first.append(byte)
         }
         let line = String(decoding: first, as: UTF8.self)
-        guard let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+        guard let range = line.range(of: #"listening on [0-9.]+:(\d+)"#, options: .regularExpression),
               let port = Int(line[range].split(separator: ":").last ?? "") else {
             throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "gg-serve did not start: \(line)"])
         }
@@ -81,8 +81,8 @@ struct HTTPAnswer {
     }
 }
 
-/// gg-serve over real HTTP on 127.0.0.1 (issue 14).
-final class ServeTests: ServerTestCase {
+/// Starts gg-serve and talks HTTP to it with curl.
+class ServeTestCase: ServerTestCase {
 
     func serve(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> ServeProcess {
         try ServeProcess(["--bin", TestEnv.products.path] + arguments, environment: environment, work: dir.appendingPathComponent("work"))
@@ -112,6 +112,10 @@ final class ServeTests: ServerTestCase {
         XCTAssertEqual(result.status, 0, "\(schema): \(result.stderr)", file: file, line: line)
     }
 
+}
+
+/// gg-serve over real HTTP on 127.0.0.1 (issue 14).
+final class ServeTests: ServeTestCase {
     func testProcessKeepsOrderAndCountWithMixedURLs() throws {
         let serve = try serve()
         let urls = [server.url("/file/sign.png"), server.url("/status/404"), server.url("/file/talk.mp4"), server.url("/html"), server.url("/file/poster.jpg")]
