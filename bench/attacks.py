@@ -1,5 +1,6 @@
 """The hostile inputs of issue 13, each run through the stage it targets, with its outcome, time and
-peak RSS (the process and the children it waited for, such as yt-dlp). Run by `bench/stress.py --attacks`."""
+peak RSS (the process and the children it waited for, such as yt-dlp), then the HTTP attacks on gg-serve
+of issue 33 (bench/http_attacks.py). Run by `bench/stress.py --attacks`."""
 import json, os, shutil, subprocess, sys, tempfile, time
 from common import BIN, ROOT
 
@@ -78,5 +79,9 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print("| " + " | ".join(str(c) for c in row) + " |")
-    print(f"{sum(r[-1] == 'pass' for r in rows)} passed, {sum(r[-1] != 'pass' for r in rows)} failed")
-    sys.exit(0 if all(r[-1] == "pass" for r in rows) else 1)
+    import http_attacks
+    http = http_attacks.main()
+    passed = sum(r[-1] == "pass" for r in rows) + sum(r[-1] for r in http)
+    failed = sum(r[-1] != "pass" for r in rows) + sum(not r[-1] for r in http)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(0 if failed == 0 else 1)

@@ -160,14 +160,28 @@ if ! $quiet && { [ -t 2 ] || $progress_forced; }; then
   fi
 fi
 stage_env() { if [ -n "$progress_dir" ]; then echo "GG_PROGRESS_FILE=$progress_dir/$1"; else echo "GG_PROGRESS_FILE="; fi; }
+# The stages run as a job of their own process group, so that SIGTERM or SIGINT to run.sh reaches every
+# stage and run.sh waits for them to write what they finished (they exit 75) before it removes anything.
+status_file="$work/.status.$$"
 set +e
-cat "$input" \
+set -m
+( trap 'true' TERM INT
+  cat "$input" \
   | env "$(stage_env fetch)" "$(tool gg-fetch)" "${common[@]}" "${timed[@]}" "${local[@]}" "${fetch[@]}" 2>&$diagnostics \
   | env "$(stage_env scenes)" "$(tool gg-scenes)" "${common[@]}" "${timed[@]}" "${scenes[@]}" 2>&$diagnostics \
   | env "$(stage_env ocr)" "$(tool gg-ocr)" "${common[@]}" "${timed[@]}" "${ocr[@]}" 2>&$diagnostics \
   | env "$(stage_env transcribe)" "$(tool gg-transcribe)" "${common[@]}" "${timed[@]}" "${transcribe[@]}" 2>&$diagnostics \
   | env "$(stage_env assemble)" "$(tool gg-assemble)" "${common[@]}" "${assemble[@]}" 2>&$diagnostics
-statuses=("${PIPESTATUS[@]}")
+  echo "${PIPESTATUS[@]}" > "$status_file" ) &
+job=$!
+set +m
+stopped=""
+forward() { stopped=75; kill -TERM -- "-$job" 2>/dev/null; }
+trap forward TERM INT
+while kill -0 "$job" 2>/dev/null; do wait "$job"; done
+trap - TERM INT
+read -r -a statuses < "$status_file" 2>/dev/null || statuses=(75 75 75 75 75 75)
+rm -f "$status_file"
 set -e
 if [ -n "$renderer" ]; then
   kill -TERM "$renderer" 2>/dev/null; wait "$renderer" 2>/dev/null
@@ -176,4 +190,4 @@ if [ -n "$renderer" ]; then
 fi
 # The most severe status of all stages, by the rule every gg tool uses.
 . "$here/pipelines/status.sh"
-exit "$(gg_worst_status "${statuses[@]:1}")"
+exit "$(gg_worst_status "${statuses[@]:1}" $stopped)"

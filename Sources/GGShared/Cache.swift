@@ -26,6 +26,13 @@ public struct CacheStats: Codable, Sendable, Equatable {
     public var newest: String?
     public var ttlSeconds: Double
     public var dir: String
+    /// The byte limit (--cache-max-bytes), when there is one.
+    public var maxBytes: Int?
+    /// Free bytes on the cache's file system.
+    public var freeBytes: Int?
+    /// The resolved-page cache beside the media cache: its entries and bytes.
+    public var resolvedEntries: Int?
+    public var resolvedBytes: Int?
 }
 
 /// A URL-keyed file cache with a time to live. Objects are written to a temporary name
@@ -35,10 +42,13 @@ public struct CacheStats: Codable, Sendable, Equatable {
 public final class MediaCache: Sendable {
     public let root: URL
     public let ttl: Double
+    /// The most bytes of objects the cache keeps; storing past it evicts the least recently used entries.
+    public let maxBytes: Int?
 
-    public init(root: URL, ttl: Double) {
+    public init(root: URL, ttl: Double, maxBytes: Int? = nil) {
         self.root = root
         self.ttl = ttl
+        self.maxBytes = maxBytes
     }
 
     public static func defaultRoot() -> URL {
@@ -70,6 +80,7 @@ public final class MediaCache: Sendable {
         let file = dataURL(key)
         var info = stat()
         guard stat(file.path, &info) == 0, Int(info.st_size) == entry.bytes else { return nil }
+        utimes(metaURL(key).path, nil)
         return (file, entry)
     }
 
@@ -121,7 +132,62 @@ public final class MediaCache: Sendable {
         guard stored else { throw GGError("io", "cannot store cache object: \(String(cString: strerror(errno)))") }
         chmod(data.path, 0o600)
         try writeAtomically(RecordJSON.encoder().encode(entry), to: metaURL(key))
+        if let maxBytes { trim(to: maxBytes, keeping: key) }
         return data
+    }
+
+    /// Evicts the least recently used entries (by their metadata's time, which a lookup touches) until the
+    /// objects take at most `limit` bytes; `keeping` is never evicted. Returns what it removed.
+    @discardableResult
+    public func trim(to limit: Int, keeping: String? = nil) -> Removal {
+        var entries = allEntries().map { entry -> (key: String, used: Double, bytes: Int) in
+            var data = stat(), meta = stat()
+            let bytes = stat(dataURL(entry.key).path, &data) == 0 ? Int(data.st_size) : 0
+            let used = stat(metaURL(entry.key).path, &meta) == 0 ? Double(meta.st_mtim.tv_sec) + Double(meta.st_mtim.tv_nsec) / 1e9 : 0
+            return (entry.key, used, bytes)
+        }
+        var total = entries.reduce(0) { $0 + $1.bytes }
+        var result = Removal()
+        guard total > limit else { return result }
+        entries.sort { $0.used < $1.used }
+        for entry in entries where total > limit && entry.key != keeping {
+            if removeEntry(entry.key) {
+                total -= entry.bytes
+                result.removed += 1
+            } else {
+                result.failed.append("\(entry.key): \(String(cString: strerror(errno)))")
+            }
+        }
+        return result
+    }
+
+    /// Free bytes on the cache's file system (for a user without special privileges), or nil when unknown.
+    public func freeBytes() -> Int? {
+        var info = statvfs()
+        var path = root.path
+        while statvfs(path, &info) != 0 {
+            let parent = (path as NSString).deletingLastPathComponent
+            guard parent != path, !parent.isEmpty else { return nil }
+            path = parent
+        }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    /// Makes room for a download of `bytes` (0 when unknown) that must leave `reserve` bytes free: evicts
+    /// the least recently used entries as needed, and throws a retryable `disk_full` when that is not enough.
+    public func ensureRoom(for bytes: Int, reserve: Int) throws {
+        guard let free = freeBytes(), free < bytes + reserve else { return }
+        let current = stats().bytes
+        trim(to: max(0, current - (bytes + reserve - free)))
+        if let after = freeBytes(), after < bytes + reserve {
+            throw GGError("disk_full", "only \(after >> 20) MiB free in \(root.path); \(bytes >> 20) MiB to download and \(reserve >> 20) MiB to keep free",
+                          retryable: true)
+        }
+    }
+
+    private func removeEntry(_ key: String) -> Bool {
+        let paths: [String] = [metaURL(key).path, dataURL(key).path]
+        return paths.allSatisfy { path in unlink(path) == 0 || errno == ENOENT }
     }
 
     public func storeData(_ url: String, data: Data, contentType: String? = nil) throws {
@@ -169,7 +235,8 @@ public final class MediaCache: Sendable {
             var info = stat()
             if stat(dataURL(key).path, &info) == 0 { bytes += Int(info.st_size) }
         }
-        return CacheStats(entries: entries.count, bytes: bytes, oldest: iso(created.min()), newest: iso(created.max()), ttlSeconds: ttl, dir: root.path)
+        return CacheStats(entries: entries.count, bytes: bytes, oldest: iso(created.min()), newest: iso(created.max()), ttlSeconds: ttl, dir: root.path,
+                          maxBytes: maxBytes, freeBytes: freeBytes())
     }
 
     /// What a clear or prune removed, and the entries it could not remove.
@@ -199,9 +266,7 @@ public final class MediaCache: Sendable {
     private func remove(where expired: (Double?) -> Bool, now: Double) -> Removal {
         var result = Removal()
         for (key, entry) in allEntries() where expired(entry?.created) {
-            let paths: [String] = [metaURL(key).path, dataURL(key).path]
-            let gone = paths.allSatisfy { path in unlink(path) == 0 || errno == ENOENT }
-            if gone { result.removed += 1 } else { result.failed.append("\(key): \(String(cString: strerror(errno)))") }
+            if removeEntry(key) { result.removed += 1 } else { result.failed.append("\(key): \(String(cString: strerror(errno)))") }
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tempDir.path)) ?? [] {
             let path = tempDir.appendingPathComponent(name).path

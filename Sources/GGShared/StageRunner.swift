@@ -107,8 +107,11 @@ public struct StageContext: Sendable {
 }
 
 /// Reads records, processes them on `--jobs` threads, and writes them in input order.
-/// SIGTERM or SIGINT stops it taking records: work in flight is cancelled (its records come out as
-/// `interrupted` errors), child process groups are killed, what is finished is written, and it exits 75.
+/// SIGTERM or SIGINT stops it processing: work in flight is cancelled (its records come out as
+/// `interrupted` errors), child process groups are killed, the rest of the input is read to its end and
+/// each record in it written as an `interrupted` error (records that already carry an error pass through),
+/// so a pipeline whose stages all got the signal still has one record per input line; then it exits 75.
+/// Should the input not end within `drainSeconds`, what is finished is written and it exits all the same.
 public final class StageRunner: @unchecked Sendable {
     public let tool: ToolInfo
     public let options: ParsedOptions
@@ -162,6 +165,8 @@ public final class StageRunner: @unchecked Sendable {
     private let slots: DispatchSemaphore
     private let window: DispatchSemaphore
     private var signalSources: [DispatchSourceSignal] = []
+    /// After a signal, how long the rest of the input may take to arrive before the stage exits regardless.
+    public static let drainSeconds = 30.0
 
     public init(tool: ToolInfo, arguments: [String] = Array(CommandLine.arguments.dropFirst())) {
         self.tool = tool
@@ -225,7 +230,7 @@ public final class StageRunner: @unchecked Sendable {
                 }
                 reader = LineReader(fd: fd, source: input, maxLineBytes: maxLineBytes, ownsDescriptor: true)
             }
-            while !isStopping {
+            while true {
                 let line: InputLine
                 do {
                     guard let next = try reader.next() else { break }
@@ -248,6 +253,12 @@ public final class StageRunner: @unchecked Sendable {
                         ProgressLine.shared.started(seq, label: StageRunner.progressLabel(record))
                         complete(seq, Finished(line: text, failures: [], carried: [], location: location))
                         ProgressLine.shared.finished(seq)
+                    } else if isStopping {
+                        let failure = StageFailure(stage: tool.stage, kind: "interrupted", message: "the stage was stopped by a signal", retryable: true)
+                        let output = failed(record, failure)
+                        window.wait()
+                        complete(seq, Finished(line: RecordJSON.encodeLine(output), failures: StageRunner.adding([failure], to: failures(output)),
+                                               carried: carried(output), location: location, summary: summary?(output)))
                     } else {
                         schedule(seq, record, location: location, process: process, failed: failed, failures: failures, carried: carried, summary: summary)
                     }
@@ -266,8 +277,8 @@ public final class StageRunner: @unchecked Sendable {
             }
         }
         finishInFlight()
-        if isStopping { Thread.sleep(forTimeInterval: 3600) }
         ProgressLine.shared.finish()
+        if isStopping { status.fail(.tempFailure) }
         exit(status.code.rawValue)
     }
 
@@ -312,14 +323,15 @@ public final class StageRunner: @unchecked Sendable {
         stopping = true
         let running = Array(active.values)
         lock.unlock()
-        diagnostics.warning("stopping on signal \(number): \(running.count) record(s) in flight are written as 'interrupted'")
+        diagnostics.warning("stopping on signal \(number): \(running.count) record(s) in flight and the rest of the input are written as 'interrupted'")
         running.forEach { $0.cancel(.interrupted) }
         gg_process_kill_all(SIGTERM)
-        _ = group.wait(timeout: .now() + 5)
+        Thread.sleep(forTimeInterval: 5)
         gg_process_kill_all(SIGKILL)
+        Thread.sleep(forTimeInterval: StageRunner.drainSeconds - 5)
+        finishInFlight(waiting: false)
         lock.lock()
-        if arrayOutput { writer.writeLine(emittedCount == 0 ? "{\"results\":[]}" : "]}") }
-        writer.flush()
+        diagnostics.warning("the input did not end within \(Int(StageRunner.drainSeconds)) s of the signal; exiting with what is finished")
         _exit(ExitCode.tempFailure.rawValue)
     }
 
@@ -337,11 +349,15 @@ public final class StageRunner: @unchecked Sendable {
         }
     }
 
-    private func finishInFlight() {
-        group.wait()
+    private var finalized = false
+
+    /// Waits for the records in flight, then ends the output (once, whoever calls it first).
+    private func finishInFlight(waiting: Bool = true) {
+        if waiting { group.wait() }
         lock.lock()
         defer { lock.unlock() }
-        guard !stopping else { return }
+        guard !finalized else { return }
+        finalized = true
         if arrayOutput { writer.writeLine(emittedCount == 0 ? "{\"results\":[]}" : "]}") }
         writer.flush()
     }
@@ -360,11 +376,7 @@ public final class StageRunner: @unchecked Sendable {
         made.sequence = seq
         let context = made
         lock.lock()
-        if stopping {
-            lock.unlock()
-            slots.signal()
-            return
-        }
+        if stopping { context.cancellation.cancel(.interrupted) }
         active[seq] = context.cancellation
         group.enter()
         lock.unlock()

@@ -34,7 +34,9 @@ enum FetchTool {
             OptionSpec("--no-cache", "neither read nor write the cache"),
             OptionSpec("--cache-stats", "print cache entries, bytes, oldest, newest and ttl as JSON, then exit"),
             OptionSpec("--cache-clear", "remove every cache entry, then exit"),
-            OptionSpec("--cache-prune", value: "AGE", "remove cache entries older than AGE, then exit"),
+            OptionSpec("--cache-prune", value: "AGE", "remove cache entries older than AGE and the least recently used past --cache-max-bytes, then exit"),
+            OptionSpec("--cache-max-bytes", value: "N", default: "$GG_CACHE_MAX_BYTES or 20 GiB", "most bytes of media the cache keeps; storing past it evicts the least recently used"),
+            OptionSpec("--min-free-bytes", value: "N", default: "1 GiB", "free space to leave on the cache's disk: a download evicts old entries first, else fails 'disk_full' (retry later)"),
             OptionSpec("--allow-local", "accept local paths (absolute, or relative to the working folder) and file:// URLs as input"),
             OptionSpec("--copy-lines", value: "LIST", "comma-separated input lines whose URL appeared on an earlier line of the whole input (their ids get -L<line>); parallel-stage.sh passes it so that chunks agree with a serial run"),
             OptionSpec("--deny-private", "refuse URLs and redirects that reach loopback, private, link-local (cloud metadata), unique-local, multicast or reserved addresses (error 'forbidden_address'); checked on the address connected to, for yt-dlp through a checking loopback proxy"),
@@ -76,7 +78,9 @@ enum FetchTool {
         let options = runner.options
         MediaLimits.configure(options)
         let cacheRoot = options.string("--cache-dir").map { URL(fileURLWithPath: $0) } ?? MediaCache.defaultRoot()
-        let cache = MediaCache(root: cacheRoot, ttl: options.duration("--cache-ttl", default: 7 * 86400))
+        let maxBytes = options.string("--cache-max-bytes") != nil ? options.int("--cache-max-bytes", default: 0, min: 1 << 20, max: Int.max)
+            : ProcessInfo.processInfo.environment["GG_CACHE_MAX_BYTES"].flatMap { Int($0) }.map { max(1 << 20, $0) } ?? 20 << 30
+        let cache = MediaCache(root: cacheRoot, ttl: options.duration("--cache-ttl", default: 7 * 86400), maxBytes: maxBytes)
         let resolved = MediaCache(root: cacheRoot.appendingPathComponent("resolved"), ttl: options.duration("--resolve-ttl", default: 3600))
         if runCacheCommand(options, [cache, resolved]) { exit(ExitCode.ok.rawValue) }
         let addresses: AddressPolicy
@@ -100,7 +104,8 @@ enum FetchTool {
             cache: options.flag("--no-cache") ? nil : cache,
             resolvedCache: options.flag("--no-cache") ? nil : resolved,
             resolvers: resolvers(options, addresses: addresses),
-            allowLocal: options.flag("--allow-local"))
+            allowLocal: options.flag("--allow-local"),
+            minFreeBytes: options.int("--min-free-bytes", default: 1 << 30, min: 0, max: Int.max))
         runner.keepGoing = true
         runner.skipsComments = true
         let copies = options.string("--copy-lines").map { Set($0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }) }
@@ -123,9 +128,13 @@ enum FetchTool {
         if commands.count > 1 { ParsedOptions.usage(info.name, "\(commands.joined(separator: " and ")) cannot be combined; run them one at a time") }
         let output: String
         if options.flag("--cache-stats") {
-            output = RecordJSON.encodeLine(caches[0].stats())
+            var stats = caches[0].stats()
+            let resolved = caches[1].stats()
+            (stats.resolvedEntries, stats.resolvedBytes) = (resolved.entries, resolved.bytes)
+            output = RecordJSON.encodeLine(stats)
         } else if options.flag("--cache-clear") || options.string("--cache-prune") != nil {
-            let removals = caches.map { options.flag("--cache-clear") ? $0.clear() : $0.prune(olderThan: options.duration("--cache-prune", default: 0)) }
+            var removals = caches.map { options.flag("--cache-clear") ? $0.clear() : $0.prune(olderThan: options.duration("--cache-prune", default: 0)) }
+            if let limit = caches[0].maxBytes, options.string("--cache-prune") != nil { removals.append(caches[0].trim(to: limit)) }
             let removal = MediaCache.Removal(removed: removals.map(\.removed).reduce(0, +), failed: removals.flatMap(\.failed))
             output = "{\"removed\":\(removal.removed),\"failed\":\(removal.failed.count)}"
             if !removal.failed.isEmpty {
@@ -165,6 +174,8 @@ struct Fetcher: Sendable {
     let resolvedCache: MediaCache?
     let resolvers: Resolvers
     let allowLocal: Bool
+    /// Free space a download must leave on the cache's disk.
+    var minFreeBytes = 1 << 30
 
     func fetch(_ input: Record, _ context: StageContext) throws -> Record {
         guard let url = input.url?.trimmingCharacters(in: .whitespaces), !url.isEmpty else {
@@ -324,6 +335,7 @@ struct Fetcher: Sendable {
         } else {
             let scratch: URL
             if let cache {
+                try cache.ensureRoom(for: 0, reserve: minFreeBytes)
                 scratch = try cache.temporaryFolder()
                 cacheResult = "miss"
             } else {
@@ -372,6 +384,7 @@ struct Fetcher: Sendable {
             cacheResult = cache == nil ? nil : "miss"
             let temp: URL
             if let cache {
+                try cache.ensureRoom(for: 0, reserve: minFreeBytes)
                 temp = try cache.temporaryFile()
             } else {
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

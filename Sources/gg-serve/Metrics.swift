@@ -10,6 +10,11 @@ final class Metrics: Sendable {
         var cache: [String: Int] = [:]
         var results: [String: Int] = [:]
         var stageSeconds: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
+        var cacheEntries: [String: Int] = [:]
+        var cacheBytes: [String: Int] = [:]
+        var cacheMaxBytes: Int?
+        var cacheFreeBytes: Int?
+        var cachePruned = 0
     }
 
     private let counts = Mutex(Counts())
@@ -30,6 +35,17 @@ final class Metrics: Sendable {
         counts.withLock { $0.cache[result, default: 0] += 1 }
     }
 
+    func cachePruned(_ count: Int) { counts.withLock { $0.cachePruned += count } }
+
+    func cacheState(media: (entries: Int, bytes: Int), resolved: (entries: Int, bytes: Int), maxBytes: Int?, freeBytes: Int?) {
+        counts.withLock { counts in
+            counts.cacheEntries = ["media": media.entries, "resolved": resolved.entries]
+            counts.cacheBytes = ["media": media.bytes, "resolved": resolved.bytes]
+            counts.cacheMaxBytes = maxBytes
+            counts.cacheFreeBytes = freeBytes
+        }
+    }
+
     func stage(_ name: String, seconds: Double) {
         counts.withLock { counts in
             var entry = counts.stageSeconds[name] ?? (Array(repeating: 0, count: Metrics.bounds.count), 0, 0)
@@ -41,9 +57,8 @@ final class Metrics: Sendable {
     }
 
     func text(inFlight: Int, queued: Int, deadlinesMissed: Int) -> String {
-        let (requests, rejected, cache, results, stageSeconds) = counts.withLock {
-            ($0.requests, $0.rejected, $0.cache, $0.results, $0.stageSeconds)
-        }
+        let snapshot = counts.withLock { $0 }
+        let (requests, rejected, cache, results, stageSeconds) = (snapshot.requests, snapshot.rejected, snapshot.cache, snapshot.results, snapshot.stageSeconds)
         var lines = ["# HELP gg_requests_total HTTP requests by endpoint (a known route, else other) and status.", "# TYPE gg_requests_total counter"]
         lines += requests.keys.sorted().map { "gg_requests_total{\($0)} \(requests[$0]!)" }
         lines += ["# HELP gg_requests_in_flight Requests running their pipeline now.", "# TYPE gg_requests_in_flight gauge",
@@ -58,6 +73,19 @@ final class Metrics: Sendable {
         lines += ["# HELP gg_cache_requests_total Media gg-fetch served from its cache (hit) or downloaded into it (miss).",
                   "# TYPE gg_cache_requests_total counter"]
         lines += ["hit", "miss"].map { "gg_cache_requests_total{result=\"\($0)\"} \(cache[$0] ?? 0)" }
+        lines += ["# HELP gg_cache_entries Entries in gg-fetch's media and resolved-page caches, at the last periodic prune.",
+                  "# TYPE gg_cache_entries gauge"]
+        lines += ["media", "resolved"].map { "gg_cache_entries{cache=\"\($0)\"} \(snapshot.cacheEntries[$0] ?? 0)" }
+        lines += ["# HELP gg_cache_bytes Bytes in gg-fetch's caches, at the last periodic prune.", "# TYPE gg_cache_bytes gauge"]
+        lines += ["media", "resolved"].map { "gg_cache_bytes{cache=\"\($0)\"} \(snapshot.cacheBytes[$0] ?? 0)" }
+        if let max = snapshot.cacheMaxBytes {
+            lines += ["# HELP gg_cache_max_bytes The media cache's byte limit (--cache-max-bytes).", "# TYPE gg_cache_max_bytes gauge", "gg_cache_max_bytes \(max)"]
+        }
+        if let free = snapshot.cacheFreeBytes {
+            lines += ["# HELP gg_cache_free_bytes Free bytes on the cache's disk.", "# TYPE gg_cache_free_bytes gauge", "gg_cache_free_bytes \(free)"]
+        }
+        lines += ["# HELP gg_cache_pruned_total Cache entries removed by the periodic prune (expired or least recently used).",
+                  "# TYPE gg_cache_pruned_total counter", "gg_cache_pruned_total \(snapshot.cachePruned)"]
         lines += ["# HELP gg_stage_seconds Wall time of each stage process per request.", "# TYPE gg_stage_seconds histogram"]
         for name in stageSeconds.keys.sorted() {
             let entry = stageSeconds[name]!

@@ -52,7 +52,9 @@ enum OpenAPI {
         "properties": {"status": {"const": "success"},
                        "stats": {"type": "object", "required": ["entries", "bytes", "ttl_seconds", "dir"],
                                  "properties": {"entries": {"type": "integer"}, "bytes": {"type": "integer"}, "oldest": {"type": "string"},
-                                                "newest": {"type": "string"}, "ttl_seconds": {"type": "number"}, "dir": {"type": "string"}}}}
+                                                "newest": {"type": "string"}, "ttl_seconds": {"type": "number"}, "dir": {"type": "string"},
+                                                "max_bytes": {"type": "integer"}, "free_bytes": {"type": "integer"},
+                                                "resolved_entries": {"type": "integer"}, "resolved_bytes": {"type": "integer"}}}}
       },
       "CacheClear": {
         "type": "object", "required": ["status", "removed"],

@@ -30,6 +30,16 @@ struct PipelineSettings: Sendable {
     var allowHosts: String?
     /// The most bytes of results one request's answer may carry (gg-assemble's --max-output-bytes).
     var maxResponseBytes: Int = 1 << 30
+    /// How long a cached download stays fresh, in seconds (gg-fetch --cache-ttl).
+    var cacheTTL: Double = 7 * 86400
+    /// The media cache's byte limit (gg-fetch --cache-max-bytes).
+    var cacheMaxBytes: Int?
+
+    /// gg-fetch's cache options, the same for the stages and the cache endpoints.
+    var fetchCacheArguments: [String] {
+        (cacheDir.map { ["--cache-dir", $0.path] } ?? []) + ["--cache-ttl", ParsedOptions.plain(cacheTTL) + "s"]
+            + (cacheMaxBytes.map { ["--cache-max-bytes", String($0)] } ?? [])
+    }
 }
 
 /// One request's run of gg-fetch | gg-scenes | gg-ocr | gg-transcribe | gg-assemble, chained by pipes in
@@ -72,7 +82,7 @@ final class PipelineRun: @unchecked Sendable {
         let jobs = ["--jobs", String(settings.jobs)]
         switch stage {
         case "fetch":
-            var arguments = work + timed + jobs + (settings.cacheDir.map { ["--cache-dir", $0.path] } ?? ["--no-cache"])
+            var arguments = work + timed + jobs + (settings.cacheDir == nil ? ["--no-cache"] : settings.fetchCacheArguments)
             if settings.denyPrivate { arguments.append("--deny-private") }
             if let hosts = settings.allowHosts, !hosts.isEmpty { arguments += ["--allow-host", hosts] }
             return arguments

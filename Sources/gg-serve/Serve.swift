@@ -34,7 +34,10 @@ enum ServeTool {
             OptionSpec("--listen", value: "ADDR", default: "$GG_LISTEN or 127.0.0.1:8500", "address and port to listen on ([v6]:port too; port 0 picks one)"),
             OptionSpec("--bin", value: "DIR", default: "the folder gg-serve is in", "folder holding the gg-* stage executables"),
             OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or $TMPDIR/gg-serve-UID", "work root (created 0700; refused when another user owns it or others may write to it); a folder per request"),
-            OptionSpec("--cache-dir", value: "DIR", default: "$GG_CACHE_DIR or gg-fetch's default", "gg-fetch URL cache"),
+            OptionSpec("--cache-dir", value: "DIR", default: "$GG_CACHE_DIR; none: nothing is cached", "gg-fetch URL cache"),
+            OptionSpec("--cache-ttl", value: "S", default: "604800 (7 days)", "seconds a cached download stays fresh"),
+            OptionSpec("--cache-max-bytes", value: "BYTES", default: "$GG_CACHE_MAX_BYTES or 21474836480 (20 GiB)", "most bytes of media the cache keeps (least recently used evicted)"),
+            OptionSpec("--cache-prune-interval", value: "S", default: "600", "how often expired and least recently used entries are removed and the cache measured for /metrics"),
             OptionSpec("--max-concurrent", value: "N", default: "$MAX_CONCURRENT_REQUESTS or 4", "requests whose pipelines run at once"),
             OptionSpec("--queue", value: "N", default: "$GG_QUEUE or 16", "requests that may wait for a slot; more get 429"),
             OptionSpec("--queue-timeout", value: "S", default: "30", "longest wait for a slot before 429"),
@@ -103,7 +106,9 @@ enum ServeTool {
             timeout: number("--timeout", "REQUEST_TIMEOUT_SECONDS", 300, 0...604_800),
             jobs: Int(number("--jobs", nil, 2, 1...64)),
             denyPrivate: !options.flag("--allow-private"), allowHosts: options.string("--allow-host"),
-            maxResponseBytes: Int(number("--max-response-bytes", nil, 1_073_741_824, 4096...1_099_511_627_776)))
+            maxResponseBytes: Int(number("--max-response-bytes", nil, 1_073_741_824, 4096...1_099_511_627_776)),
+            cacheTTL: number("--cache-ttl", nil, 604_800, 1...315_360_000),
+            cacheMaxBytes: Int(number("--cache-max-bytes", "GG_CACHE_MAX_BYTES", 21_474_836_480, 1_048_576...1e15)))
         let server = Server(
             settings: settings,
             admission: Admission(limit: Int(number("--max-concurrent", "MAX_CONCURRENT_REQUESTS", 4, 1...256)),
@@ -113,6 +118,10 @@ enum ServeTool {
             maxURLs: Int(number("--max-urls", nil, 100, 1...10_000)),
             token: token, jsonLog: options.choice("--log", default: "text", from: ["text", "json"]) == "json",
             requestDeadline: number("--request-deadline", nil, 20, 1...3600))
+        if settings.cacheDir != nil {
+            CacheKeeper(settings: settings, interval: number("--cache-prune-interval", nil, 600, 1...86_400), metrics: server.metrics,
+                        log: { server.stageLog($0, request: "cache") }).start()
+        }
         let context = Unmanaged.passRetained(server).toOpaque()
         let daemon: HTTPDaemon
         do {

@@ -351,7 +351,7 @@ final class Server: @unchecked Sendable {
         return .json(ok ? 200 : 503, ["status": ok ? "ready" : "not_ready", "checks": checks])
     }
 
-    func cacheArguments() -> [String] { settings.cacheDir.map { ["--cache-dir", $0.path] } ?? [] }
+    func cacheArguments() -> [String] { settings.fetchCacheArguments }
 
     func cacheStats(_ connection: OpaquePointer) -> Reply {
         guard let result = try? Subprocess.run("\(settings.bin)/gg-fetch", cacheArguments() + ["--cache-stats"], timeout: 60), result.status == 0,

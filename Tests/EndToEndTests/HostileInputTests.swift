@@ -237,6 +237,28 @@ final class HostileInputTests: ServerTestCase {
         XCTAssertGreaterThan(read, 0, "the page was cached")
     }
 
+    /// The cache had no size limit and was pruned only on demand, and nothing checked free space before a
+    /// download: past --cache-max-bytes the least recently used entries go, and a download that would leave
+    /// less than --min-free-bytes free is a retryable 'disk_full' error.
+    func testCacheKeepsToItsByteLimitAndLeavesRoomOnDisk() throws {
+        let names = ["panfast.mp4", "texturecut.mp4", "captionpop.mp4"]
+        let limit = ["--cache-max-bytes", String(1_300_000)]
+        for name in names {
+            XCTAssertNil(try fetch([server.url("/file/\(name)")], limit).records().first?.errorKind)
+            XCTAssertEqual(try fetch([server.url("/file/\(names[0])")], limit).records().first?.array("items").first?.string("cache"), "hit",
+                           "the first file, used again after each download, stays")
+        }
+        let stats = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try fetch([], limit + ["--cache-stats"]).stdout.utf8)) as? [String: Any])
+        XCTAssertLessThanOrEqual(stats["bytes"] as? Int ?? .max, 1_300_000, "\(stats)")
+        XCTAssertEqual(stats["max_bytes"] as? Int, 1_300_000)
+        XCTAssertNotNil(stats["free_bytes"] as? Int)
+        XCTAssertEqual(try fetch([server.url("/file/\(names[1])")], limit).records().first?.array("items").first?.string("cache"), "miss",
+                       "the least recently used file was evicted")
+        let full = try fetch([server.url("/file/sign.png")], ["--min-free-bytes", String(Int.max / 2)])
+        XCTAssertEqual(try full.records().first?.errorKind, "disk_full", full.stderr)
+        XCTAssertEqual(full.status, 75)
+    }
+
     /// Six 16000x16000 frames took gg-scenes to 4.6 GB: every decoding stage now refuses pictures over --max-pixels.
     func testPixelBombVideoIsRefusedByEveryDecodingStage() throws {
         let (fetched, peak) = try measured(TestEnv.tool("gg-fetch"), ["--work-dir", work.path, "--allow-local", "--no-cache"],

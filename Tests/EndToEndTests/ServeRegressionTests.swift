@@ -290,4 +290,21 @@ final class ServeRegressionTests: ServeTestCase {
         XCTAssertGreaterThan(payload, 20 << 20, "the answer should be large enough to tell")
         XCTAssertLessThan(peak * 1024, 64 << 20, "gg-serve's peak RSS \(peak) KiB for a \(payload)-byte answer")
     }
+
+    /// The cache was pruned only on demand and nothing told an operator the disk was filling: gg-serve now
+    /// prunes it every --cache-prune-interval and reports both caches and the free space in /metrics.
+    func testServerPrunesTheCacheAndReportsItInMetrics() throws {
+        let serve = try serve(["--cache-prune-interval", "1", "--cache-max-bytes", "1048576"])
+        XCTAssertEqual(try http(serve, "POST", "/process", body: #"{"urls": ["\#(server.url("/file/sign.png"))"], "engine": "sphinx"}"#).status, 200)
+        var metrics = ""
+        for _ in 0..<100 {
+            metrics = try http(serve, "GET", "/metrics").body
+            if metrics.contains(#"gg_cache_entries{cache="media"} 1"#) { break }
+            usleep(200_000)
+        }
+        XCTAssertTrue(metrics.contains(#"gg_cache_entries{cache="media"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains("gg_cache_max_bytes 1048576"), metrics)
+        XCTAssertTrue(metrics.contains("gg_cache_free_bytes "), metrics)
+        XCTAssertTrue(metrics.contains(#"gg_cache_bytes{cache="resolved"} 0"#), metrics)
+    }
 }
