@@ -8,19 +8,21 @@
 #include <sys/types.h>
 #include <microhttpd.h>
 
-/// MHD_start_daemon with the options gg-serve sets (it is variadic): a thread per connection, the given
-/// listening address, a connection limit in all and per client address, an idle timeout, a per-connection
-/// memory limit (which bounds the request header size), a completion callback and a connection callback
-/// (which lets gg-serve hold each request to a deadline that trickled bytes do not reset).
+/// MHD_start_daemon with the options gg-serve sets (it is variadic): a pool of `threads` threads on epoll
+/// (handlers never block: a connection waiting for work is suspended and resumed), the given listening
+/// address, a connection limit in all and per client address, an idle timeout, a per-connection memory
+/// limit (which bounds the request header size), a completion callback and a connection callback (which
+/// lets gg-serve hold each request to a deadline that trickled bytes do not reset).
 static inline struct MHD_Daemon *gg_mhd_start(const struct sockaddr *address, MHD_AccessHandlerCallback handler, void *handler_cls,
                                               MHD_RequestCompletedCallback completed, void *completed_cls,
                                               MHD_NotifyConnectionCallback connected, void *connected_cls,
-                                              unsigned int connection_limit, unsigned int per_ip_limit, unsigned int idle_seconds,
-                                              size_t memory_limit) {
-    unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_POLL;
+                                              unsigned int threads, unsigned int connection_limit, unsigned int per_ip_limit,
+                                              unsigned int idle_seconds, size_t memory_limit) {
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (address->sa_family == AF_INET6) flags |= MHD_USE_IPv6;
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_SOCK_ADDR, address,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads,
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, idle_seconds,

@@ -8,6 +8,14 @@ final class CachedReply: @unchecked Sendable {
 
     init(seconds: Double) { self.seconds = seconds }
 
+    /// The cached reply while it is fresh, without computing.
+    var fresh: Reply? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let cached, Date().timeIntervalSince(cached.at) < seconds else { return nil }
+        return cached.reply
+    }
+
     func reply(_ compute: () -> Reply) -> Reply {
         lock.lock()
         defer { lock.unlock() }

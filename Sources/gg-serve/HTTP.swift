@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// One HTTP request as libmicrohttpd hands it over, its body accumulated up to a limit.
-final class Exchange {
+final class Exchange: @unchecked Sendable {
     let method: String
     let path: String
     let started = Date()
@@ -14,6 +14,14 @@ final class Exchange {
     var bodyTooLarge = false
     var status: Int32 = 0
     var urlCount = 0
+    /// An answer worked out off libmicrohttpd's threads, queued when the handler is called again after resume.
+    var deferred: Reply?
+    /// Whether a slow answer is being worked out for this request.
+    var working = false
+    /// What admission said of a request that waited for a slot: true to run, false for 429.
+    var admitted: Bool?
+    /// The parsed /process body, kept while the request waits for a slot.
+    var process: ProcessBody?
     /// The pipeline run's id, once /process started one: stage diagnostics in the log carry it.
     var requestID: String?
 
@@ -42,17 +50,18 @@ struct Reply: Error {
     }
 }
 
-/// An owned libmicrohttpd daemon: a thread per connection, so a handler may block while its pipeline runs.
+/// An owned libmicrohttpd daemon: a small pool of threads on epoll. Handlers never block; a connection that
+/// waits (for a slot, a slow answer, or results) is suspended and resumed when there is something to do.
 final class HTTPDaemon {
     let pointer: OpaquePointer
 
     init(address: sockaddr_storage, handler: MHD_AccessHandlerCallback, completed: MHD_RequestCompletedCallback,
-         connected: MHD_NotifyConnectionCallback, context: UnsafeMutableRawPointer,
+         connected: MHD_NotifyConnectionCallback, context: UnsafeMutableRawPointer, threads: UInt32,
          connectionLimit: UInt32, perAddressLimit: UInt32, idleSeconds: UInt32, headerBytes: Int) throws {
         var address = address
         let daemon = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                gg_mhd_start($0, handler, context, completed, context, connected, context, connectionLimit, perAddressLimit, idleSeconds, headerBytes)
+                gg_mhd_start($0, handler, context, completed, context, connected, context, threads, connectionLimit, perAddressLimit, idleSeconds, headerBytes)
             }
         }
         guard let daemon else { throw GGError("port_unavailable", "cannot listen: \(String(cString: strerror(errno)))") }

@@ -221,15 +221,13 @@ final class PipelineRun: @unchecked Sendable {
     }
 
     /// The one teardown: every stage's process group killed (their own children go with them) and reaped,
-    /// every descriptor closed, and the work folder removed when asked. Safe to call more than once.
+    /// and the work folder removed when asked. Safe to call more than once. The result pipe then ends, so
+    /// its reader sees the end and closes it; whatever is left is closed when the run goes.
     func end(removeFolder: Bool) {
         lock.lock()
         let first = !ended
         ended = true
         let running = children
-        results?.close()
-        results = nil
-        summaries = nil
         lock.unlock()
         if first {
             let group = DispatchGroup()

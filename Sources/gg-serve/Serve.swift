@@ -51,6 +51,7 @@ enum ServeTool {
             OptionSpec("--insecure-no-token", "listen beyond loopback without a token (refused otherwise)"),
             OptionSpec("--allow-private", "let URLs reach private, loopback and link-local addresses (off: gg-fetch --deny-private)"),
             OptionSpec("--allow-host", value: "HOSTS", "comma-separated HOST, HOST:PORT or HOST:* let through although private (a bare HOST: ports 80 and 443)"),
+            OptionSpec("--threads", value: "N", default: "2", "threads serving HTTP (an epoll pool; waiting connections hold none)"),
             OptionSpec("--max-connections", value: "N", default: "64", "open connections at once"),
             OptionSpec("--max-connections-per-ip", value: "N", default: "8", "open connections at once from one client address"),
             OptionSpec("--request-deadline", value: "S", default: "20", "seconds to send a whole request, head and body (trickling does not extend it)"),
@@ -127,7 +128,7 @@ enum ServeTool {
         do {
             let connections = number("--max-connections", nil, 64, 1...10_000)
             daemon = try HTTPDaemon(address: address, handler: accessHandler, completed: completedHandler, connected: connectionHandler, context: context,
-                                    connectionLimit: UInt32(connections),
+                                    threads: UInt32(number("--threads", nil, 2, 1...64)), connectionLimit: UInt32(connections),
                                     perAddressLimit: UInt32(min(connections, number("--max-connections-per-ip", nil, 8, 1...10_000))),
                                     idleSeconds: UInt32(number("--idle-timeout", nil, 30, 1...86_400)), headerBytes: 64 << 10)
         } catch {

@@ -24,6 +24,8 @@ final class Server: @unchecked Sendable {
     let metrics = Metrics()
     let deadlines: RequestDeadlines
     let readiness = CachedReply(seconds: 10)
+    /// Answers worked out off libmicrohttpd's threads (/ready when stale, the cache endpoints) at once.
+    let slowWork = DispatchSemaphore(value: 4)
     private let lock = NSLock()
     private var runs: [ObjectIdentifier: PipelineRun] = [:]
 
@@ -58,7 +60,35 @@ final class Server: @unchecked Sendable {
             return gg_mhd_yes()
         }
         deadlines.received(connection)
+        if let reply = exchange.deferred {
+            exchange.deferred = nil
+            return finish(exchange, connection, reply)
+        }
+        if exchange.working { return gg_mhd_yes() }
+        if let body = exchange.process { return admitted(exchange, connection, body) }
         return respond(exchange, connection)
+    }
+
+    /// Works `answer` out on a background thread while the connection is suspended, then queues it: the
+    /// handler is called again on resume. At most `slowWork` such answers are worked out at once; past
+    /// that the client is asked to retry.
+    func answerLater(_ exchange: Exchange, _ connection: OpaquePointer, _ answer: @escaping @Sendable () -> Reply) -> MHD_Result {
+        guard slowWork.wait(timeout: .now()) == .success else {
+            var reply = Reply.error(503, "the server is busy with other slow requests; try again shortly")
+            reply.headers.append(("Retry-After", "1"))
+            return finish(exchange, connection, reply)
+        }
+        exchange.working = true
+        MHD_suspend_connection(connection)
+        let resumable = Resumable(connection)
+        DispatchQueue.global().async { [slowWork] in
+            let reply = answer()
+            exchange.deferred = reply
+            exchange.working = false
+            slowWork.signal()
+            resumable.resume()
+        }
+        return gg_mhd_yes()
     }
 
     static let routes: [String: Set<String>] = [
@@ -99,7 +129,8 @@ final class Server: @unchecked Sendable {
         case "GET /health":
             return finish(exchange, connection, .json(200, ["status": "healthy", "service": "gilgamesh"]))
         case "GET /ready":
-            return finish(exchange, connection, readiness.reply { self.ready() })
+            if let fresh = readiness.fresh { return finish(exchange, connection, fresh) }
+            return answerLater(exchange, connection) { self.readiness.reply { self.ready() } }
         case "GET /metrics":
             let counts = admission.counts
             return finish(exchange, connection, Reply(status: 200, body: Data(metrics.text(inFlight: counts.running, queued: counts.waiting,
@@ -108,9 +139,11 @@ final class Server: @unchecked Sendable {
         case "GET /openapi.json":
             return finish(exchange, connection, Reply(status: 200, body: Data(OpenAPI.document.utf8)))
         case "GET /cache/stats":
-            return finish(exchange, connection, cacheStats(connection))
+            let gilgamesh = gg_mhd_query(connection, "format").map { String(cString: $0) } == "gilgamesh"
+            return answerLater(exchange, connection) { self.cacheStats(gilgamesh: gilgamesh) }
         case "POST /cache/clear":
-            return finish(exchange, connection, cacheClear(connection))
+            let hours = gg_mhd_query(connection, "older_than_hours").map { String(cString: $0) }
+            return answerLater(exchange, connection) { self.cacheClear(olderThanHours: hours) }
         default:
             return process(exchange, connection, batch: exchange.path == "/process/batch")
         }
@@ -242,7 +275,30 @@ final class Server: @unchecked Sendable {
         case .success(let parsed): body = parsed
         }
         exchange.urlCount = body.request.urls.count
-        guard admission.enter() else {
+        let resumable = Resumable(connection)
+        let entry = admission.enter(whileLocked: {
+            exchange.process = body
+            MHD_suspend_connection(connection)
+        }, ready: { admitted in
+            exchange.admitted = admitted
+            resumable.resume()
+        })
+        switch entry {
+        case .now:
+            exchange.admitted = true
+            return admitted(exchange, connection, body)
+        case .queued:
+            return gg_mhd_yes()
+        case .full:
+            exchange.admitted = false
+            return admitted(exchange, connection, body)
+        }
+    }
+
+    /// Starts the pipeline of a request admission let in, or answers 429 to one it turned away.
+    func admitted(_ exchange: Exchange, _ connection: OpaquePointer, _ body: ProcessBody) -> MHD_Result {
+        exchange.process = nil
+        guard exchange.admitted == true else {
             var reply = Reply.error(429, "Too many concurrent requests (>\(admission.limit)). Please try again later.")
             reply.headers.append(("Retry-After", String(max(1, Int(admission.wait.rounded(.up))))))
             return finish(exchange, connection, reply)
@@ -259,8 +315,8 @@ final class Server: @unchecked Sendable {
         track(run)
         let streaming = (gg_mhd_header(connection, "Accept").map { String(cString: $0) } ?? "").contains("application/x-ndjson")
         let framer = ResponseFramer(streaming ? .lines : body.single ? .single : body.batch && body.gilgamesh ? .batch : .list)
-        let stream = ResultStream(server: self, run: run, exchange: exchange, body: body, framer: framer, client: gg_mhd_connection_fd(connection))
-        return stream.send(on: connection, contentType: streaming ? "application/x-ndjson" : "application/json")
+        let stream = ResultStream(server: self, run: run, exchange: exchange, body: body, framer: framer, connection: connection)
+        return stream.send(contentType: streaming ? "application/x-ndjson" : "application/json")
     }
 
     /// The one end of a request's run, whatever happened: its stages stopped or reaped, metrics counted,
@@ -353,12 +409,11 @@ final class Server: @unchecked Sendable {
 
     func cacheArguments() -> [String] { settings.fetchCacheArguments }
 
-    func cacheStats(_ connection: OpaquePointer) -> Reply {
+    func cacheStats(gilgamesh: Bool) -> Reply {
         guard let result = try? Subprocess.run("\(settings.bin)/gg-fetch", cacheArguments() + ["--cache-stats"], timeout: 60), result.status == 0,
               let stats = (try? JSONSerialization.jsonObject(with: result.stdout)) as? [String: Any] else {
             return .error(500, "cannot read the cache statistics")
         }
-        let gilgamesh = gg_mhd_query(connection, "format").map { String(cString: $0) } == "gilgamesh"
         if gilgamesh {
             return .json(200, ["total_entries": stats["entries"] ?? 0, "total_size_bytes": stats["bytes"] ?? 0, "oldest_entry": stats["oldest"] ?? NSNull(),
                                "newest_entry": stats["newest"] ?? NSNull(), "ttl_hours": ((stats["ttl_seconds"] as? Double) ?? 0) / 3600])
@@ -366,9 +421,9 @@ final class Server: @unchecked Sendable {
         return .json(200, ["status": "success", "stats": stats])
     }
 
-    func cacheClear(_ connection: OpaquePointer) -> Reply {
+    func cacheClear(olderThanHours: String?) -> Reply {
         var arguments = cacheArguments()
-        if let raw = gg_mhd_query(connection, "older_than_hours").map({ String(cString: $0) }) {
+        if let raw = olderThanHours {
             guard let hours = Double(raw), hours >= 0, hours < 1e6 else { return .error(422, "older_than_hours must be a number of hours", field: "older_than_hours") }
             arguments += ["--cache-prune", "\(hours * 3600)s"]
         } else {
@@ -449,30 +504,50 @@ struct ResponseFramer {
     }
 }
 
-/// A /process answer sent as the results arrive, with memory bounded by a chunk whatever their size.
+/// A connection to resume from another thread, at most once per suspension and never after it is gone.
+final class Resumable: @unchecked Sendable {
+    private let connection: OpaquePointer
+
+    init(_ connection: OpaquePointer) { self.connection = connection }
+
+    func resume() { MHD_resume_connection(connection) }
+}
+
+/// A /process answer sent as the results arrive, with memory bounded whatever their size: a pump thread
+/// reads the results into a buffer of at most `capacity` bytes; libmicrohttpd's reader callback takes from it
+/// and suspends the connection while it is empty; the pump resumes it when there is more.
 final class ResultStream: @unchecked Sendable {
+    static let capacity = 1 << 20
+
     let server: Server
     let run: PipelineRun
     let exchange: Exchange
     let body: ProcessBody
-    let client: Int32
+    let connection: OpaquePointer
+    private let client: Int32
     private var framer: ResponseFramer
-    private var pending = [UInt8]()
+    private let condition = NSCondition()
+    private var buffer = [UInt8]()
     private var offset = 0
     private var summaries = [ResultSummary]()
-    private var started = false
     private var ended = false
+    private var gone = false
+    private var closed = false
+    private var suspended = false
+    private var delivered = false
 
-    init(server: Server, run: PipelineRun, exchange: Exchange, body: ProcessBody, framer: ResponseFramer, client: Int32) {
+    init(server: Server, run: PipelineRun, exchange: Exchange, body: ProcessBody, framer: ResponseFramer, connection: OpaquePointer) {
         self.server = server
         self.run = run
         self.exchange = exchange
         self.body = body
         self.framer = framer
-        self.client = client
+        self.connection = connection
+        client = gg_mhd_connection_fd(connection)
     }
 
-    func send(on connection: OpaquePointer, contentType: String) -> MHD_Result {
+    func send(contentType: String) -> MHD_Result {
+        buffer = framer.start()
         let context = Unmanaged.passRetained(self).toOpaque()
         guard let response = MHD_create_response_from_callback(gg_mhd_size_unknown(), 1 << 15, streamReader, context, streamFree) else {
             Unmanaged<ResultStream>.fromOpaque(context).release()
@@ -482,41 +557,78 @@ final class ResultStream: @unchecked Sendable {
         defer { MHD_destroy_response(response) }
         _ = MHD_add_response_header(response, "Content-Type", contentType)
         exchange.status = 200
+        Thread.detachNewThread { [self] in pump() }
         return MHD_queue_response(connection, 200, response)
     }
 
-    func read(into buffer: UnsafeMutablePointer<CChar>, max: Int) -> Int {
-        if !started {
-            started = true
-            pending = framer.start()
-        }
-        while offset == pending.count {
-            if ended { return gg_mhd_end_of_stream() }
-            offset = 0
-            switch run.next(client: client) {
+    /// Reads the run's results into the buffer until they end, the client goes or the answer is closed.
+    private func pump() {
+        while true {
+            let event = run.next(client: client)
+            condition.lock()
+            switch event {
             case .begin(_, let summary):
                 if let summary { summaries.append(summary) }
-                pending = framer.begin(summary)
+                buffer += framer.begin(summary)
             case .bytes(let bytes):
-                pending = framer.bytes(bytes)
+                buffer += framer.bytes(bytes)
             case .endOfResult:
-                pending = framer.endOfResult()
+                buffer += framer.endOfResult()
             case .end:
+                buffer += framer.end()
                 ended = true
-                pending = framer.end()
             case .clientGone:
-                return gg_mhd_end_with_error()
+                gone = true
             }
+            wake()
+            while !closed && !ended && !gone && buffer.count - offset > ResultStream.capacity { condition.wait() }
+            let done = closed || ended || gone
+            condition.unlock()
+            if done { return }
         }
-        let count = min(max, pending.count - offset)
-        pending.withUnsafeBufferPointer { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+    }
+
+    /// Resumes the connection if the reader suspended it; called with the lock held, never once closed.
+    private func wake() {
+        if suspended && !closed {
+            suspended = false
+            MHD_resume_connection(connection)
+        }
+        condition.signal()
+    }
+
+    /// libmicrohttpd's reader callback (on one of its threads): never blocks.
+    func read(into destination: UnsafeMutablePointer<CChar>, max: Int) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        if offset == buffer.count {
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 2 * ResultStream.capacity)
+            offset = 0
+            if gone { return gg_mhd_end_with_error() }
+            if ended {
+                delivered = true
+                return gg_mhd_end_of_stream()
+            }
+            suspended = true
+            MHD_suspend_connection(connection)
+            return 0
+        }
+        let count = min(max, buffer.count - offset)
+        buffer.withUnsafeBufferPointer { UnsafeMutableRawPointer(destination).copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
         offset += count
+        condition.signal()
         return count
     }
 
     /// libmicrohttpd is done with the answer: sent whole, or cut short by the client or an error.
     func close() {
-        server.end(run, exchange, body, summaries: summaries, answered: ended && offset == pending.count)
+        condition.lock()
+        closed = true
+        let answered = delivered
+        let collected = summaries
+        condition.signal()
+        condition.unlock()
+        DispatchQueue.global().async { [self] in server.end(run, exchange, body, summaries: collected, answered: answered) }
     }
 }
 

@@ -307,4 +307,42 @@ final class ServeRegressionTests: ServeTestCase {
         XCTAssertTrue(metrics.contains("gg_cache_free_bytes "), metrics)
         XCTAssertTrue(metrics.contains(#"gg_cache_bytes{cache="resolved"} 0"#), metrics)
     }
+
+    /// A thread per connection: idle and waiting connections each held a thread. The pool serves them all
+    /// with a fixed number, and a request queued for a slot waits without one, then runs.
+    func testIdleAndQueuedConnectionsHoldNoThreads() throws {
+        let serve = try serve(["--threads", "2", "--max-concurrent", "1", "--queue", "4"])
+        XCTAssertEqual(try http(serve, "GET", "/health").status, 200)
+        let threads = { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(serve.process.processIdentifier)/task")) ?? []).count }
+        let before = threads()
+        let answers = try client(serve, """
+        import json, socket, sys, threading, time, urllib.request
+        port = int(sys.argv[1])
+        idle = []
+        for host in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]:
+            for _ in range(8):
+                s = socket.socket()
+                s.bind((host, 0))
+                s.connect(("127.0.0.1", port))
+                idle.append(s)
+        def post(url, out):
+            body = json.dumps({"urls": [url], "engine": "sphinx"}).encode()
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/process", data=body, headers={"Content-Type": "application/json"})
+            out.append(json.load(urllib.request.urlopen(request, timeout=120))["results"][0]["status"])
+        results = [[], []]
+        first = threading.Thread(target=post, args=(sys.argv[2], results[0]))
+        first.start()
+        time.sleep(0.5)
+        second = threading.Thread(target=post, args=(sys.argv[3], results[1]))
+        second.start()
+        time.sleep(1)
+        print(len(idle), open(f"/proc/{sys.argv[4]}/status").read().split("Threads:")[1].split()[0], flush=True)
+        first.join(); second.join()
+        print(results[0][0], results[1][0])
+        """, [server.url("/slow/3000/sign.png"), server.url("/file/sign.png"), String(serve.process.processIdentifier)])
+        let lines = answers.lines
+        XCTAssertEqual(lines.last, "success success", answers.stderr)
+        let during = Int(lines.first?.split(separator: " ").last ?? "") ?? 0
+        XCTAssertLessThanOrEqual(during, before + 6, "32 idle connections and a queued request took threads: \(before) -> \(during)")
+    }
 }
