@@ -22,6 +22,8 @@ final class Exchange: @unchecked Sendable {
     var admitted: Bool?
     /// The parsed /process body, kept while the request waits for a slot.
     var process: ProcessBody?
+    /// A stream whose status was decided while the connection was suspended: sent on resume.
+    var stream: ResultStream?
     /// The pipeline run's id, once /process started one: stage diagnostics in the log carry it.
     var requestID: String?
 

@@ -151,6 +151,11 @@ final class PipelineRun: @unchecked Sendable {
         case end
         /// `client` (a socket) hung up while waiting.
         case clientGone
+
+        var isEnd: Bool {
+            if case .end = self { return true }
+            return false
+        }
     }
 
     private var pending: [Event] = []

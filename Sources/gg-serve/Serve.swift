@@ -35,13 +35,13 @@ enum ServeTool {
             OptionSpec("--bin", value: "DIR", default: "the folder gg-serve is in", "folder holding the gg-* stage executables"),
             OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or $TMPDIR/gg-serve-UID", "work root (created 0700; refused when another user owns it or others may write to it); a folder per request"),
             OptionSpec("--cache-dir", value: "DIR", default: "$GG_CACHE_DIR; none: nothing is cached", "gg-fetch URL cache"),
-            OptionSpec("--cache-ttl", value: "S", default: "604800 (7 days)", "seconds a cached download stays fresh"),
+            OptionSpec("--cache-ttl", value: "S", default: "$CACHE_TTL_HOURS hours or 604800 (7 days)", "seconds a cached download stays fresh"),
             OptionSpec("--cache-max-bytes", value: "BYTES", default: "$GG_CACHE_MAX_BYTES or 21474836480 (20 GiB)", "most bytes of media the cache keeps (least recently used evicted)"),
             OptionSpec("--cache-prune-interval", value: "S", default: "600", "how often expired and least recently used entries are removed and the cache measured for /metrics"),
             OptionSpec("--max-concurrent", value: "N", default: "$MAX_CONCURRENT_REQUESTS or 4", "requests whose pipelines run at once"),
             OptionSpec("--queue", value: "N", default: "$GG_QUEUE or 16", "requests that may wait for a slot; more get 429"),
-            OptionSpec("--queue-timeout", value: "S", default: "30", "longest wait for a slot before 429"),
-            OptionSpec("--timeout", value: "S", default: "$REQUEST_TIMEOUT_SECONDS or 300", "seconds per URL in each stage; a URL over it is a 'timeout' result"),
+            OptionSpec("--queue-timeout", value: "S", default: "$REQUEST_TIMEOUT_SECONDS or 30", "longest wait for a slot before 429 (the old service's REQUEST_TIMEOUT_SECONDS)"),
+            OptionSpec("--timeout", value: "S", default: "$GG_URL_TIMEOUT_SECONDS or 300", "seconds per URL in each stage; a URL over it is a 'timeout' result"),
             OptionSpec("--jobs", value: "N", default: "2", "records each stage processes at once"),
             OptionSpec("--max-body", value: "BYTES", default: "1048576", "largest request body; larger is 413"),
             OptionSpec("--max-urls", value: "N", default: "100", "most URLs in one request"),
@@ -57,6 +57,10 @@ enum ServeTool {
             OptionSpec("--request-deadline", value: "S", default: "20", "seconds to send a whole request, head and body (trickling does not extend it)"),
             OptionSpec("--idle-timeout", value: "S", default: "30", "seconds a connection may stay idle (slow clients lose it)"),
             OptionSpec("--log", value: "FORMAT", default: "text", "access log on stderr: text or json"),
+            OptionSpec("--format", value: "SHAPE", default: "$GG_FORMAT or gg", "answer shape for requests that do not ask: gg, or gilgamesh (the old service's, for its clients)"),
+            OptionSpec("--gilgamesh-api", value: "N", default: "$GG_GILGAMESH_API or 2", "the old API version whose /cache/stats shape gilgamesh answers use: 1 (unwrapped) or 2 ({status, stats})"),
+            OptionSpec("--cors-origin", value: "ORIGINS", default: "$GG_CORS_ORIGINS; * with --format gilgamesh, else none", "comma-separated origins browsers may read answers from, or *"),
+            OptionSpec("--keep-ttl", value: "S", default: "3600", "how long folders of requests with cleanup_temp false are kept (POST /cleanup removes them at once)"),
         ],
         isStage: false,
         libraries: { _ in ["libmicrohttpd \(String(cString: MHD_get_version()))"] })
@@ -104,21 +108,28 @@ enum ServeTool {
         }
         let settings = PipelineSettings(
             bin: bin, workRoot: workRoot, cacheDir: value("--cache-dir", "GG_CACHE_DIR").map { URL(fileURLWithPath: $0) },
-            timeout: number("--timeout", "REQUEST_TIMEOUT_SECONDS", 300, 0...604_800),
+            timeout: number("--timeout", "GG_URL_TIMEOUT_SECONDS", 300, 0...604_800),
             jobs: Int(number("--jobs", nil, 2, 1...64)),
             denyPrivate: !options.flag("--allow-private"), allowHosts: options.string("--allow-host"),
             maxResponseBytes: Int(number("--max-response-bytes", nil, 1_073_741_824, 4096...1_099_511_627_776)),
-            cacheTTL: number("--cache-ttl", nil, 604_800, 1...315_360_000),
+            cacheTTL: options.string("--cache-ttl") != nil || env["CACHE_TTL_HOURS"] == nil ? number("--cache-ttl", nil, 604_800, 1...315_360_000)
+                : number("--cache-ttl", "CACHE_TTL_HOURS", 168, 0.001...87_600) * 3600,
             cacheMaxBytes: Int(number("--cache-max-bytes", "GG_CACHE_MAX_BYTES", 21_474_836_480, 1_048_576...1e15)))
         let server = Server(
             settings: settings,
             admission: Admission(limit: Int(number("--max-concurrent", "MAX_CONCURRENT_REQUESTS", 4, 1...256)),
                                  queue: Int(number("--queue", "GG_QUEUE", 16, 0...10_000)),
-                                 wait: number("--queue-timeout", nil, 30, 0...3600)),
+                                 wait: number("--queue-timeout", "REQUEST_TIMEOUT_SECONDS", 30, 0...3600)),
             maxBody: Int(number("--max-body", nil, 1_048_576, 2...1_073_741_824)),
             maxURLs: Int(number("--max-urls", nil, 100, 1...10_000)),
             token: token, jsonLog: options.choice("--log", default: "text", from: ["text", "json"]) == "json",
             requestDeadline: number("--request-deadline", nil, 20, 1...3600))
+        let format = options.string("--format") ?? env["GG_FORMAT"] ?? "gg"
+        guard ["gg", "gilgamesh"].contains(format) else { ParsedOptions.usage(info.name, "option '--format' needs gg or gilgamesh, not '\(format)'") }
+        let origins = (options.string("--cors-origin") ?? env["GG_CORS_ORIGINS"] ?? (format == "gilgamesh" ? "*" : ""))
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        server.compatibility = Compatibility(format: format, apiVersion: Int(number("--gilgamesh-api", "GG_GILGAMESH_API", 2, 1...2)), corsOrigins: origins)
+        server.startSweeper(keepTTL: number("--keep-ttl", nil, 3600, 1...31_536_000))
         if settings.cacheDir != nil {
             CacheKeeper(settings: settings, interval: number("--cache-prune-interval", nil, 600, 1...86_400), metrics: server.metrics,
                         log: { server.stageLog($0, request: "cache") }).start()

@@ -21,6 +21,8 @@ final class Server: @unchecked Sendable {
     let maxURLs: Int
     let token: String?
     let jsonLog: Bool
+    /// What old clients get without asking: the answer shape and the old API version (/cache/stats' shape).
+    var compatibility = Compatibility()
     let metrics = Metrics()
     let deadlines: RequestDeadlines
     let readiness = CachedReply(seconds: 10)
@@ -62,9 +64,14 @@ final class Server: @unchecked Sendable {
         deadlines.received(connection)
         if let reply = exchange.deferred {
             exchange.deferred = nil
+            exchange.stream = nil
             return finish(exchange, connection, reply)
         }
         if exchange.working { return gg_mhd_yes() }
+        if let stream = exchange.stream {
+            exchange.stream = nil
+            return stream.send(contentType: "application/json")
+        }
         if let body = exchange.process { return admitted(exchange, connection, body) }
         return respond(exchange, connection)
     }
@@ -93,7 +100,7 @@ final class Server: @unchecked Sendable {
 
     static let routes: [String: Set<String>] = [
         "/health": ["GET"], "/ready": ["GET"], "/metrics": ["GET"], "/openapi.json": ["GET"], "/cache/stats": ["GET"],
-        "/cache/clear": ["POST"], "/process": ["POST"], "/process/batch": ["POST"],
+        "/cache/clear": ["POST"], "/process": ["POST"], "/process/batch": ["POST"], "/cleanup": ["POST"],
     ]
 
     /// What the request head alone already decides, before any of the body is read: ambiguous framing,
@@ -104,6 +111,7 @@ final class Server: @unchecked Sendable {
             return .error(400, "ambiguous request framing: more than one Content-Length, or Content-Length with Transfer-Encoding")
         }
         guard let methods = Server.routes[exchange.path] else { return .error(404, "no such endpoint: \(Server.printable(exchange.path))") }
+        if exchange.method == "OPTIONS" { return compatibility.preflight(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }, methods: methods) }
         guard methods.contains(exchange.method) else { return .error(405, "\(Server.printable(exchange.method)) is not allowed on \(exchange.path)") }
         if let token, !["/health", "/ready"].contains(exchange.path),
            !Server.authorized(gg_mhd_header(connection, "Authorization").map { String(cString: $0) }, token: token) {
@@ -139,8 +147,13 @@ final class Server: @unchecked Sendable {
         case "GET /openapi.json":
             return finish(exchange, connection, Reply(status: 200, body: Data(OpenAPI.document.utf8)))
         case "GET /cache/stats":
-            let gilgamesh = gg_mhd_query(connection, "format").map { String(cString: $0) } == "gilgamesh"
+            let gilgamesh = format(connection) == "gilgamesh"
             return answerLater(exchange, connection) { self.cacheStats(gilgamesh: gilgamesh) }
+        case "POST /cleanup":
+            let query = gg_mhd_query(connection, "clear_cache").map { String(cString: $0).lowercased() }
+            let body = (try? JSONSerialization.jsonObject(with: exchange.body)) as? [String: Any] ?? [:]
+            let clearCache = ["true", "1", "yes"].contains(query ?? "") || [body["clear_cache"], body["clear_cache_data"]].contains { $0.flatMap(JSONValue.bool) == true }
+            return answerLater(exchange, connection) { self.cleanup(clearCache: clearCache) }
         case "POST /cache/clear":
             let hours = gg_mhd_query(connection, "older_than_hours").map { String(cString: $0) }
             return answerLater(exchange, connection) { self.cacheClear(olderThanHours: hours) }
@@ -151,6 +164,8 @@ final class Server: @unchecked Sendable {
 
     /// Sends `reply`, counts it and writes the access-log line.
     func finish(_ exchange: Exchange, _ connection: OpaquePointer, _ reply: Reply) -> MHD_Result {
+        var reply = reply
+        reply.headers += compatibility.corsHeaders(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) })
         exchange.status = reply.status
         metrics.request(Server.routes[exchange.path] == nil ? "other" : exchange.path, reply.status)
         log(exchange)
@@ -208,64 +223,82 @@ final class Server: @unchecked Sendable {
 
     // MARK: /process
 
+    /// The answer format a request asked for (`?format=` or the body's `format`), else the server's default.
+    func format(_ connection: OpaquePointer, body: [String: Any]? = nil) -> String {
+        (body?["format"] as? String) ?? gg_mhd_query(connection, "format").map { String(cString: $0) } ?? compatibility.format
+    }
+
+    /// A refused request in the format's shape: gg's `{status, detail, field}`, or FastAPI's 422 with a
+    /// list of `{loc, msg, type}` for the old service's validation errors.
+    static func invalid(_ status: Int32, _ message: String, field: String?, gilgamesh: Bool, type: String = "value_error") -> Reply {
+        guard gilgamesh, status == 422 || status == 400 else { return .error(status, message, field: field) }
+        let location: [Any] = ["body"] + (field.map { [$0.hasPrefix("urls[") ? "urls" : $0] } ?? [])
+        return .json(422, ["detail": [["loc": location, "msg": message, "type": type]]])
+    }
+
     func parse(_ exchange: Exchange, _ connection: OpaquePointer, batch: Bool) -> Swift.Result<ProcessBody, Reply> {
-        let queryFormat = gg_mhd_query(connection, "format").map { String(cString: $0) }
         guard let object = try? JSONSerialization.jsonObject(with: exchange.body) as? [String: Any] else {
-            return .failure(.error(400, "the body must be a JSON object"))
+            return .failure(Server.invalid(400, "the body must be a JSON object", field: nil, gilgamesh: format(connection) == "gilgamesh",
+                                           type: "value_error.jsondecode"))
         }
-        let format = (object["format"] as? String) ?? queryFormat ?? "gg"
+        let format = self.format(connection, body: object)
         guard ["gg", "gilgamesh"].contains(format) else { return .failure(.error(422, "format must be gg or gilgamesh", field: "format")) }
+        let gilgamesh = format == "gilgamesh"
         var urls: [String]
         var single = false
         if let list = object["urls"] {
             guard let strings = list as? [Any], strings.allSatisfy({ $0 is String }) else {
-                return .failure(.error(422, "urls must be a list of URL strings", field: "urls"))
+                return .failure(Server.invalid(422, "urls must be a list of URL strings", field: "urls", gilgamesh: gilgamesh))
             }
             urls = strings as! [String]
         } else if let one = object["url"], !batch {
-            guard let text = one as? String else { return .failure(.error(422, "url must be a string", field: "url")) }
+            guard let text = one as? String else { return .failure(Server.invalid(422, "url must be a string", field: "url", gilgamesh: gilgamesh)) }
             urls = [text]
             single = true
         } else {
-            return .failure(.error(400, "the body needs urls: [...]", field: "urls"))
+            return .failure(gilgamesh ? Server.invalid(422, "field required", field: batch ? "urls" : "url", gilgamesh: true, type: "value_error.missing")
+                : .error(400, "the body needs urls: [...]", field: "urls"))
         }
         if urls.isEmpty {
-            return .failure(format == "gilgamesh" ? .json(400, ["detail": ["status": "error", "error": "No URLs provided"]])
+            return .failure(gilgamesh ? .json(400, ["detail": ["status": "error", "error": "No URLs provided"]])
                 : .error(400, "No URLs provided", field: "urls"))
         }
         guard urls.count <= maxURLs else { return .failure(.error(413, "more than --max-urls \(maxURLs) URLs", field: "urls")) }
         for (index, url) in urls.enumerated() {
-            if let problem = Server.urlProblem(url) { return .failure(.error(422, problem, field: single ? "url" : "urls[\(index)]")) }
+            if let problem = Server.urlProblem(url) {
+                return .failure(Server.invalid(422, problem, field: single ? "url" : "urls[\(index)]", gilgamesh: gilgamesh))
+            }
         }
         var request = PipelineRequest(urls: urls)
+        request.base64 = gilgamesh
         for (key, target) in [("encode_base64", \PipelineRequest.base64), ("cleanup_temp", \PipelineRequest.cleanup)] {
             guard let value = object[key], !(value is NSNull) else { continue }
             guard let flag = JSONValue.bool(value) else {
-                return .failure(.error(422, "\(key) must be true or false", field: key))
+                return .failure(Server.invalid(422, "\(key) must be true or false", field: key, gilgamesh: gilgamesh))
             }
             request[keyPath: target] = flag
         }
         if let value = object["threshold"], !(value is NSNull) {
             guard let number = JSONValue.number(value), (0...1).contains(number) else {
-                return .failure(.error(422, "threshold must be a number from 0 to 1 (ffmpeg's scene score scale)", field: "threshold"))
+                return .failure(Server.invalid(422, "threshold must be a number from 0 to 1 (ffmpeg's scene score scale)", field: "threshold", gilgamesh: gilgamesh))
             }
             request.threshold = number
         }
         if let value = object["engine"], !(value is NSNull) {
             guard let name = value as? String, ["auto", "whisper", "sphinx"].contains(name) else {
-                return .failure(.error(422, "engine must be auto, whisper or sphinx", field: "engine"))
+                return .failure(Server.invalid(422, "engine must be auto, whisper or sphinx", field: "engine", gilgamesh: gilgamesh))
             }
             request.engine = name
         }
         if let value = object["language"], !(value is NSNull) {
             guard let code = value as? String, code == "auto" || (2...3).contains(code.utf8.count) && code.utf8.allSatisfy({ (97...122).contains($0) }) else {
-                return .failure(.error(422, "language must be a language code such as en, or auto", field: "language"))
+                return .failure(Server.invalid(422, "language must be a language code such as en, or auto", field: "language", gilgamesh: gilgamesh))
             }
             request.language = code
         }
-        request.clips = request.base64 && format == "gilgamesh"
-        request.shape = format == "gilgamesh" ? (batch ? "gilgamesh-batch" : "gilgamesh") : "gg"
-        return .success(ProcessBody(request: request, single: single, batch: batch, gilgamesh: format == "gilgamesh"))
+        request.clips = request.base64 && gilgamesh
+        request.shape = gilgamesh ? (batch ? "gilgamesh-batch" : "gilgamesh") : "gg"
+        return .success(ProcessBody(request: request, single: single, batch: batch, gilgamesh: gilgamesh))
     }
 
     func process(_ exchange: Exchange, _ connection: OpaquePointer, batch: Bool) -> MHD_Result {
@@ -306,22 +339,34 @@ final class Server: @unchecked Sendable {
         let run: PipelineRun
         do {
             run = try PipelineRun(body.request, settings: settings, log: { [weak self] request, line in self?.stageLog(line, request: request) })
-            exchange.requestID = run.id
-            try run.start()
         } catch {
             admission.leave()
             return finish(exchange, connection, .error(503, "cannot start the pipeline: \((error as? GGError)?.message ?? "\(error)")"))
         }
+        exchange.requestID = run.id
         track(run)
+        do {
+            try run.start()
+        } catch {
+            untrack(run)
+            admission.leave()
+            return finish(exchange, connection, .error(503, "cannot start the pipeline: \((error as? GGError)?.message ?? "\(error)")"))
+        }
         let streaming = (gg_mhd_header(connection, "Accept").map { String(cString: $0) } ?? "").contains("application/x-ndjson")
         let framer = ResponseFramer(streaming ? .lines : body.single ? .single : body.batch && body.gilgamesh ? .batch : .list)
-        let stream = ResultStream(server: self, run: run, exchange: exchange, body: body, framer: framer, connection: connection)
+        let deferHead = body.single && body.gilgamesh && !streaming
+        let stream = ResultStream(server: self, run: run, exchange: exchange, body: body, framer: framer, connection: connection, deferHead: deferHead)
+        if deferHead {
+            exchange.stream = stream
+            stream.startDeferred()
+            return gg_mhd_yes()
+        }
         return stream.send(contentType: streaming ? "application/x-ndjson" : "application/json")
     }
 
     /// The one end of a request's run, whatever happened: its stages stopped or reaped, metrics counted,
     /// its folder removed (unless the client asked to keep it and got its answer), its slot freed.
-    func end(_ run: PipelineRun, _ exchange: Exchange, _ body: ProcessBody, summaries: [ResultSummary], answered: Bool) {
+    func end(_ run: PipelineRun, _ exchange: Exchange, _ body: ProcessBody, summaries: [ResultSummary], answered: Bool, account: Bool = true) {
         if answered {
             for (stage, _, seconds) in run.finish() { metrics.stage(stage, seconds: seconds) }
             for summary in summaries {
@@ -332,6 +377,7 @@ final class Server: @unchecked Sendable {
         run.end(removeFolder: !answered || body.request.cleanup)
         untrack(run)
         admission.leave()
+        guard account else { return }
         exchange.status = answered ? 200 : 499
         metrics.request(exchange.path, exchange.status)
         log(exchange)
@@ -415,10 +461,53 @@ final class Server: @unchecked Sendable {
             return .error(500, "cannot read the cache statistics")
         }
         if gilgamesh {
+            let old: [String: Any] = ["total_entries": stats["entries"] ?? 0, "total_size_bytes": stats["bytes"] ?? 0, "oldest_entry": stats["oldest"] ?? NSNull(),
+                                      "newest_entry": stats["newest"] ?? NSNull(), "ttl_hours": ((stats["ttl_seconds"] as? Double) ?? 0) / 3600]
+            if compatibility.apiVersion == 2 { return .json(200, ["status": "success", "stats": old]) }
             return .json(200, ["total_entries": stats["entries"] ?? 0, "total_size_bytes": stats["bytes"] ?? 0, "oldest_entry": stats["oldest"] ?? NSNull(),
                                "newest_entry": stats["newest"] ?? NSNull(), "ttl_hours": ((stats["ttl_seconds"] as? Double) ?? 0) / 3600])
         }
         return .json(200, ["status": "success", "stats": stats])
+    }
+
+    /// POST /cleanup: removes the work folders that requests kept (cleanup_temp false) and no request is
+    /// using, and with `clearCache` every cache entry too.
+    func cleanup(clearCache: Bool) -> Reply {
+        let removed = sweepKeptFolders(olderThan: 0)
+        var cleared = false
+        if clearCache {
+            let reply = cacheClear(olderThanHours: nil)
+            cleared = reply.status == 200
+        }
+        return .json(200, ["status": "success", "message": "removed \(removed) kept work folders" + (clearCache ? (cleared ? " and cleared the cache" : "; the cache could not be cleared") : ""),
+                           "removed_folders": removed, "cache_cleared": cleared])
+    }
+
+    /// Removes kept request folders older than `keepTTL` seconds, every minute or so, while gg-serve runs.
+    func startSweeper(keepTTL: Double) {
+        Thread.detachNewThread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: min(60, max(1, keepTTL / 2)))
+                sweepKeptFolders(olderThan: keepTTL)
+            }
+        }
+    }
+
+    /// Removes the request folders under the work root that no running request uses and that are older
+    /// than `age` seconds; returns how many.
+    @discardableResult
+    func sweepKeptFolders(olderThan age: Double) -> Int {
+        lock.lock()
+        let busy = Set(runs.values.map { $0.folder.lastPathComponent })
+        lock.unlock()
+        var removed = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: settings.workRoot.path)) ?? [] where name.hasPrefix("request-") && !busy.contains(name) {
+            let path = settings.workRoot.appendingPathComponent(name).path
+            var info = stat()
+            guard lstat(path, &info) == 0, Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) >= age else { continue }
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed += 1 }
+        }
+        return removed
     }
 
     func cacheClear(olderThanHours: String?) -> Reply {
@@ -535,19 +624,44 @@ final class ResultStream: @unchecked Sendable {
     private var closed = false
     private var suspended = false
     private var delivered = false
+    /// The status waits for the first result (the old API's single URL: 200, or 400/500 for a failure).
+    private var headPending: Bool
+    private var failedSummary: ResultSummary?
+    private var failedLine = [UInt8]()
+    private var pumping = false
 
-    init(server: Server, run: PipelineRun, exchange: Exchange, body: ProcessBody, framer: ResponseFramer, connection: OpaquePointer) {
+    init(server: Server, run: PipelineRun, exchange: Exchange, body: ProcessBody, framer: ResponseFramer, connection: OpaquePointer,
+         deferHead: Bool = false) {
         self.server = server
         self.run = run
         self.exchange = exchange
         self.body = body
         self.framer = framer
         self.connection = connection
+        headPending = deferHead
         client = gg_mhd_connection_fd(connection)
+        buffer = self.framer.start()
+    }
+
+    /// Suspends the connection (from the access handler) until the first result says which status to
+    /// answer with; the pump then resumes it with either a deferred error reply or this stream to send.
+    func startDeferred() {
+        condition.lock()
+        suspended = true
+        MHD_suspend_connection(connection)
+        condition.unlock()
+        startPump()
+    }
+
+    private func startPump() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !pumping else { return }
+        pumping = true
+        Thread.detachNewThread { [self] in pump() }
     }
 
     func send(contentType: String) -> MHD_Result {
-        buffer = framer.start()
         let context = Unmanaged.passRetained(self).toOpaque()
         guard let response = MHD_create_response_from_callback(gg_mhd_size_unknown(), 1 << 15, streamReader, context, streamFree) else {
             Unmanaged<ResultStream>.fromOpaque(context).release()
@@ -556,8 +670,11 @@ final class ResultStream: @unchecked Sendable {
         }
         defer { MHD_destroy_response(response) }
         _ = MHD_add_response_header(response, "Content-Type", contentType)
+        for (name, value) in server.compatibility.corsHeaders(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }) {
+            _ = MHD_add_response_header(response, name, value)
+        }
         exchange.status = 200
-        Thread.detachNewThread { [self] in pump() }
+        startPump()
         return MHD_queue_response(connection, 200, response)
     }
 
@@ -569,16 +686,37 @@ final class ResultStream: @unchecked Sendable {
             switch event {
             case .begin(_, let summary):
                 if let summary { summaries.append(summary) }
-                buffer += framer.begin(summary)
+                if headPending && summary?.status == "error" {
+                    failedSummary = summary
+                } else {
+                    headPending = false
+                    buffer += framer.begin(summary)
+                }
+            case .bytes(let bytes) where failedSummary != nil:
+                if failedLine.count < ResponseFramer.maxHeldEntry { failedLine += bytes }
             case .bytes(let bytes):
                 buffer += framer.bytes(bytes)
+            case .endOfResult where failedSummary != nil:
+                let object = (try? JSONSerialization.jsonObject(with: Data(failedLine))) as? [String: Any]
+                exchange.deferred = Compatibility.singleFailure(kind: failedSummary?.kind, message: object?["error"] as? String ?? "processing failed")
+                failedSummary = nil
+                headPending = false
+                ended = true
+                let collected = summaries
+                wake()
+                condition.unlock()
+                while case let event = run.next(client: -1), !(event.isEnd) {}
+                server.end(run, exchange, body, summaries: collected, answered: true, account: false)
+                return
             case .endOfResult:
                 buffer += framer.endOfResult()
             case .end:
+                headPending = false
                 buffer += framer.end()
                 ended = true
             case .clientGone:
                 gone = true
+                headPending = false
             }
             wake()
             while !closed && !ended && !gone && buffer.count - offset > ResultStream.capacity { condition.wait() }
@@ -590,7 +728,7 @@ final class ResultStream: @unchecked Sendable {
 
     /// Resumes the connection if the reader suspended it; called with the lock held, never once closed.
     private func wake() {
-        if suspended && !closed {
+        if suspended && !closed && !headPending {
             suspended = false
             MHD_resume_connection(connection)
         }
