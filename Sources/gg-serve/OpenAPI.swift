@@ -5,7 +5,7 @@ enum OpenAPI {
 {
   "openapi": "3.1.0",
   "info": {"title": "gg-serve", "version": "0.1.0",
-           "description": "The gg pipeline (fetch, scenes, OCR, transcript) over HTTP; a drop-in for the Gilgamesh service with ?format=gilgamesh."},
+           "description": "The gg pipeline (fetch, scenes, OCR, transcript) over HTTP; a drop-in for the Gilgamesh service with ?format=gilgamesh or gg-serve --format gilgamesh. Every endpoint answers CORS preflights (OPTIONS, 204) without a token; the allowed origins are --cors-origin's."},
   "servers": [{"url": "http://127.0.0.1:8500"}],
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -15,7 +15,7 @@ enum OpenAPI {
         "properties": {
           "urls": {"type": "array", "items": {"type": "string", "format": "uri"}, "minItems": 1},
           "url": {"type": "string", "format": "uri", "description": "one URL (the old single-URL body); the answer has result instead of results"},
-          "encode_base64": {"type": ["boolean", "null"], "default": false},
+          "encode_base64": {"type": ["boolean", "null"], "description": "per-scene clips as base64; default false in gg's format, true in the old one"},
           "cleanup_temp": {"type": ["boolean", "null"], "default": true},
           "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1, "description": "scene cut threshold on ffmpeg's scene score scale (0-1), passed to gg-scenes --threshold"},
           "engine": {"enum": ["auto", "whisper", "sphinx", null]},
@@ -60,6 +60,68 @@ enum OpenAPI {
         "type": "object", "required": ["status", "removed"],
         "properties": {"status": {"enum": ["success", "error"]}, "message": {"type": "string"}, "removed": {"type": "integer"}, "detail": {"type": "string"}}
       },
+      "GilgameshResult": {
+        "description": "A result in the old service's shape; a failed URL is {status: error, error, url}",
+        "anyOf": [
+          {"type": "object", "required": ["status", "error", "url"], "additionalProperties": false,
+           "properties": {"status": {"const": "error"}, "error": {"type": "string"}, "url": {"type": "string"}}},
+          {"type": "object", "required": ["url", "title", "description", "tags"], "additionalProperties": false,
+           "properties": {
+             "url": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+             "tags": {"type": "array", "items": {"type": "string"}},
+             "videos": {"type": "array", "items": {"type": "object", "required": ["id", "scenes", "transcript"], "additionalProperties": false,
+               "properties": {
+                 "id": {"type": "string"},
+                 "scenes": {"type": "array", "items": {"type": "object", "required": ["start", "end", "text", "confidence"], "additionalProperties": false,
+                   "properties": {"start": {"type": "number"}, "end": {"type": ["number", "null"]}, "text": {"type": "string"},
+                                  "confidence": {"type": "number", "minimum": 0, "maximum": 1}, "video": {"type": ["string", "null"]}}}},
+                 "transcript": {"type": "array", "items": {"type": "object", "required": ["start", "end", "text"], "additionalProperties": false,
+                   "properties": {"start": {"type": "number"}, "end": {"type": "number"}, "text": {"type": "string"}}}}}}},
+             "images": {"type": "array", "items": {"type": "object", "required": ["text"], "additionalProperties": false,
+               "properties": {"text": {"type": "string"}}}}}}
+        ]
+      },
+      "GilgameshResults": {
+        "type": "object", "required": ["status", "results"], "additionalProperties": false,
+        "properties": {"status": {"const": "success"}, "results": {"type": "array", "items": {"$ref": "#/components/schemas/GilgameshResult"}}}
+      },
+      "GilgameshSingle": {
+        "type": "object", "required": ["status", "result"], "additionalProperties": false,
+        "properties": {"status": {"const": "success"}, "result": {"$ref": "#/components/schemas/GilgameshResult"}}
+      },
+      "GilgameshBatch": {
+        "type": "object", "required": ["status", "results", "errors"], "additionalProperties": false,
+        "properties": {"status": {"const": "success"},
+                       "results": {"type": "array", "items": {"type": "object", "required": ["status", "url", "result"], "additionalProperties": false,
+                                   "properties": {"status": {"const": "success"}, "url": {"type": "string"}, "result": {"$ref": "#/components/schemas/GilgameshResult"}}}},
+                       "errors": {"type": "array", "items": {"type": "object", "required": ["status", "url", "detail"], "additionalProperties": false,
+                                  "properties": {"status": {"const": "error"}, "url": {"type": "string"}, "detail": {"type": "string"}}}}}
+      },
+      "OldDetail": {
+        "description": "The old service's error: {detail: message}, or for no URLs {detail: {status: error, error}}",
+        "type": "object", "required": ["detail"],
+        "properties": {"detail": {"anyOf": [{"type": "string"},
+                                            {"type": "object", "required": ["status", "error"], "properties": {"status": {"const": "error"}, "error": {"type": "string"}}}]}}
+      },
+      "ValidationError": {
+        "description": "The old service's (FastAPI's) 422: what was wrong, and where in the body",
+        "type": "object", "required": ["detail"],
+        "properties": {"detail": {"type": "array", "items": {"type": "object", "required": ["loc", "msg", "type"],
+                                  "properties": {"loc": {"type": "array", "items": {"type": ["string", "integer"]}}, "msg": {"type": "string"}, "type": {"type": "string"}}}}}
+      },
+      "OldCacheStats": {
+        "type": "object", "required": ["total_entries", "total_size_bytes", "ttl_hours"],
+        "properties": {"total_entries": {"type": "integer"}, "total_size_bytes": {"type": "integer"}, "oldest_entry": {"type": ["string", "null"]},
+                       "newest_entry": {"type": ["string", "null"]}, "ttl_hours": {"type": "number"}}
+      },
+      "OldCacheStatsV2": {
+        "type": "object", "required": ["status", "stats"],
+        "properties": {"status": {"const": "success"}, "stats": {"$ref": "#/components/schemas/OldCacheStats"}}
+      },
+      "Cleanup": {
+        "type": "object", "required": ["status", "message", "cache_cleared"],
+        "properties": {"status": {"const": "success"}, "message": {"type": "string"}, "removed_folders": {"type": "integer"}, "cache_cleared": {"type": "boolean"}}
+      },
       "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "healthy"}, "service": {"type": "string"}}},
       "Ready": {
         "type": "object", "required": ["status", "checks"],
@@ -86,37 +148,64 @@ enum OpenAPI {
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProcessRequest"}}}},
         "responses": {
           "200": {"description": "results (with Accept: application/x-ndjson, one result line per URL, streamed)",
-                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProcessResponse"}},
-                              "application/x-ndjson": {"schema": {"$ref": "#/components/schemas/Result"}}}},
-          "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
-          "413": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"},
-          "429": {"$ref": "#/components/responses/TooMany"}
+                  "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/ProcessResponse"},
+                                                                        {"$ref": "#/components/schemas/GilgameshResults"},
+                                                                        {"$ref": "#/components/schemas/GilgameshSingle"}]}},
+                              "application/x-ndjson": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Result"},
+                                                                            {"$ref": "#/components/schemas/GilgameshResult"}]}}}},
+          "400": {"description": "gg: a JSON error; the old format: no URLs, or (one url) an unsupported URL",
+                  "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/OldDetail"}]}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
+          "422": {"description": "a field is wrong: gg's error naming it, or the old format's list",
+                  "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/ValidationError"}]}}}},
+          "429": {"$ref": "#/components/responses/TooMany"},
+          "500": {"description": "the old format, one url: processing failed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OldDetail"}}}}
         }
-      }
+      },
+      "options": {"summary": "CORS preflight", "security": [], "responses": {"204": {"description": "the methods, and the CORS headers for an allowed origin"}}}
     },
     "/process/batch": {
       "post": {
-        "summary": "The old batch endpoint: the same as /process for urls",
+        "summary": "The old batch endpoint: the same as /process for urls; the old format splits results and errors",
         "parameters": [{"$ref": "#/components/parameters/format"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProcessRequest"}}}},
         "responses": {
-          "200": {"description": "results", "content": {"application/json": {"schema": {"type": "object"}}}},
-          "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
-          "413": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"},
+          "200": {"description": "results",
+                  "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/ProcessResponse"}, {"$ref": "#/components/schemas/GilgameshBatch"}]}}}},
+          "400": {"description": "no URLs", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/OldDetail"}]}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
+          "422": {"description": "a field is wrong",
+                  "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/ValidationError"}]}}}},
           "429": {"$ref": "#/components/responses/TooMany"}
         }
       }
     },
+    "/cleanup": {
+      "post": {"summary": "Remove the work folders requests kept (cleanup_temp false), and with clear_cache the cache",
+               "parameters": [{"name": "clear_cache", "in": "query", "required": false, "schema": {"type": "boolean"}}],
+               "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object",
+                               "properties": {"clear_cache": {"type": "boolean"}, "clear_cache_data": {"type": "boolean"}}}}}},
+               "responses": {"200": {"description": "done", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Cleanup"}}}},
+                             "401": {"$ref": "#/components/responses/Error"}}}
+    },
     "/cache/stats": {
-      "get": {"summary": "gg-fetch's cache statistics", "parameters": [{"$ref": "#/components/parameters/format"}],
-              "responses": {"200": {"description": "statistics", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CacheStats"}}}},
-                            "401": {"$ref": "#/components/responses/Error"}}}
+      "get": {"summary": "gg-fetch's cache statistics (the old format: unwrapped with --gilgamesh-api 1, {status, stats} with 2)",
+              "parameters": [{"$ref": "#/components/parameters/format"}],
+              "responses": {"200": {"description": "statistics",
+                                    "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/CacheStats"},
+                                                                                          {"$ref": "#/components/schemas/OldCacheStats"},
+                                                                                          {"$ref": "#/components/schemas/OldCacheStatsV2"}]}}}},
+                            "401": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}
     },
     "/cache/clear": {
       "post": {"summary": "Remove cache entries (all, or older than older_than_hours)",
                "parameters": [{"name": "older_than_hours", "in": "query", "required": false, "schema": {"type": "number", "minimum": 0}}],
                "responses": {"200": {"description": "removed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CacheClear"}}}},
-                             "401": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}
+                             "401": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"},
+                             "500": {"description": "entries could not be removed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CacheClear"}}}},
+                             "503": {"$ref": "#/components/responses/Error"}}}
     },
     "/health": {
       "get": {"summary": "Liveness", "security": [],
@@ -130,6 +219,10 @@ enum OpenAPI {
     "/metrics": {
       "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}},
                                                              "401": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/docs": {
+      "get": {"summary": "This description as a page a person can read (self-contained HTML)", "security": [],
+              "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}
     },
     "/openapi.json": {
       "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},

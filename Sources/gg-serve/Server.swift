@@ -100,7 +100,7 @@ final class Server: @unchecked Sendable {
 
     static let routes: [String: Set<String>] = [
         "/health": ["GET"], "/ready": ["GET"], "/metrics": ["GET"], "/openapi.json": ["GET"], "/cache/stats": ["GET"],
-        "/cache/clear": ["POST"], "/process": ["POST"], "/process/batch": ["POST"], "/cleanup": ["POST"],
+        "/cache/clear": ["POST"], "/process": ["POST"], "/process/batch": ["POST"], "/cleanup": ["POST"], "/docs": ["GET"],
     ]
 
     /// What the request head alone already decides, before any of the body is read: ambiguous framing,
@@ -113,7 +113,7 @@ final class Server: @unchecked Sendable {
         guard let methods = Server.routes[exchange.path] else { return .error(404, "no such endpoint: \(Server.printable(exchange.path))") }
         if exchange.method == "OPTIONS" { return compatibility.preflight(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }, methods: methods) }
         guard methods.contains(exchange.method) else { return .error(405, "\(Server.printable(exchange.method)) is not allowed on \(exchange.path)") }
-        if let token, !["/health", "/ready"].contains(exchange.path),
+        if let token, !["/health", "/ready", "/docs"].contains(exchange.path),
            !Server.authorized(gg_mhd_header(connection, "Authorization").map { String(cString: $0) }, token: token) {
             var reply = Reply.error(401, "a bearer token is required: Authorization: Bearer <token>")
             reply.headers.append(("WWW-Authenticate", "Bearer"))
@@ -144,6 +144,8 @@ final class Server: @unchecked Sendable {
             return finish(exchange, connection, Reply(status: 200, body: Data(metrics.text(inFlight: counts.running, queued: counts.waiting,
                                                                                            deadlinesMissed: deadlines.expired).utf8),
                                                       contentType: "text/plain; version=0.0.4"))
+        case "GET /docs":
+            return finish(exchange, connection, Reply(status: 200, body: Data(DocsPage.html.utf8), contentType: "text/html; charset=utf-8"))
         case "GET /openapi.json":
             return finish(exchange, connection, Reply(status: 200, body: Data(OpenAPI.document.utf8)))
         case "GET /cache/stats":

@@ -154,4 +154,62 @@ final class CompatTests: ServeTestCase {
         XCTAssertTrue(health.headers.contains("Access-Control-Allow-Origin: https://app.example"), health.headers)
         XCTAssertFalse(try http(allowed, "GET", "/health", headers: ["Origin: https://evil.example"]).headers.lowercased().contains("access-control-allow-origin"))
     }
+
+    /// Every answer of every endpoint, in both formats, is one the OpenAPI document describes (path, method,
+    /// status, content type and schema); the /docs page is self-contained.
+    func testEveryAnswerOfEveryEndpointValidatesAgainstTheOpenAPIDocument() throws {
+        let document = dir.appendingPathComponent("openapi.json")
+        func validate(_ serve: ServeProcess, _ method: String, _ path: String, body: String? = nil, headers: [String] = [],
+                      file: StaticString = #filePath, line: UInt = #line) throws -> HTTPAnswer {
+            let answer = try http(serve, method, path, body: body, headers: headers)
+            let type = answer.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
+                .map { $0.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces).split(separator: ";").first.map(String.init) ?? "" } ?? ""
+            let route = String(path.split(separator: "?").first ?? "")
+            let result = try runProcess("/usr/bin/env", ["python3", TestEnv.repo.appendingPathComponent("Tests/Support/openapi_check.py").path, document.path,
+                                                         "--answer", route, method, String(answer.status), type], stdin: answer.body)
+            XCTAssertEqual(result.status, 0, "\(method) \(path) \(answer.status) \(type): \(result.stderr) \(answer.body.prefix(300))", file: file, line: line)
+            return answer
+        }
+        for format in ["gg", "gilgamesh"] {
+            let serve = try self.serve(["--format", format, "--max-concurrent", "1", "--queue", "0"])
+            if !FileManager.default.fileExists(atPath: document.path) {
+                try http(serve, "GET", "/openapi.json").body.write(to: document, atomically: true, encoding: .utf8)
+            }
+            let good = server.url("/file/sign.png"), bad = server.url("/status/404")
+            _ = try validate(serve, "POST", "/process", body: #"{"urls": ["\#(good)", "\#(bad)"], "engine": "sphinx"}"#)
+            _ = try validate(serve, "POST", "/process", body: #"{"url": "\#(good)", "engine": "sphinx"}"#)
+            _ = try validate(serve, "POST", "/process", body: #"{"url": "\#(bad)"}"#)
+            _ = try validate(serve, "POST", "/process", body: #"{"url": "\#(server.url("/html"))"}"#)
+            _ = try validate(serve, "POST", "/process", body: #"{"urls": ["\#(good)"], "engine": "sphinx"}"#, headers: ["Accept: application/x-ndjson"])
+            for refused in ["not json", "{}", #"{"urls": []}"#, #"{"urls": [3]}"#, #"{"urls": ["file:///etc/passwd"]}"#, #"{"urls": ["\#(good)"], "threshold": 7}"#] {
+                _ = try validate(serve, "POST", "/process", body: refused)
+                _ = try validate(serve, "POST", "/process/batch", body: refused)
+            }
+            _ = try validate(serve, "POST", "/process/batch", body: #"{"urls": ["\#(good)", "\#(bad)"], "engine": "sphinx"}"#)
+            _ = try validate(serve, "GET", "/cache/stats")
+            _ = try validate(serve, "POST", "/cache/clear?older_than_hours=1")
+            _ = try validate(serve, "POST", "/cache/clear?older_than_hours=soon")
+            _ = try validate(serve, "POST", "/cache/clear")
+            _ = try validate(serve, "POST", "/cleanup?clear_cache=true")
+            _ = try validate(serve, "GET", "/health")
+            _ = try validate(serve, "GET", "/ready")
+            _ = try validate(serve, "GET", "/metrics")
+            _ = try validate(serve, "GET", "/openapi.json")
+            _ = try validate(serve, "OPTIONS", "/process", headers: ["Origin: https://app.example"])
+            let docs = try validate(serve, "GET", "/docs")
+            XCTAssertTrue(docs.body.contains("/process/batch") && docs.body.contains("GilgameshBatch"), "the page lists endpoints and schemas")
+            XCTAssertFalse(docs.body.contains("<script") || docs.body.contains("https://"), "the page is self-contained")
+            let slow = Process()
+            slow.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            slow.arguments = ["-s", "-o", "/dev/null", serve.url + "/process", "-d", #"{"urls": ["\#(server.url("/slow/2000/sign.png"))"], "engine": "sphinx"}"#]
+            try slow.run()
+            usleep(800_000)
+            _ = try validate(serve, "POST", "/process", body: #"{"urls": ["\#(good)"]}"#)
+            slow.waitUntilExit()
+        }
+        let locked = try serve(environment: ["GG_API_TOKEN": "s3cret"])
+        _ = try validate(locked, "GET", "/metrics")
+        _ = try validate(locked, "POST", "/process", body: #"{"urls": ["\#(server.url("/file/sign.png"))"]}"#)
+        _ = try validate(locked, "GET", "/docs")
+    }
 }
