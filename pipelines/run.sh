@@ -12,6 +12,8 @@ options:
   --work-dir DIR       work root for media and keyframes (default: a new folder under $TMPDIR, removed
                        after the run with --cleanup); two runs on one work root are refused
   --cache-dir DIR      gg-fetch URL cache (default: gg-fetch's)
+  --result-cache DIR   with --cleanup, a cache of final results: a URL processed before with the same stage
+                       options is answered from it ("result_cache": "hit"); gg-serve keeps one in CACHE/results
   --jobs N             records processed at once in each stage
   --timeout S          seconds allowed per record in each stage
   --threshold X        gg-scenes cut threshold, 0-1 (ffmpeg's scene score scale; the old service's 0.22 means the same)
@@ -44,7 +46,7 @@ the only failures are worth retrying (timeouts, network).
 HELP
 }
 here="$(cd "$(dirname "$0")/.." && pwd)"
-work="" cleanup=false show_version=false progress_forced=false quiet=false
+work="" result_cache="" cleanup=false show_version=false progress_forced=false quiet=false
 common=(--keep-going) timed=() fetch=() local=(--allow-local) scenes=() ocr=() transcribe=() assemble=() bin="${GG_BIN:-}" input=""
 for stage in fetch scenes ocr transcribe assemble; do
   variable="GG_$(echo "$stage" | tr a-z A-Z)_OPTS"
@@ -68,6 +70,7 @@ while [ $# -gt 0 ]; do
     --jobs) common+=("$1" "$2"); shift 2 ;;
     --timeout) timed+=("$1" "$2"); shift 2 ;;
     --cache-dir) fetch+=("$1" "$2"); shift 2 ;;
+    --result-cache) result_cache="$2"; shift 2 ;;
     --threshold|--detector) scenes+=("$1" "$2"); shift 2 ;;
     --clips) scenes+=("$1"); shift ;;
     --lang) ocr+=("$1" "$2"); shift 2 ;;
@@ -97,6 +100,18 @@ if $show_version; then
   exit 0
 fi
 [ -n "$input" ] || { usage >&2; exit 64; }
+if [ -n "$result_cache" ]; then
+  if $cleanup; then
+    # The options of the stages after gg-fetch are part of each result's key (gg-fetch and gg-assemble
+    # leave out those that do not change a result, and sort the rest).
+    result_options="${scenes[*]} ${ocr[*]} ${transcribe[*]}"
+    case " ${assemble[*]} " in *" --base64 "*) result_options+=" --base64" ;; esac
+    fetch+=(--result-cache "$result_cache" --result-options "$result_options")
+    assemble+=(--result-cache "$result_cache" --result-options "$result_options")
+  else
+    echo "run.sh: warning: --result-cache is used with --cleanup only (a kept work folder's files would not match a cached result); ignored" >&2
+  fi
+fi
 if [ "$input" != "-" ] && [ ! -r "$input" ]; then echo "run.sh: error: cannot read $input" >&2; exit 66; fi
 own_work=false
 if [ -z "$work" ]; then

@@ -33,6 +33,9 @@ public struct CacheStats: Codable, Sendable, Equatable {
     /// The resolved-page cache beside the media cache: its entries and bytes.
     public var resolvedEntries: Int?
     public var resolvedBytes: Int?
+    /// The result cache (`--result-cache`), when one is named: its entries and bytes.
+    public var resultEntries: Int?
+    public var resultBytes: Int?
 }
 
 /// A URL-keyed file cache with a time to live. Objects are written to a temporary name
@@ -251,7 +254,8 @@ public final class MediaCache: Sendable {
     }
 
     /// Removes entries created more than `age` seconds ago or dated in the future, and temporary files
-    /// no download has touched for an hour (or dated in the future).
+    /// no download has touched for an hour (or dated in the future). An object whose metadata is not written
+    /// yet is left alone for an hour: it is being stored (data first, then metadata).
     @discardableResult
     public func prune(olderThan age: Double, now: Double = Date().timeIntervalSince1970) -> Removal {
         remove(where: { created in !isFresh(created ?? 0, now: now, ttl: age) }, now: now)
@@ -266,6 +270,10 @@ public final class MediaCache: Sendable {
     private func remove(where expired: (Double?) -> Bool, now: Double) -> Removal {
         var result = Removal()
         for (key, entry) in allEntries() where expired(entry?.created) {
+            if entry == nil {
+                var info = stat()
+                if stat(dataURL(key).path, &info) == 0, Double(info.st_mtim.tv_sec) > now - 3600 { continue }
+            }
             if removeEntry(key) { result.removed += 1 } else { result.failed.append("\(key): \(String(cString: strerror(errno)))") }
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tempDir.path)) ?? [] {

@@ -17,6 +17,9 @@ public struct Record: Codable, Sendable, Equatable {
     public var items: [Item]?
     public var warnings: [String]?
     public var error: StageFailure?
+    /// A final result gg-fetch found in the result cache, placed in the work root: the stages pass the
+    /// record on untouched and gg-assemble answers with that result.
+    public var cachedResult: String?
 
     public init(id: String? = nil, url: String? = nil, kind: String? = nil, items: [Item]? = nil, error: StageFailure? = nil) {
         self.id = id
@@ -213,7 +216,7 @@ public struct StageFailure: Codable, Sendable, Equatable, Error {
 extension Record {
     /// Every file the record names: its items' media, keyframes and clips.
     public var files: [String] {
-        (items ?? []).flatMap { item in [item.path] + (item.scenes ?? []).flatMap { [$0.keyframe, $0.clip ?? ""] } }.filter { !$0.isEmpty }
+        ((items ?? []).flatMap { item in [item.path] + (item.scenes ?? []).flatMap { [$0.keyframe, $0.clip ?? ""] } } + [cachedResult ?? ""]).filter { !$0.isEmpty }
     }
 }
 
@@ -259,5 +262,39 @@ public struct ResultSummary: Codable, Sendable {
         self.status = status
         self.kind = kind
         self.cache = cache
+    }
+}
+
+/// The cache of final results (`--result-cache`): a URL's assembled result, keyed by the URL and a
+/// fingerprint of everything else that changes it: gg's version, the whisper model, and the options of
+/// the stages after gg-fetch, which whoever runs the pipeline (run.sh, gg-serve) hands to gg-fetch (which
+/// looks results up) and gg-assemble (which stores them) as `--result-options`. Options that do not change
+/// a result (work folder, jobs, timeouts, verbosity, cleanup, the answer's shape) are left out and the
+/// rest sorted, so run.sh and gg-serve agree on a key when they run the stages alike.
+public enum ResultCache {
+    /// The cache key of `url` under `fingerprint`.
+    public static func key(url: String, fingerprint: String) -> String { "result:\(fingerprint)\n\(url)" }
+
+    static let ignored: Set<String> = ["--work-dir", "--keep-going", "--jobs", "--timeout", "--progress", "-v", "--verbose", "-q", "--quiet",
+                                       "--cleanup", "--summary", "--max-output-bytes", "--format", "--array", "--first-line", "--allow-root"]
+
+    /// The fingerprint of stage options `options` (split at white space) in `environment`.
+    public static func fingerprint(options: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        var groups = [[String]]()
+        for token in options.split(whereSeparator: \.isWhitespace).map(String.init) {
+            if token.hasPrefix("-") || groups.isEmpty { groups.append([token]) } else { groups[groups.count - 1].append(token) }
+        }
+        let kept = groups.filter { !ignored.contains($0[0]) }.map { $0.joined(separator: " ") }.sorted()
+        var model = environment["GG_WHISPER_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? InstallLocator.find(".whisper", markers: ["lib", "models"], variable: "GG_WHISPER_HOME", shareName: "whisper", environment: environment)
+                .map { $0 + "/models/ggml-tiny.en-q8_0.bin" } ?? ""
+        var info = stat()
+        if !model.isEmpty, stat(model, &info) == 0 { model += " \(info.st_size) \(info.st_mtim.tv_sec)" }
+        return SHA256.hex(Array((["gg \(ToolInfo.version)", "model \(model)"] + kept).joined(separator: "\n").utf8))
+    }
+
+    /// The result cache in `folder`, with a TTL and a byte limit.
+    public static func open(_ folder: String, ttl: Double, maxBytes: Int?) -> MediaCache {
+        MediaCache(root: URL(fileURLWithPath: folder), ttl: ttl, maxBytes: maxBytes)
     }
 }

@@ -193,7 +193,7 @@ public final class StageRunner: @unchecked Sendable {
     }
 
     /// Runs `process` over every input record and exits with the run's status. Records that
-    /// already carry an error pass through untouched.
+    /// already carry an error, or a cached final result, pass through untouched.
     public func run(_ process: @escaping @Sendable (Record, StageContext) throws -> Record) -> Never {
         let stage = tool.stage
         runTransform(passErrors: true, process, failed: { record, failure in
@@ -248,7 +248,7 @@ public final class StageRunner: @unchecked Sendable {
                 sequence += 1
                 switch decode(line, number: number) {
                 case .success(let record):
-                    if passErrors, record.error != nil, let text = line.text {
+                    if passErrors, record.error != nil || record.cachedResult != nil, let text = line.text {
                         window.wait()
                         ProgressLine.shared.started(seq, label: StageRunner.progressLabel(record))
                         complete(seq, Finished(line: text, failures: [], carried: [], location: location))

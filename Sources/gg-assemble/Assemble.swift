@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The final description of one input URL.
-struct ServiceResult: Encodable, Sendable {
+struct ServiceResult: Codable, Sendable {
     var id: String?
     var url: String?
     var status: String
@@ -22,6 +22,8 @@ struct ServiceResult: Encodable, Sendable {
     var audio: [AudioResult] = []
     var warnings: [String]?
     var error: StageFailure?
+    /// "hit" when the result came from the result cache instead of the pipeline.
+    var resultCache: String?
 }
 
 extension ServiceResult {
@@ -33,7 +35,7 @@ extension ServiceResult {
 }
 
 /// A video item in the final result.
-struct VideoResult: Encodable, Sendable {
+struct VideoResult: Codable, Sendable {
     var index: Int
     var duration: Double?
     var width: Int?
@@ -46,7 +48,7 @@ struct VideoResult: Encodable, Sendable {
 }
 
 /// An audio-only item in the final result.
-struct AudioResult: Encodable, Sendable {
+struct AudioResult: Codable, Sendable {
     var index: Int
     var duration: Double?
     var transcript: Transcript?
@@ -55,7 +57,7 @@ struct AudioResult: Encodable, Sendable {
 }
 
 /// A scene in the final result.
-struct SceneResult: Encodable, Sendable {
+struct SceneResult: Codable, Sendable {
     var index: Int
     var start: Double
     var end: Double
@@ -71,7 +73,7 @@ struct SceneResult: Encodable, Sendable {
 }
 
 /// An image item in the final result.
-struct ImageResult: Encodable, Sendable {
+struct ImageResult: Codable, Sendable {
     var index: Int
     var text: String?
     var confidence: Double?
@@ -108,6 +110,9 @@ enum AssembleTool {
             OptionSpec("--format", value: "SHAPE", default: "gg", "each result's shape: gg, gilgamesh (the old service's) or gilgamesh-batch (an entry of its /process/batch answer)"),
             OptionSpec("--summary", value: "FILE", "append a small line per result ({status, kind, cache}) to FILE before writing the result (gg-serve reads it)"),
             OptionSpec("--max-output-bytes", value: "N", "the most bytes of results in all; a result that would pass it becomes an output_too_large error"),
+            OptionSpec("--result-cache", value: "DIR", "store each successful result (with --cleanup) in the result cache gg-fetch looks results up in"),
+            OptionSpec("--result-options", value: "TEXT", "the stage options gg-fetch was given with --result-options (part of the key)"),
+            OptionSpec("--result-ttl", value: "AGE", default: "24h", "how long a stored result stays fresh"),
             OptionSpec("--join", value: "FILE", "records of a parallel branch (the Makefile's gg-transcribe beside gg-scenes | gg-ocr), line for line the same records as the input: their transcripts, errors and warnings are joined in"),
         ],
         takesTimeout: false,
@@ -116,8 +121,12 @@ enum AssembleTool {
     static func main() -> Never {
         let runner = StageRunner(tool: info)
         runner.arrayOutput = runner.options.flag("--array")
-        let assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir,
+        var assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir,
                                   readableRoots: runner.readableRoots)
+        if let folder = runner.options.string("--result-cache") {
+            assembler.results = (ResultCache.open(folder, ttl: runner.options.duration("--result-ttl", default: 86400), maxBytes: 4 << 30),
+                                 ResultCache.fingerprint(options: runner.options.string("--result-options") ?? ""))
+        }
         let branch = runner.options.string("--join").map { JoinedBranch(path: $0, tool: info.name) }
         let shape = ResultShape(rawValue: runner.options.choice("--format", default: "gg", from: ["gg", "gilgamesh", "gilgamesh-batch"]))!
         if runner.options.string("--max-output-bytes") != nil {
@@ -131,8 +140,9 @@ enum AssembleTool {
             handle.seekToEndOfFile()
             runner.summaryHandle = handle
         }
+        let finalAssembler = assembler
         runner.runTransform(passErrors: false, { record, context in
-            AssembledResult(result: try assembler.assemble(try branch?.join(record, at: context.sequence) ?? record, context), shape: shape)
+            AssembledResult(result: try finalAssembler.assemble(try branch?.join(record, at: context.sequence) ?? record, context), shape: shape)
         }, failed: { record, failure in
             var result = Assembler.header(record)
             result.status = "error"
@@ -183,6 +193,8 @@ struct Assembler: Sendable {
     let cleanup: Bool
     let workRoot: URL
     let readableRoots: [String]
+    /// The result cache and the fingerprint its keys carry, when results are cached.
+    var results: (cache: MediaCache, fingerprint: String)?
 
     static func header(_ record: Record) -> ServiceResult {
         ServiceResult(id: record.id, url: record.url, status: "success", kind: record.kind, title: record.title, description: record.description,
@@ -190,6 +202,33 @@ struct Assembler: Sendable {
     }
 
     func assemble(_ input: Record, _ context: StageContext) throws -> ServiceResult {
+        if let file = input.cachedResult { return try cached(file, of: input) }
+        var result = try assembleFresh(input, context)
+        if let results, cleanup, result.status == "success", let url = input.url, result.warnings?.contains(where: { $0.hasPrefix("cleanup") }) != true {
+            result.url = url
+            if let data = try? RecordJSON.encoder().encode(result) {
+                try? results.cache.storeData(ResultCache.key(url: url, fingerprint: results.fingerprint), data: data, contentType: "application/json")
+            }
+        }
+        return result
+    }
+
+    /// The result gg-fetch found in the result cache, marked as a hit.
+    private func cached(_ file: String, of record: Record) throws -> ServiceResult {
+        let path = try WorkRoot(workRoot, readable: readableRoots).confine(file)
+        guard let data = FileManager.default.contents(atPath: path) else { throw GGError("io", "cannot read the cached result \(path)") }
+        var result = try RecordJSON.decoder().decode(ServiceResult.self, from: data)
+        result.id = record.id
+        result.url = record.url
+        result.resultCache = "hit"
+        if cleanup {
+            let outcome = removeWorkFiles(of: record)
+            if !outcome.failed.isEmpty { result.warnings = (result.warnings ?? []) + outcome.failed.map { "cleanup failed: \($0)" } }
+        }
+        return result
+    }
+
+    private func assembleFresh(_ input: Record, _ context: StageContext) throws -> ServiceResult {
         var record = input
         let root = WorkRoot(workRoot, readable: readableRoots)
         for index in (record.items ?? []).indices where record.items![index].error == nil {

@@ -23,7 +23,8 @@ struct AssembledResult: Encodable, Sendable {
 
     /// A small line gg-serve reads before the result itself (`--summary`): status, error kind, cache use.
     var summary: String {
-        let caches = result.videos.compactMap(\.cache) + result.images.compactMap(\.cache) + result.audio.compactMap(\.cache)
+        let caches = result.resultCache == "hit" ? ["result-hit"]
+            : result.videos.compactMap(\.cache) + result.images.compactMap(\.cache) + result.audio.compactMap(\.cache)
         return RecordJSON.encodeLine(ResultSummary(status: result.status, kind: result.error?.kind, cache: caches))
     }
 }

@@ -35,6 +35,9 @@ enum FetchTool {
             OptionSpec("--cache-stats", "print cache entries, bytes, oldest, newest and ttl as JSON, then exit"),
             OptionSpec("--cache-clear", "remove every cache entry, then exit"),
             OptionSpec("--cache-prune", value: "AGE", "remove cache entries older than AGE and the least recently used past --cache-max-bytes, then exit"),
+            OptionSpec("--result-cache", value: "DIR", "the cache of final results: a URL found there (under --result-key) skips the pipeline; gg-assemble stores them"),
+            OptionSpec("--result-options", value: "TEXT", "the options of the stages after gg-fetch, part of each result's cache key (run.sh and gg-serve pass them)"),
+            OptionSpec("--result-ttl", value: "AGE", default: "24h", "how long a cached result stays fresh"),
             OptionSpec("--cache-max-bytes", value: "N", default: "$GG_CACHE_MAX_BYTES or 20 GiB", "most bytes of media the cache keeps; storing past it evicts the least recently used"),
             OptionSpec("--min-free-bytes", value: "N", default: "1 GiB", "free space to leave on the cache's disk: a download evicts old entries first, else fails 'disk_full' (retry later)"),
             OptionSpec("--allow-local", "accept local paths (absolute, or relative to the working folder) and file:// URLs as input"),
@@ -82,7 +85,7 @@ enum FetchTool {
             : ProcessInfo.processInfo.environment["GG_CACHE_MAX_BYTES"].flatMap { Int($0) }.map { max(1 << 20, $0) } ?? 20 << 30
         let cache = MediaCache(root: cacheRoot, ttl: options.duration("--cache-ttl", default: 7 * 86400), maxBytes: maxBytes)
         let resolved = MediaCache(root: cacheRoot.appendingPathComponent("resolved"), ttl: options.duration("--resolve-ttl", default: 3600))
-        if runCacheCommand(options, [cache, resolved]) { exit(ExitCode.ok.rawValue) }
+        if runCacheCommand(options, [cache, resolved] + (resultCache(options).map { [$0] } ?? [])) { exit(ExitCode.ok.rawValue) }
         let addresses: AddressPolicy
         do {
             addresses = try AddressPolicy(denyPrivate: options.flag("--deny-private"), allowHosts: options.string("--allow-host"))
@@ -105,7 +108,8 @@ enum FetchTool {
             resolvedCache: options.flag("--no-cache") ? nil : resolved,
             resolvers: resolvers(options, addresses: addresses),
             allowLocal: options.flag("--allow-local"),
-            minFreeBytes: options.int("--min-free-bytes", default: 1 << 30, min: 0, max: Int.max))
+            minFreeBytes: options.int("--min-free-bytes", default: 1 << 30, min: 0, max: Int.max),
+            results: resultCache(options).map { ($0, ResultCache.fingerprint(options: options.string("--result-options") ?? "")) })
         runner.keepGoing = true
         runner.skipsComments = true
         let copies = options.string("--copy-lines").map { Set($0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }) }
@@ -122,7 +126,12 @@ enum FetchTool {
         runner.run { record, context in try fetcher.fetch(record, context) }
     }
 
-    /// Runs --cache-stats (of the media cache), --cache-clear or --cache-prune (of media and resolved pages).
+    /// The result cache `--result-cache` names, if any.
+    static func resultCache(_ options: ParsedOptions) -> MediaCache? {
+        options.string("--result-cache").map { ResultCache.open($0, ttl: options.duration("--result-ttl", default: 86400), maxBytes: 4 << 30) }
+    }
+
+    /// Runs --cache-stats (of the media cache), --cache-clear or --cache-prune (of media, resolved pages and results).
     private static func runCacheCommand(_ options: ParsedOptions, _ caches: [MediaCache]) -> Bool {
         let commands = ["--cache-stats", "--cache-clear"].filter { options.flag($0) } + (options.string("--cache-prune") != nil ? ["--cache-prune"] : [])
         if commands.count > 1 { ParsedOptions.usage(info.name, "\(commands.joined(separator: " and ")) cannot be combined; run them one at a time") }
@@ -131,9 +140,16 @@ enum FetchTool {
             var stats = caches[0].stats()
             let resolved = caches[1].stats()
             (stats.resolvedEntries, stats.resolvedBytes) = (resolved.entries, resolved.bytes)
+            if caches.count > 2 {
+                let results = caches[2].stats()
+                (stats.resultEntries, stats.resultBytes) = (results.entries, results.bytes)
+            }
             output = RecordJSON.encodeLine(stats)
         } else if options.flag("--cache-clear") || options.string("--cache-prune") != nil {
-            var removals = caches.map { options.flag("--cache-clear") ? $0.clear() : $0.prune(olderThan: options.duration("--cache-prune", default: 0)) }
+            let age = options.duration("--cache-prune", default: 0)
+            var removals = caches.enumerated().map { index, cache in
+                options.flag("--cache-clear") ? cache.clear() : cache.prune(olderThan: index == 2 ? min(age, cache.ttl) : age)
+            }
             if let limit = caches[0].maxBytes, options.string("--cache-prune") != nil { removals.append(caches[0].trim(to: limit)) }
             let removal = MediaCache.Removal(removed: removals.map(\.removed).reduce(0, +), failed: removals.flatMap(\.failed))
             output = "{\"removed\":\(removal.removed),\"failed\":\(removal.failed.count)}"
@@ -176,6 +192,8 @@ struct Fetcher: Sendable {
     let allowLocal: Bool
     /// Free space a download must leave on the cache's disk.
     var minFreeBytes = 1 << 30
+    /// The result cache and the fingerprint its keys carry, when results are cached.
+    var results: (cache: MediaCache, fingerprint: String)?
 
     func fetch(_ input: Record, _ context: StageContext) throws -> Record {
         guard let url = input.url?.trimmingCharacters(in: .whitespaces), !url.isEmpty else {
@@ -184,6 +202,17 @@ struct Fetcher: Sendable {
         var record = input
         record.url = url
         record.id = input.id ?? Record.id(for: url)
+        if let results, let data = results.cache.lookupData(ResultCache.key(url: url, fingerprint: results.fingerprint)) {
+            let file = context.recordDir(record).appendingPathComponent("cached-result.json")
+            do {
+                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try data.write(to: file)
+                record.cachedResult = file.path
+                return record
+            } catch {
+                context.diagnostics.warning("cannot place the cached result: \(error.localizedDescription); processing the URL", at: context.location)
+            }
+        }
         do {
             try fetch(into: &record, url: url, context)
         } catch let error as GGError where error.kind != "timeout" {

@@ -40,6 +40,7 @@ final class CacheKeeper: @unchecked Sendable {
            let object = (try? JSONSerialization.jsonObject(with: stats.stdout)) as? [String: Any] {
             metrics.cacheState(media: (object["entries"] as? Int ?? 0, object["bytes"] as? Int ?? 0),
                                resolved: (object["resolved_entries"] as? Int ?? 0, object["resolved_bytes"] as? Int ?? 0),
+                               results: (object["result_entries"] as? Int ?? 0, object["result_bytes"] as? Int ?? 0),
                                maxBytes: object["max_bytes"] as? Int, freeBytes: object["free_bytes"] as? Int)
         }
     }

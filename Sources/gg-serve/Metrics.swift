@@ -37,10 +37,11 @@ final class Metrics: Sendable {
 
     func cachePruned(_ count: Int) { counts.withLock { $0.cachePruned += count } }
 
-    func cacheState(media: (entries: Int, bytes: Int), resolved: (entries: Int, bytes: Int), maxBytes: Int?, freeBytes: Int?) {
+    func cacheState(media: (entries: Int, bytes: Int), resolved: (entries: Int, bytes: Int), results: (entries: Int, bytes: Int),
+                    maxBytes: Int?, freeBytes: Int?) {
         counts.withLock { counts in
-            counts.cacheEntries = ["media": media.entries, "resolved": resolved.entries]
-            counts.cacheBytes = ["media": media.bytes, "resolved": resolved.bytes]
+            counts.cacheEntries = ["media": media.entries, "resolved": resolved.entries, "results": results.entries]
+            counts.cacheBytes = ["media": media.bytes, "resolved": resolved.bytes, "results": results.bytes]
             counts.cacheMaxBytes = maxBytes
             counts.cacheFreeBytes = freeBytes
         }
@@ -73,11 +74,13 @@ final class Metrics: Sendable {
         lines += ["# HELP gg_cache_requests_total Media gg-fetch served from its cache (hit) or downloaded into it (miss).",
                   "# TYPE gg_cache_requests_total counter"]
         lines += ["hit", "miss"].map { "gg_cache_requests_total{result=\"\($0)\"} \(cache[$0] ?? 0)" }
+        lines += ["# HELP gg_result_cache_hits_total URLs answered from the result cache instead of the pipeline.",
+                  "# TYPE gg_result_cache_hits_total counter", "gg_result_cache_hits_total \(cache["result-hit"] ?? 0)"]
         lines += ["# HELP gg_cache_entries Entries in gg-fetch's media and resolved-page caches, at the last periodic prune.",
                   "# TYPE gg_cache_entries gauge"]
-        lines += ["media", "resolved"].map { "gg_cache_entries{cache=\"\($0)\"} \(snapshot.cacheEntries[$0] ?? 0)" }
+        lines += ["media", "resolved", "results"].map { "gg_cache_entries{cache=\"\($0)\"} \(snapshot.cacheEntries[$0] ?? 0)" }
         lines += ["# HELP gg_cache_bytes Bytes in gg-fetch's caches, at the last periodic prune.", "# TYPE gg_cache_bytes gauge"]
-        lines += ["media", "resolved"].map { "gg_cache_bytes{cache=\"\($0)\"} \(snapshot.cacheBytes[$0] ?? 0)" }
+        lines += ["media", "resolved", "results"].map { "gg_cache_bytes{cache=\"\($0)\"} \(snapshot.cacheBytes[$0] ?? 0)" }
         if let max = snapshot.cacheMaxBytes {
             lines += ["# HELP gg_cache_max_bytes The media cache's byte limit (--cache-max-bytes).", "# TYPE gg_cache_max_bytes gauge", "gg_cache_max_bytes \(max)"]
         }

@@ -35,7 +35,8 @@ enum OpenAPI {
           "uploader": {"type": "string"}, "uploaded": {"type": "string"}, "page_url": {"type": "string"}, "duration": {"type": "number"},
           "videos": {"type": "array", "items": {"type": "object"}}, "images": {"type": "array", "items": {"type": "object"}},
           "audio": {"type": "array", "items": {"type": "object"}}, "warnings": {"type": "array", "items": {"type": "string"}},
-          "error": {"$ref": "#/components/schemas/StageError"}
+          "error": {"$ref": "#/components/schemas/StageError"},
+          "result_cache": {"const": "hit", "description": "the result came from the result cache, not the pipeline"}
         }
       },
       "ProcessResponse": {
@@ -54,7 +55,8 @@ enum OpenAPI {
                                  "properties": {"entries": {"type": "integer"}, "bytes": {"type": "integer"}, "oldest": {"type": "string"},
                                                 "newest": {"type": "string"}, "ttl_seconds": {"type": "number"}, "dir": {"type": "string"},
                                                 "max_bytes": {"type": "integer"}, "free_bytes": {"type": "integer"},
-                                                "resolved_entries": {"type": "integer"}, "resolved_bytes": {"type": "integer"}}}}
+                                                "resolved_entries": {"type": "integer"}, "resolved_bytes": {"type": "integer"},
+                                                "result_entries": {"type": "integer"}, "result_bytes": {"type": "integer"}}}}
       },
       "CacheClear": {
         "type": "object", "required": ["status", "removed"],

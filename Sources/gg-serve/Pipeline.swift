@@ -34,11 +34,17 @@ struct PipelineSettings: Sendable {
     var cacheTTL: Double = 7 * 86400
     /// The media cache's byte limit (gg-fetch --cache-max-bytes).
     var cacheMaxBytes: Int?
+    /// How long a cached result stays fresh, in seconds; 0 turns the result cache off.
+    var resultTTL: Double = 86400
+
+    /// The result cache's folder, beside the media cache.
+    var resultCache: String? { resultTTL > 0 ? cacheDir?.appendingPathComponent("results").path : nil }
 
     /// gg-fetch's cache options, the same for the stages and the cache endpoints.
     var fetchCacheArguments: [String] {
         (cacheDir.map { ["--cache-dir", $0.path] } ?? []) + ["--cache-ttl", ParsedOptions.plain(cacheTTL) + "s"]
             + (cacheMaxBytes.map { ["--cache-max-bytes", String($0)] } ?? [])
+            + (resultCache.map { ["--result-cache", $0, "--result-ttl", ParsedOptions.plain(resultTTL) + "s"] } ?? [])
     }
 }
 
@@ -82,7 +88,7 @@ final class PipelineRun: @unchecked Sendable {
         let jobs = ["--jobs", String(settings.jobs)]
         switch stage {
         case "fetch":
-            var arguments = work + timed + jobs + (settings.cacheDir == nil ? ["--no-cache"] : settings.fetchCacheArguments)
+            var arguments = work + timed + jobs + (settings.cacheDir == nil ? ["--no-cache"] : settings.fetchCacheArguments + resultOptions)
             if settings.denyPrivate { arguments.append("--deny-private") }
             if let hosts = settings.allowHosts, !hosts.isEmpty { arguments += ["--allow-host", hosts] }
             return arguments
@@ -95,7 +101,16 @@ final class PipelineRun: @unchecked Sendable {
         default:
             return work + (request.base64 ? ["--base64"] : []) + (request.cleanup ? ["--cleanup"] : [])
                 + ["--format", request.shape, "--summary", summaryPath, "--max-output-bytes", String(settings.maxResponseBytes)]
+                + (settings.resultCache.map { ["--result-cache", $0, "--result-ttl", ParsedOptions.plain(settings.resultTTL) + "s"] } ?? []) + resultOptions
         }
+    }
+
+    /// What gg-fetch and gg-assemble key cached results with: the options of the stages after gg-fetch.
+    /// Only requests that clean up use the result cache (a kept folder's files would not match a cached result).
+    var resultOptions: [String] {
+        guard settings.resultCache != nil, request.cleanup else { return [] }
+        let stages = ["scenes", "ocr", "transcribe"].flatMap(arguments) + (request.base64 ? ["--base64"] : [])
+        return ["--result-options", stages.joined(separator: " ")]
     }
 
     /// Starts the stages and hands them the URLs, one a line (the URLs were checked to hold no line break).

@@ -35,7 +35,8 @@ enum ServeTool {
             OptionSpec("--bin", value: "DIR", default: "the folder gg-serve is in", "folder holding the gg-* stage executables"),
             OptionSpec("--work-dir", value: "DIR", default: "$GG_WORK_DIR or $TMPDIR/gg-serve-UID", "work root (created 0700; refused when another user owns it or others may write to it); a folder per request"),
             OptionSpec("--cache-dir", value: "DIR", default: "$GG_CACHE_DIR; none: nothing is cached", "gg-fetch URL cache"),
-            OptionSpec("--cache-ttl", value: "S", default: "$CACHE_TTL_HOURS hours or 604800 (7 days)", "seconds a cached download stays fresh"),
+            OptionSpec("--cache-ttl", value: "S", default: "604800 (7 days)", "seconds a cached download stays fresh"),
+            OptionSpec("--result-ttl", value: "S", default: "$CACHE_TTL_HOURS hours or 86400", "seconds a cached result stays fresh (a repeated URL then costs a file read); 0: no result cache"),
             OptionSpec("--cache-max-bytes", value: "BYTES", default: "$GG_CACHE_MAX_BYTES or 21474836480 (20 GiB)", "most bytes of media the cache keeps (least recently used evicted)"),
             OptionSpec("--cache-prune-interval", value: "S", default: "600", "how often expired and least recently used entries are removed and the cache measured for /metrics"),
             OptionSpec("--max-concurrent", value: "N", default: "$MAX_CONCURRENT_REQUESTS or 4", "requests whose pipelines run at once"),
@@ -112,9 +113,10 @@ enum ServeTool {
             jobs: Int(number("--jobs", nil, 2, 1...64)),
             denyPrivate: !options.flag("--allow-private"), allowHosts: options.string("--allow-host"),
             maxResponseBytes: Int(number("--max-response-bytes", nil, 1_073_741_824, 4096...1_099_511_627_776)),
-            cacheTTL: options.string("--cache-ttl") != nil || env["CACHE_TTL_HOURS"] == nil ? number("--cache-ttl", nil, 604_800, 1...315_360_000)
-                : number("--cache-ttl", "CACHE_TTL_HOURS", 168, 0.001...87_600) * 3600,
-            cacheMaxBytes: Int(number("--cache-max-bytes", "GG_CACHE_MAX_BYTES", 21_474_836_480, 1_048_576...1e15)))
+            cacheTTL: number("--cache-ttl", nil, 604_800, 1...315_360_000),
+            cacheMaxBytes: Int(number("--cache-max-bytes", "GG_CACHE_MAX_BYTES", 21_474_836_480, 1_048_576...1e15)),
+            resultTTL: options.string("--result-ttl") != nil || env["CACHE_TTL_HOURS"] == nil ? number("--result-ttl", nil, 86400, 0...315_360_000)
+                : number("--result-ttl", "CACHE_TTL_HOURS", 24, 0...87_600) * 3600)
         let server = Server(
             settings: settings,
             admission: Admission(limit: Int(number("--max-concurrent", "MAX_CONCURRENT_REQUESTS", 4, 1...256)),

@@ -258,7 +258,7 @@ final class ServeTests: ServeTestCase {
         XCTAssertEqual(try http(serve, "POST", "/cache/clear?older_than_hours=1").json()["removed"] as? Int, 0)
         XCTAssertEqual(try http(serve, "POST", "/cache/clear?older_than_hours=soon").status, 422)
         let cleared = try http(serve, "POST", "/cache/clear")
-        XCTAssertEqual(try cleared.json()["removed"] as? Int, 1)
+        XCTAssertEqual(try cleared.json()["removed"] as? Int, 2, "the download and the result")
         try check(serve, cleared.body, schema: "CacheClear")
         XCTAssertEqual(try http(serve, "GET", "/cache/stats").json().dict("stats")?["entries"] as? Int, 0)
     }
@@ -282,7 +282,9 @@ final class ServeTests: ServeTestCase {
         XCTAssertTrue(after.contains(#"gg_requests_total{endpoint="/process",status="200"} 1"#), after)
         XCTAssertTrue(after.contains(#"gg_cache_requests_total{result="miss"} 1"#), after)
         XCTAssertEqual(try process(serve, [server.url("/file/sign.png")]).status, 200)
-        XCTAssertTrue(try http(serve, "GET", "/metrics").body.contains(#"gg_cache_requests_total{result="hit"} 1"#))
+        XCTAssertTrue(try http(serve, "GET", "/metrics").body.contains("gg_result_cache_hits_total 1"))
+        XCTAssertEqual(try process(serve, [server.url("/file/sign.png")], extra: #", "threshold": 0.3"#).status, 200)
+        XCTAssertTrue(try http(serve, "GET", "/metrics").body.contains(#"gg_cache_requests_total{result="hit"} 1"#), "another key, the download from the cache")
         let doc = dir.appendingPathComponent("openapi.json")
         try http(serve, "GET", "/openapi.json").body.write(to: doc, atomically: true, encoding: .utf8)
         let valid = try runProcess("/usr/bin/env", ["python3", TestEnv.repo.appendingPathComponent("Tests/Support/openapi_check.py").path, doc.path])
@@ -324,5 +326,39 @@ final class ServeTests: ServeTestCase {
         XCTAssertTrue(answer.contains("OPEN SOURCE VIDEO TOOLS"), answer)
         _ = serve.stderrAfterExit()
         XCTAssertEqual(serve.process.terminationStatus, 0)
+    }
+
+    /// Only downloads were cached: a repeated request redid scenes, OCR and speech. The assembled result is
+    /// now cached under the URL and the stage options, shared with pipelines/run.sh, marked as a hit, and
+    /// covered by /cache/stats and /cache/clear.
+    func testRepeatedRequestIsAnsweredFromTheResultCacheSharedWithRunSh() throws {
+        let serve = try serve()
+        let url = server.url("/file/captions.mp4")
+        let first = try process(serve, [url])
+        XCTAssertEqual(first.status, 200, first.body)
+        var fresh = try XCTUnwrap((try first.json()["results"] as? [[String: Any]])?.first)
+        XCTAssertNil(fresh["result_cache"])
+        let second = try process(serve, [url])
+        var cached = try XCTUnwrap((try second.json()["results"] as? [[String: Any]])?.first)
+        XCTAssertEqual(cached.string("result_cache"), "hit")
+        cached["result_cache"] = nil
+        fresh["result_cache"] = nil
+        XCTAssertEqual(NSDictionary(dictionary: cached), NSDictionary(dictionary: fresh), "a hit is the same result")
+        let other = try process(serve, [url], extra: #", "threshold": 0.5"#)
+        XCTAssertNil((try other.json()["results"] as? [[String: Any]])?.first?["result_cache"], "other options, another key")
+        XCTAssertTrue(try http(serve, "GET", "/metrics").body.contains("gg_result_cache_hits_total 1"))
+        let stats = try http(serve, "GET", "/cache/stats").json().dict("stats") ?? [:]
+        XCTAssertEqual(stats["result_entries"] as? Int, 2, "\(stats)")
+        let list = dir.appendingPathComponent("urls.txt")
+        try "\(url)\n".write(to: list, atomically: true, encoding: .utf8)
+        let cache = serve.work.appendingPathComponent("../cache").standardizedFileURL
+        let run = try runProcess(TestEnv.repo.appendingPathComponent("pipelines/run.sh").path,
+                                 ["--bin", TestEnv.products.path, "--cleanup", "--engine", "sphinx", "--cache-dir", cache.path,
+                                  "--result-cache", cache.appendingPathComponent("results").path, list.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try run.records().first?.string("result_cache"), "hit", "run.sh and gg-serve share the result cache")
+        XCTAssertEqual(try http(serve, "POST", "/cache/clear").status, 200)
+        XCTAssertEqual(try http(serve, "GET", "/cache/stats").json().dict("stats")?["result_entries"] as? Int, 0)
+        XCTAssertNil((try process(serve, [url]).json()["results"] as? [[String: Any]])?.first?["result_cache"])
     }
 }
