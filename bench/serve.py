@@ -3,7 +3,8 @@
 slow and failing URLs from the fault-injecting test server, --max-concurrent 4. Checks every request is
 answered (200 or 429), every 200 is complete and in order, no stage process is left, nothing is left
 under the work root; prints gg-serve's peak RSS, and the latency gg-serve adds over pipelines/run.sh on
-the same single URL. GG_SERVE_REQUESTS and GG_SERVE_CLIENTS change the load."""
+the same single URL, and a repeated video request answered from the result cache against the first and
+against /health. GG_SERVE_REQUESTS and GG_SERVE_CLIENTS change the load."""
 import concurrent.futures, json, os, random, shutil, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
 from common import BIN, ROOT, require_release
 
@@ -78,11 +79,25 @@ try:
         t = time.perf_counter(); post([single]); served.append(time.perf_counter() - t)
         t = time.perf_counter()
         subprocess.run([os.path.join(ROOT, "pipelines", "run.sh"), "--bin", BIN, "--engine", "sphinx", "--cache-dir", os.path.join(scratch, "cache"),
-                        "--cleanup", urls_file], capture_output=True, check=True)
+                        "--result-cache", os.path.join(scratch, "cache", "results"), "--cleanup", urls_file], capture_output=True, check=True)
         scripted.append(time.perf_counter() - t)
     added = (statistics.median(served) - statistics.median(scripted)) * 1000
     checks.append(("added latency over run.sh, median of 15", added < 30,
                    f"{added:.0f} ms (service {statistics.median(served) * 1000:.0f} ms, run.sh {statistics.median(scripted) * 1000:.0f} ms)"))
+
+    # A repeated request for a video, answered from the result cache (issue 34): its latency against the
+    # first request's and against /health's, medians of 10.
+    video = f"{media}/file/captions.mp4"
+    t = time.perf_counter(); status, first_answer, _ = post([video]); first = time.perf_counter() - t
+    hits, health = [], []
+    for _ in range(10):
+        t = time.perf_counter(); status, answer, _ = post([video]); hits.append(time.perf_counter() - t)
+        marked = answer["results"][0].get("result_cache") == "hit"
+        t = time.perf_counter(); urllib.request.urlopen(base + "/health").read(); health.append(time.perf_counter() - t)
+    hit, alive = statistics.median(hits), statistics.median(health)
+    checks.append(("repeated video request from the result cache", marked and hit < first / 4,
+                   f"first {first * 1000:.0f} ms, hit {hit * 1000:.0f} ms ({hit / first:.3f}x the first), /health {alive * 1000:.1f} ms "
+                   f"(a hit is {hit / alive:.0f}x /health: five stage processes still start)"))
 finally:
     serve.terminate()
     serve.wait(timeout=60)

@@ -178,9 +178,12 @@ stage_env() { if [ -n "$progress_dir" ]; then echo "GG_PROGRESS_FILE=$progress_d
 # The stages run as a job of their own process group, so that SIGTERM or SIGINT to run.sh reaches every
 # stage and run.sh waits for them to write what they finished (they exit 75) before it removes anything.
 status_file="$work/.status.$$"
+job="" stopped=""
+forward() { stopped=75; if [ -n "$job" ]; then kill -TERM -- "-$job" 2>/dev/null; fi; }
+trap forward TERM INT
 set +e
 set -m
-( trap 'true' TERM INT
+( trap '' TERM INT  # ignored here and in env and cat until each gg stage takes the signals over as it loads
   cat "$input" \
   | env "$(stage_env fetch)" "$(tool gg-fetch)" "${common[@]}" "${timed[@]}" "${local[@]}" "${fetch[@]}" 2>&$diagnostics \
   | env "$(stage_env scenes)" "$(tool gg-scenes)" "${common[@]}" "${timed[@]}" "${scenes[@]}" 2>&$diagnostics \
@@ -190,9 +193,7 @@ set -m
   echo "${PIPESTATUS[@]}" > "$status_file" ) &
 job=$!
 set +m
-stopped=""
-forward() { stopped=75; kill -TERM -- "-$job" 2>/dev/null; }
-trap forward TERM INT
+if [ -n "$stopped" ]; then kill -TERM -- "-$job" 2>/dev/null; fi
 while kill -0 "$job" 2>/dev/null; do wait "$job"; done
 trap - TERM INT
 read -r -a statuses < "$status_file" 2>/dev/null || statuses=(75 75 75 75 75 75)

@@ -142,3 +142,23 @@ pid_t gg_process_spawn(const char *path, char *const argv[], char *const envp[],
     }
     return pid;
 }
+
+/* Every gg program notes SIGTERM and SIGINT from the moment it is loaded, before Swift's runtime and
+   main run, instead of dying of them: a stage signalled during its start-up (run.sh passes a signal to
+   all its stages at once) would otherwise die with the records in its pipe. StageRunner then takes the
+   signals through dispatch sources and acts on one noted before (gg_process_pending_stop_signal). */
+static volatile sig_atomic_t gg_noted_stop_signal = 0;
+
+static void gg_note_stop_signal(int signal_number) { gg_noted_stop_signal = signal_number; }
+
+__attribute__((constructor)) static void gg_note_stop_signals_from_load(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = gg_note_stop_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+}
+
+int gg_process_pending_stop_signal(void) { return gg_noted_stop_signal; }

@@ -1,3 +1,4 @@
+import CProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,12 @@ public enum ProcessEnvironment {
         let arguments = CommandLine.arguments
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         argv.append(nil)
+        // Ignored signals stay ignored across exec (handled ones fall back to dying of them): a stop signal
+        // in the moment before the new image notes it again must not kill the stage with its input unread.
+        let stopSignals = [SIGTERM, SIGINT].map { ($0, signal($0, SIG_IGN)) }
+        if gg_process_pending_stop_signal() != 0 { setenv("GG_STOP_SIGNAL_PENDING", "1", 1) }
         execv("/proc/self/exe", &argv)
+        for (number, previous) in stopSignals { signal(number, previous) }
         for pointer in argv { free(pointer) }
     }
 }

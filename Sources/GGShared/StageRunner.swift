@@ -190,6 +190,10 @@ public final class StageRunner: @unchecked Sendable {
             source.resume()
             signalSources.append(source)
         }
+        let early = gg_process_pending_stop_signal() != 0 ? gg_process_pending_stop_signal()
+            : ProcessInfo.processInfo.environment["GG_STOP_SIGNAL_PENDING"] != nil ? SIGTERM : 0
+        unsetenv("GG_STOP_SIGNAL_PENDING")
+        if early != 0 { DispatchQueue.global().async { [unowned self] in self.interrupt(early) } }
     }
 
     /// Runs `process` over every input record and exits with the run's status. Records that

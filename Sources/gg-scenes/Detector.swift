@@ -95,7 +95,68 @@ struct AnalysedFrame {
     var gradual = false
     /// Width of the HSV picture (0: unknown, and no motion probe).
     var width = 0
+
+    /// Whether the frame is black as a fade's middle is: dark (mean value under `level`) *and* empty. A
+    /// title card, dark but with bright text on it, is a picture: cuts between cards are found, and a
+    /// card is no fade. (Computed from the picture only for frames that are dark on average.)
+    func isDark(_ level: Double) -> Bool {
+        meanValue < level && !hasBrightDetail(hsv, level: level)
+    }
 }
+
+/// Whether at least `brightDetailShare` of an HSV picture's pixels are brighter than `brightDetailFactor`
+/// times `level`: text or a lit object on black, which a fade (dimming the whole picture) does not keep.
+func hasBrightDetail(_ hsv: [UInt8], level: Double) -> Bool {
+    let n = hsv.count / 3
+    guard n > 0 else { return false }
+    let bright = UInt8(clamping: Int(level * brightDetailFactor))
+    var count = 0
+    hsv.withUnsafeBufferPointer { all in
+        for i in (2 * n)..<(3 * n) where all[i] >= bright { count += 1 }
+    }
+    return Double(count) >= Double(n) * brightDetailShare
+}
+
+/// The bright pixels of a title card (bright detail, such as text, on an otherwise black picture: at least
+/// `titleCardBlackShare` of the pixels under the fade level), or nil for any other picture.
+func titleCardMask(_ hsv: [UInt8], level: Double) -> [Bool]? {
+    let n = hsv.count / 3
+    guard n > 0 else { return nil }
+    let bright = UInt8(clamping: Int(level * brightDetailFactor)), black = UInt8(clamping: Int(level))
+    var mask = [Bool](repeating: false, count: n)
+    var brightCount = 0, blackCount = 0
+    hsv.withUnsafeBufferPointer { all in
+        for i in 0..<n {
+            let v = all[2 * n + i]
+            if v >= bright { mask[i] = true; brightCount += 1 } else if v < black { blackCount += 1 }
+        }
+    }
+    guard Double(blackCount) >= Double(n) * titleCardBlackShare, Double(brightCount) >= Double(n) * brightDetailShare else { return nil }
+    return mask
+}
+
+/// Intersection over union of two masks' set pixels.
+func maskOverlap(_ a: [Bool], _ b: [Bool]) -> Double {
+    guard a.count == b.count else { return 0 }
+    var both = 0, either = 0
+    for i in a.indices where a[i] || b[i] {
+        either += 1
+        if a[i] && b[i] { both += 1 }
+    }
+    return either == 0 ? 1 : Double(both) / Double(either)
+}
+
+/// Share of a title card's pixels that are black (under the fade level).
+let titleCardBlackShare = 0.9
+/// Two title cards whose text overlaps less than this are two scenes; the card after the change must
+/// keep its text at least `titleCardSteadyOverlap` into the next frame (text being typed or animated does not cut).
+let titleCardChangeOverlap = 0.5
+let titleCardSteadyOverlap = 0.7
+
+/// A pixel counts as bright detail on a dark frame at this many times the fade level (value 12: 60).
+let brightDetailFactor = 5.0
+/// The share of a dark frame's pixels that must be bright detail for it to be a picture, not a fade.
+let brightDetailShare = 0.004
 
 /// Saturation under which a pixel's hue is noise: greys whose chroma moves by one step under
 /// compression or blending swing across the hue circle.
@@ -220,7 +281,8 @@ struct CutDetector {
         if let previous = frames.last { frame.score = contentDifference(previous.hsv, frame.hsv) }
         let adaptive = settings.mode == .adaptive
         width = frame.width
-        history.append((frame.time, frame.hsv, frame.score, frame.meanValue, adaptive ? colourHistogram(frame.hsv) : []))
+        history.append((frame.time, frame.hsv, frame.score, frame.isDark(settings.fadeLevel) ? 0 : max(frame.meanValue, settings.fadeLevel),
+                        adaptive ? colourHistogram(frame.hsv) : []))
         if history.count > DetectorSettings.historyFrames { history.removeFirst() }
         frame.gradual = adaptive && endsGradualChange()
         frames.append(frame)
@@ -262,11 +324,18 @@ struct CutDetector {
         let frame = frames[p]
         guard frame.time - memory.lastCutTime >= settings.minSceneLength else { return false }
         let dark = settings.fadeLevel
-        if frame.meanValue < dark || frames[p - 1].meanValue < dark { return false }
+        if frame.isDark(dark) || frames[p - 1].isDark(dark) { return false }
         if frame.gradual && !frames[p - 1].gradual {
             // A run this soon after the one that cut is the same long transition, which two tests passed in turn.
             if frame.time - memory.cutRunEnd <= 2 * settings.gradualWindow { return false }
-            return !frames[(p + 1)...].contains { $0.meanValue < dark }
+            return !frames[(p + 1)...].contains { $0.isDark(dark) }
+        }
+        // From one title card (text on black) to another: a cut where the text changes and then holds,
+        // however little of the picture that is.
+        if let before = titleCardMask(frames[p - 1].hsv, level: dark), let card = titleCardMask(frame.hsv, level: dark) {
+            guard maskOverlap(before, card) < titleCardChangeOverlap else { return false }
+            guard p + 1 < frames.count else { return true }
+            return titleCardMask(frames[p + 1].hsv, level: dark).map { maskOverlap(card, $0) >= titleCardSteadyOverlap } ?? false
         }
         // The jump where a gradual run that already cut ends is the transition's last step, not a new scene.
         if frames[p - 1].gradual && !frame.gradual && memory.lastCutGradual && frame.time - memory.lastCutTime <= 3 * settings.gradualWindow { return false }

@@ -241,7 +241,7 @@ struct SceneBuilder {
             startsAtFirstFrame = false
         }
         lastTime = max(lastTime, frame.time)
-        let dark = frame.meanValue < fadeLevel
+        let dark = frame.isDark(fadeLevel)
         if cut {
             try close(at: frame.time)
             sceneStartUnknown = false

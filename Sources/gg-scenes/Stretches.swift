@@ -331,9 +331,9 @@ struct StretchMerger {
     private func fadeFollowsBrightRun(at time: Double, _ frames: [AnalysedFrame]) -> Bool {
         let level = settings.fadeLevel
         guard let last = frames.last, time <= last.time + 1e-6, var index = frames.lastIndex(where: { $0.time <= time + 1e-6 }) else { return true }
-        while index >= 0 && frames[index].meanValue < level { index -= 1 }
+        while index >= 0 && frames[index].isDark(level) { index -= 1 }
         var run = 0
-        while index >= 0 && frames[index].meanValue >= level {
+        while index >= 0 && !frames[index].isDark(level) {
             run += 1
             index -= 1
         }
@@ -345,12 +345,12 @@ struct StretchMerger {
     private func fadeCut(_ previous: StretchResult, _ next: StretchResult) -> (time: Double, replacesGradualCut: Bool)? {
         let level = settings.fadeLevel
         guard let boundary = next.head.first, let before = previous.tail.last else { return nil }
-        let startsDark = boundary.meanValue < level
-        let endsDark = before.meanValue < level
+        let startsDark = boundary.isDark(level)
+        let endsDark = before.isDark(level)
         guard startsDark || endsDark else { return nil }
         let darkStart = previous.builder.trailingDarkStart ?? boundary.time
         let darkEnd = startsDark
-            ? next.builder.leadingDark?.upperBound ?? next.head.last(where: { $0.meanValue < level })?.time ?? boundary.time
+            ? next.builder.leadingDark?.upperBound ?? next.head.last(where: { $0.isDark(level) })?.time ?? boundary.time
             : before.time
         let brightBefore = previous.builder.endedBright
         let brightAfter = !startsDark || next.builder.leadingDark != nil

@@ -808,4 +808,17 @@ final class RegressionTests: XCTestCase {
             }
         }
     }
+
+    // MARK: issue 34
+
+    /// Two black title cards with small white text were taken for a fade (dark on average): one scene, and
+    /// the second card's text was lost. A fade is dark and empty; cards are scenes, cut where the text changes.
+    func testDarkTitleCardsAreScenesNotAFade() throws {
+        let scenes = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path],
+                              stdin: recordLine([(TestEnv.fixture("titlecards.mp4"), "video")]))
+        let read = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.fixtures.path], stdin: scenes.stdout)
+        let found = try XCTUnwrap(try read.records().first?.array("items").first?.array("scenes"), read.stderr)
+        XCTAssertEqual(found.compactMap { $0.double("start") }, [0, 2.52])
+        XCTAssertEqual(found.map { $0.string("text") ?? "" }, ["CHAPTER ONE", "THE NEXT MORNING"])
+    }
 }

@@ -29,4 +29,7 @@ void gg_process_forget(pid_t group);
 /// Sends `signal` to every registered process group; async-signal-safe.
 void gg_process_kill_all(int signal);
 
+/// SIGTERM or SIGINT received before the program took the signals over itself (0 if none).
+int gg_process_pending_stop_signal(void);
+
 #endif
