@@ -14,8 +14,10 @@ enum ServeTool {
         Each request runs gg-fetch | gg-scenes | gg-ocr | gg-transcribe | gg-assemble (argument vectors, never a
         shell) in a work folder of its own under --work-dir, and answers with one result per URL in request
         order. gg-serve itself does no media work. Endpoints: POST /process, POST /process/batch, GET
-        /cache/stats, POST /cache/clear, GET /health, GET /ready, GET /metrics, GET /openapi.json.
-        ?format=gilgamesh (or "format": "gilgamesh") answers in the old Gilgamesh service's shape;
+        /cache/stats, POST /cache/clear, POST /cleanup, GET /health, GET /ready, GET /metrics, GET
+        /openapi.json, GET /docs. --format gilgamesh (GG_FORMAT) answers clients that do not ask in the old
+        Gilgamesh service's shapes, defaults and errors; ?format=gilgamesh or gg (or "format") per request;
+        a URL processed before with the same options is answered from the result cache;
         Accept: application/x-ndjson streams one result line per URL as soon as it and those before it are done.
         Only single absolute http(s) URLs are accepted (no white space or control characters), and private,
         loopback and metadata addresses are refused unless --allow-private or --allow-host lets them through.
