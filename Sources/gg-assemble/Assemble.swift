@@ -113,6 +113,7 @@ enum AssembleTool {
             OptionSpec("--result-cache", value: "DIR", "store each successful result (with --cleanup) in the result cache gg-fetch looks results up in"),
             OptionSpec("--result-options", value: "TEXT", "the stage options gg-fetch was given with --result-options (part of the key)"),
             OptionSpec("--result-ttl", value: "AGE", default: "24h", "how long a stored result stays fresh"),
+            OptionSpec("--artefact-base", value: "PREFIX", "name kept files (no --cleanup) as PREFIX + their path under the work root instead of the path (gg-serve's artefact URLs)"),
             OptionSpec("--join", value: "FILE", "records of a parallel branch (the Makefile's gg-transcribe beside gg-scenes | gg-ocr), line for line the same records as the input: their transcripts, errors and warnings are joined in"),
         ],
         takesTimeout: false,
@@ -123,6 +124,7 @@ enum AssembleTool {
         runner.arrayOutput = runner.options.flag("--array")
         var assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir,
                                   readableRoots: runner.readableRoots)
+        assembler.artefactBase = runner.options.string("--artefact-base")
         if let folder = runner.options.string("--result-cache") {
             assembler.results = (ResultCache.open(folder, ttl: runner.options.duration("--result-ttl", default: 86400), maxBytes: 4 << 30),
                                  ResultCache.fingerprint(options: runner.options.string("--result-options") ?? ""))
@@ -195,6 +197,8 @@ struct Assembler: Sendable {
     let readableRoots: [String]
     /// The result cache and the fingerprint its keys carry, when results are cached.
     var results: (cache: MediaCache, fingerprint: String)?
+    /// What kept files' paths become in results (`--artefact-base`): this prefix and the path under the work root.
+    var artefactBase: String?
 
     static func header(_ record: Record) -> ServiceResult {
         ServiceResult(id: record.id, url: record.url, status: "success", kind: record.kind, title: record.title, description: record.description,
@@ -244,14 +248,14 @@ struct Assembler: Sendable {
             switch item.type {
             case .image:
                 result.images.append(ImageResult(index: item.index, text: item.text, confidence: item.confidence, width: item.width, height: item.height,
-                                                 path: cleanup ? nil : nonEmpty(item.path), base64: embed(item.path), cache: item.cache, error: item.error))
+                                                 path: cleanup ? nil : published(item.path), base64: embed(item.path), cache: item.cache, error: item.error))
             case .audio:
                 result.audio.append(AudioResult(index: item.index, duration: item.duration, transcript: item.transcript, cache: item.cache, error: item.error))
             case .video:
                 let scenes = (item.scenes ?? []).map { scene in
                     SceneResult(index: scene.index, start: scene.start, end: scene.end, text: scene.text, confidence: scene.confidence,
-                                duplicateOf: scene.duplicateOf, keyframe: cleanup ? nil : nonEmpty(scene.keyframe), keyframeTime: scene.keyframeTime,
-                                keyframeBase64: embed(scene.keyframe), clip: cleanup ? nil : scene.clip,
+                                duplicateOf: scene.duplicateOf, keyframe: cleanup ? nil : published(scene.keyframe), keyframeTime: scene.keyframeTime,
+                                keyframeBase64: embed(scene.keyframe), clip: cleanup ? nil : scene.clip.flatMap(published),
                                 clipBase64: scene.clip.flatMap(embed), error: scene.error)
                 }
                 result.videos.append(VideoResult(index: item.index, duration: item.duration, width: item.width, height: item.height,
@@ -271,6 +275,17 @@ struct Assembler: Sendable {
     }
 
     private func nonEmpty(_ path: String) -> String? { path.isEmpty ? nil : path }
+
+    /// A kept file as the result names it: its path, or with `--artefact-base` that prefix and its path
+    /// under the work root (gg-serve's artefact URLs: server paths are not its clients' business).
+    private func published(_ path: String) -> String? {
+        guard !path.isEmpty else { return nil }
+        guard let artefactBase else { return path }
+        let root = WorkRoot(workRoot, readable: readableRoots)
+        guard root.contains(path) else { return nil }
+        let relative = String(WorkRoot.canonical(path).dropFirst(root.canonical.count + 1))
+        return artefactBase + (relative.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? relative)
+    }
 
     private func embed(_ path: String) -> String? {
         guard base64, !path.isEmpty, WorkRoot(workRoot, readable: readableRoots).mayRead(path), let data = FileManager.default.contents(atPath: path) else { return nil }

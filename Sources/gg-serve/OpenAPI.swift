@@ -222,6 +222,14 @@ enum OpenAPI {
       "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}},
                                                              "401": {"$ref": "#/components/responses/Error"}}}
     },
+    "/artefacts/{request}/{path}": {
+      "get": {"summary": "A file of a request that kept its folder (cleanup_temp false): results name kept keyframes, clips and images by these URLs, never by server paths; folders expire after --keep-ttl and /cleanup removes them",
+              "parameters": [{"name": "request", "in": "path", "required": true, "schema": {"type": "string"}},
+                             {"name": "path", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "responses": {"200": {"description": "the file", "content": {"image/jpeg": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string"}},
+                                                                           "video/mp4": {"schema": {"type": "string"}}, "application/octet-stream": {"schema": {"type": "string"}}}},
+                            "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
     "/docs": {
       "get": {"summary": "This description as a page a person can read (self-contained HTML)", "security": [],
               "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}

@@ -99,7 +99,7 @@ final class PipelineRun: @unchecked Sendable {
         case "transcribe":
             return work + timed + jobs + (request.engine.map { ["--engine", $0] } ?? []) + (request.language.map { ["--language", $0] } ?? [])
         default:
-            return work + (request.base64 ? ["--base64"] : []) + (request.cleanup ? ["--cleanup"] : [])
+            return work + (request.base64 ? ["--base64"] : []) + (request.cleanup ? ["--cleanup"] : ["--artefact-base", "/artefacts/\(id)/"])
                 + ["--format", request.shape, "--summary", summaryPath, "--max-output-bytes", String(settings.maxResponseBytes)]
                 + (settings.resultCache.map { ["--result-cache", $0, "--result-ttl", ParsedOptions.plain(settings.resultTTL) + "s"] } ?? []) + resultOptions
         }

@@ -101,7 +101,11 @@ final class Server: @unchecked Sendable {
     static let routes: [String: Set<String>] = [
         "/health": ["GET"], "/ready": ["GET"], "/metrics": ["GET"], "/openapi.json": ["GET"], "/cache/stats": ["GET"],
         "/cache/clear": ["POST"], "/process": ["POST"], "/process/batch": ["POST"], "/cleanup": ["POST"], "/docs": ["GET"],
+        "/artefacts": ["GET"],
     ]
+
+    /// The route a path belongs to: itself, or /artefacts for a kept file under it.
+    static func label(_ path: String) -> String { path.hasPrefix("/artefacts/") ? "/artefacts" : path }
 
     /// What the request head alone already decides, before any of the body is read: ambiguous framing,
     /// a missing or wrong token, an unknown endpoint or method.
@@ -110,7 +114,7 @@ final class Server: @unchecked Sendable {
         if lengths > 1 || (lengths == 1 && gg_mhd_header_count(connection, "Transfer-Encoding") > 0) {
             return .error(400, "ambiguous request framing: more than one Content-Length, or Content-Length with Transfer-Encoding")
         }
-        guard let methods = Server.routes[exchange.path] else { return .error(404, "no such endpoint: \(Server.printable(exchange.path))") }
+        guard let methods = Server.routes[Server.label(exchange.path)] else { return .error(404, "no such endpoint: \(Server.printable(exchange.path))") }
         if exchange.method == "OPTIONS" { return compatibility.preflight(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }, methods: methods) }
         guard methods.contains(exchange.method) else { return .error(405, "\(Server.printable(exchange.method)) is not allowed on \(exchange.path)") }
         if let token, !["/health", "/ready", "/docs"].contains(exchange.path),
@@ -133,6 +137,7 @@ final class Server: @unchecked Sendable {
     private func respond(_ exchange: Exchange, _ connection: OpaquePointer) -> MHD_Result {
         let endpoint = "\(exchange.method) \(exchange.path)"
         if exchange.bodyTooLarge { return finish(exchange, connection, .error(413, "the request body is larger than --max-body \(maxBody) bytes")) }
+        if exchange.path.hasPrefix("/artefacts/") { return artefact(exchange, connection) }
         switch endpoint {
         case "GET /health":
             return finish(exchange, connection, .json(200, ["status": "healthy", "service": "gilgamesh"]))
@@ -169,7 +174,7 @@ final class Server: @unchecked Sendable {
         var reply = reply
         reply.headers += compatibility.corsHeaders(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) })
         exchange.status = reply.status
-        metrics.request(Server.routes[exchange.path] == nil ? "other" : exchange.path, reply.status)
+        metrics.request(Server.routes[Server.label(exchange.path)] == nil ? "other" : Server.label(exchange.path), reply.status)
         log(exchange)
         return HTTPDaemon.send(reply, on: connection)
     }
@@ -470,6 +475,40 @@ final class Server: @unchecked Sendable {
                                "newest_entry": stats["newest"] ?? NSNull(), "ttl_hours": ((stats["ttl_seconds"] as? Double) ?? 0) / 3600])
         }
         return .json(200, ["status": "success", "stats": stats])
+    }
+
+    /// GET /artefacts/<request id>/<path>: a file of a request that kept its folder (cleanup_temp false),
+    /// named so in its results; only files inside that folder, while it is kept.
+    func artefact(_ exchange: Exchange, _ connection: OpaquePointer) -> MHD_Result {
+        let parts = exchange.path.dropFirst("/artefacts/".count).split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0].count == 36, parts[0].allSatisfy({ $0.isHexDigit || $0 == "-" }),
+              !parts[1].split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+            return finish(exchange, connection, .error(404, "no such artefact"))
+        }
+        let folder = settings.workRoot.appendingPathComponent("request-\(parts[0])")
+        let file = folder.appendingPathComponent(parts[1]).path
+        guard WorkRoot(folder).contains(file) else { return finish(exchange, connection, .error(404, "no such artefact")) }
+        let fd = open(WorkRoot.canonical(file), O_RDONLY | O_CLOEXEC)
+        var info = stat()
+        guard fd >= 0, fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            if fd >= 0 { close(fd) }
+            return finish(exchange, connection, .error(404, "no such artefact (kept folders expire after --keep-ttl, and /cleanup removes them)"))
+        }
+        guard let response = MHD_create_response_from_fd(Int(info.st_size), fd) else {
+            close(fd)
+            return finish(exchange, connection, .error(500, "cannot send the artefact"))
+        }
+        defer { MHD_destroy_response(response) }
+        let type = ["jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "mp4": "video/mp4",
+                    "mkv": "video/x-matroska", "webm": "video/webm", "m4a": "audio/mp4", "mp3": "audio/mpeg"][(file as NSString).pathExtension.lowercased()]
+        _ = MHD_add_response_header(response, "Content-Type", type ?? "application/octet-stream")
+        for (name, value) in compatibility.corsHeaders(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }) {
+            _ = MHD_add_response_header(response, name, value)
+        }
+        exchange.status = 200
+        metrics.request("/artefacts", 200)
+        log(exchange)
+        return MHD_queue_response(connection, 200, response)
     }
 
     /// POST /cleanup: removes the work folders that requests kept (cleanup_temp false) and no request is

@@ -212,4 +212,31 @@ final class CompatTests: ServeTestCase {
         _ = try validate(locked, "POST", "/process", body: #"{"urls": ["\#(server.url("/file/sign.png"))"]}"#)
         _ = try validate(locked, "GET", "/docs")
     }
+
+    /// gg's own shape named kept files by server paths, which clients cannot use: a request that keeps its
+    /// folder now gets an artefact URL per file, fetched with the same token, until /cleanup or --keep-ttl.
+    func testKeptFilesAreArtefactURLsNotServerPaths() throws {
+        let serve = try serve(environment: ["GG_API_TOKEN": "s3cret"])
+        let auth = ["Authorization: Bearer s3cret"]
+        let answer = try http(serve, "POST", "/process", body: #"{"urls": ["\#(server.url("/file/captions.mp4"))", "\#(server.url("/file/poster.jpg"))"], "engine": "sphinx", "cleanup_temp": false}"#,
+                              headers: auth)
+        XCTAssertEqual(answer.status, 200, answer.body)
+        XCTAssertFalse(answer.body.contains(serve.work.path), "no server path in the answer")
+        let results = try answer.json()["results"] as? [[String: Any]] ?? []
+        let keyframe = try XCTUnwrap(results.first?.array("videos").first?.array("scenes").first?.string("keyframe"))
+        let image = try XCTUnwrap(results.last?.array("images").first?.string("path"))
+        for url in [keyframe, image] {
+            XCTAssertTrue(url.hasPrefix("/artefacts/"), url)
+            let file = dir.appendingPathComponent("artefact")
+            let fetched = try runProcess("/usr/bin/curl", ["-s", "-o", file.path, "-w", "%{http_code} %{content_type}", "-H", auth[0], serve.url + url])
+            XCTAssertEqual(fetched.stdout, "200 image/jpeg", url)
+            XCTAssertEqual((try? Data(contentsOf: file))?.prefix(2), Data([0xFF, 0xD8]), "a JPEG")
+            XCTAssertEqual(try http(serve, "GET", url).status, 401, "the same token")
+        }
+        let id = keyframe.split(separator: "/")[1]
+        XCTAssertEqual(try runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--path-as-is", "-H", auth[0],
+                                                        serve.url + "/artefacts/\(id)/../../etc/passwd"]).stdout, "404")
+        XCTAssertEqual(try http(serve, "POST", "/cleanup", headers: auth).status, 200)
+        XCTAssertEqual(try http(serve, "GET", keyframe, headers: auth).status, 404, "/cleanup removed the kept folder")
+    }
 }
