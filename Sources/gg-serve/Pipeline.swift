@@ -92,12 +92,8 @@ final class PipelineRun: @unchecked Sendable {
             if settings.denyPrivate { arguments.append("--deny-private") }
             if let hosts = settings.allowHosts, !hosts.isEmpty { arguments += ["--allow-host", hosts] }
             return arguments
-        case "scenes":
-            return work + timed + jobs + (request.clips ? ["--clips"] : []) + (request.threshold.map { ["--threshold", ParsedOptions.plain($0)] } ?? [])
-        case "ocr":
-            return work + timed + jobs
-        case "transcribe":
-            return work + timed + jobs + (request.engine.map { ["--engine", $0] } ?? []) + (request.language.map { ["--language", $0] } ?? [])
+        case "scenes", "ocr", "transcribe":
+            return work + timed + jobs + PipelineRun.stageOptions(stage, request)
         default:
             return work + (request.base64 ? ["--base64"] : []) + (request.cleanup ? ["--cleanup"] : ["--artefact-base", "/artefacts/\(id)/"])
                 + ["--format", request.shape, "--summary", summaryPath, "--max-output-bytes", String(settings.maxResponseBytes)]
@@ -109,8 +105,21 @@ final class PipelineRun: @unchecked Sendable {
     /// Only requests that clean up use the result cache (a kept folder's files would not match a cached result).
     var resultOptions: [String] {
         guard settings.resultCache != nil, request.cleanup else { return [] }
-        let stages = ["scenes", "ocr", "transcribe"].flatMap(arguments) + (request.base64 ? ["--base64"] : [])
-        return ["--result-options", stages.joined(separator: " ")]
+        return ["--result-options", PipelineRun.resultOptionsText(request)]
+    }
+
+    /// The options of gg-scenes, gg-ocr and gg-transcribe that a request sets.
+    static func stageOptions(_ stage: String, _ request: PipelineRequest) -> [String] {
+        switch stage {
+        case "scenes": return (request.clips ? ["--clips"] : []) + (request.threshold.map { ["--threshold", ParsedOptions.plain($0)] } ?? [])
+        case "transcribe": return (request.engine.map { ["--engine", $0] } ?? []) + (request.language.map { ["--language", $0] } ?? [])
+        default: return []
+        }
+    }
+
+    /// What keys a request's results in the result cache besides the URL (see `ResultCache.fingerprint`).
+    static func resultOptionsText(_ request: PipelineRequest) -> String {
+        (["scenes", "ocr", "transcribe"].flatMap { stageOptions($0, request) } + (request.base64 ? ["--base64"] : [])).joined(separator: " ")
     }
 
     /// Starts the stages and hands them the URLs, one a line (the URLs were checked to hold no line break).

@@ -315,6 +315,7 @@ final class Server: @unchecked Sendable {
         case .success(let parsed): body = parsed
         }
         exchange.urlCount = body.request.urls.count
+        if let hits = cachedResults(body) { return answerFromCache(exchange, connection, body, hits) }
         let resumable = Resumable(connection)
         let entry = admission.enter(whileLocked: {
             exchange.process = body
@@ -333,6 +334,43 @@ final class Server: @unchecked Sendable {
             exchange.admitted = false
             return admitted(exchange, connection, body)
         }
+    }
+
+    /// Every URL's result from the result cache, in gg's shape and marked as hits, when all of them are
+    /// there and together small (`cachedAnswerBytes`): such a request costs file reads, no pipeline and no slot. Nil otherwise (the pipeline then
+    /// looks them up itself, URL by URL).
+    func cachedResults(_ body: ProcessBody) -> [String]? {
+        guard !body.gilgamesh, body.request.cleanup, let folder = settings.resultCache else { return nil }
+        let cache = ResultCache.open(folder, ttl: settings.resultTTL, maxBytes: nil)
+        let fingerprint = ResultCache.fingerprint(options: PipelineRun.resultOptionsText(body.request), environment: ChildEnvironment.filtered())
+        var lines = [String]()
+        var bytes = 0
+        for url in body.request.urls {
+            guard let hit = cache.lookup(ResultCache.key(url: url, fingerprint: fingerprint)), (bytes + hit.entry.bytes) <= Server.cachedAnswerBytes,
+                  let data = FileManager.default.contents(atPath: hit.file.path),
+                  var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+            object["result_cache"] = "hit"
+            object["url"] = url
+            guard let line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
+            lines.append(String(decoding: line, as: UTF8.self))
+            bytes += hit.entry.bytes
+        }
+        return lines
+    }
+
+    /// The largest answer served whole from the result cache; larger ones stream through the pipeline.
+    static let cachedAnswerBytes = 8 << 20
+
+    func answerFromCache(_ exchange: Exchange, _ connection: OpaquePointer, _ body: ProcessBody, _ lines: [String]) -> MHD_Result {
+        lines.forEach { _ in
+            metrics.result(status: "success", kind: nil)
+            metrics.cache("result-hit")
+        }
+        if (gg_mhd_header(connection, "Accept").map { String(cString: $0) } ?? "").contains("application/x-ndjson") {
+            return finish(exchange, connection, Reply(status: 200, body: Data((lines.joined(separator: "\n") + "\n").utf8), contentType: "application/x-ndjson"))
+        }
+        let text = body.single ? "{\"status\":\"success\",\"result\":\(lines[0])}\n" : "{\"status\":\"success\",\"results\":[\(lines.joined(separator: ","))]}\n"
+        return finish(exchange, connection, Reply(status: 200, body: Data(text.utf8)))
     }
 
     /// Starts the pipeline of a request admission let in, or answers 429 to one it turned away.
