@@ -96,3 +96,17 @@ def pyscenedetect_cuts(path):
     if proc.returncode != 0:
         return None, []
     return seconds, [float(x) for x in proc.stdout.split()]
+
+
+def children(pid):
+    """Live (not zombie) child processes of `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[1]) == pid:
+                found.append(int(entry))
+    return found

@@ -6,6 +6,7 @@ under the work root; prints gg-serve's peak RSS, and the latency gg-serve adds o
 the same single URL, and a repeated video request answered from the result cache against the first and
 against /health. GG_SERVE_REQUESTS and GG_SERVE_CLIENTS change the load."""
 import concurrent.futures, json, os, random, shutil, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import common
 from common import BIN, ROOT, require_release
 
 require_release()
@@ -39,10 +40,10 @@ def post(urls, timeout=600, **extra):
 
 
 def children():
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
+    return common.children(serve.pid)
+
+
+try:
                 fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
             except OSError:
                 continue

@@ -7,7 +7,7 @@ no stage process may be left, nothing under the work root, and gg-serve's descri
 every 30 s, must stay flat (last third against the first third: descriptors equal, RSS within 16 MiB).
 Prints the samples and a verdict; exits 1 on any failure."""
 import http.client, json, os, random, shutil, socket, subprocess, sys, tempfile, threading, time
-from common import BIN, ROOT, require_release
+from common import BIN, ROOT, children, require_release
 
 require_release()
 FIXTURES = os.path.join(ROOT, ".fixtures")
@@ -20,19 +20,6 @@ def status_field(pid, name):
         if line.startswith(name + ":"):
             return int(line.split()[1])
     return 0
-
-
-def children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z" and int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def main():
