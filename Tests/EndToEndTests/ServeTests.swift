@@ -224,8 +224,10 @@ final class ServeTests: ServeTestCase {
         usleep(1_000_000)
         XCTAssertEqual(serve.children().count, 5, "the request's five stages run while the client waits")
         python.waitUntilExit()
-        let deadline = Date().addingTimeInterval(5)
-        while !serve.children().isEmpty && Date() < deadline { usleep(100_000) }
+        // The teardown kills the stages, then removes the folder, off the server's threads: wait for both.
+        let deadline = Date().addingTimeInterval(20)
+        while (!serve.children().isEmpty || (try? FileManager.default.contentsOfDirectory(atPath: serve.work.path))?.isEmpty == false)
+                && Date() < deadline { usleep(100_000) }
         XCTAssertEqual(serve.children(), [], "stage processes outlived their request")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: serve.work.path), [], "the request's folder was left")
         let metrics = try http(serve, "GET", "/metrics").body
