@@ -81,11 +81,32 @@ final class HTTPDaemon {
     static func send(_ reply: Reply, on connection: OpaquePointer) -> MHD_Result {
         let response = reply.body.withUnsafeBytes { raw in gg_mhd_response_copy(raw.count, raw.baseAddress) }
         guard let response else { return gg_mhd_no() }
-        defer { MHD_destroy_response(response) }
-        _ = MHD_add_response_header(response, "Content-Type", reply.contentType)
-        for (name, value) in reply.headers { _ = MHD_add_response_header(response, name, value) }
-        return MHD_queue_response(connection, UInt32(reply.status), response)
+        return queue(response, status: reply.status, contentType: reply.contentType, headers: reply.headers, on: connection)
     }
+
+    /// Queues `response` (a buffer, a file or a callback) with its content type and headers, then lets it go.
+    static func queue(_ response: OpaquePointer, status: Int32, contentType: String, headers: [(String, String)],
+                      on connection: OpaquePointer) -> MHD_Result {
+        defer { MHD_destroy_response(response) }
+        _ = MHD_add_response_header(response, "Content-Type", contentType)
+        for (name, value) in headers { _ = MHD_add_response_header(response, name, value) }
+        return MHD_queue_response(connection, UInt32(status), response)
+    }
+}
+
+/// A request header's value, or nil.
+func requestHeader(_ connection: OpaquePointer, _ name: String) -> String? {
+    gg_mhd_header(connection, name).map { String(cString: $0) }
+}
+
+/// A query argument's value, or nil.
+func queryArgument(_ connection: OpaquePointer, _ name: String) -> String? {
+    gg_mhd_query(connection, name).map { String(cString: $0) }
+}
+
+/// Whether the client asked for one result line at a time (`Accept: application/x-ndjson`).
+func wantsResultLines(_ connection: OpaquePointer) -> Bool {
+    (requestHeader(connection, "Accept") ?? "").contains("application/x-ndjson")
 }
 
 /// Parses `host:port`, `[v6]:port` or `:port` into a socket address.

@@ -115,10 +115,10 @@ final class Server: @unchecked Sendable {
             return .error(400, "ambiguous request framing: more than one Content-Length, or Content-Length with Transfer-Encoding")
         }
         guard let methods = Server.routes[Server.label(exchange.path)] else { return .error(404, "no such endpoint: \(Server.printable(exchange.path))") }
-        if exchange.method == "OPTIONS" { return compatibility.preflight(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }, methods: methods) }
+        if exchange.method == "OPTIONS" { return compatibility.preflight(origin: requestHeader(connection, "Origin"), methods: methods) }
         guard methods.contains(exchange.method) else { return .error(405, "\(Server.printable(exchange.method)) is not allowed on \(exchange.path)") }
         if let token, !["/health", "/ready", "/docs"].contains(exchange.path),
-           !Server.authorized(gg_mhd_header(connection, "Authorization").map { String(cString: $0) }, token: token) {
+           !Server.authorized(requestHeader(connection, "Authorization"), token: token) {
             var reply = Reply.error(401, "a bearer token is required: Authorization: Bearer <token>")
             reply.headers.append(("WWW-Authenticate", "Bearer"))
             return reply
@@ -157,12 +157,12 @@ final class Server: @unchecked Sendable {
             let gilgamesh = format(connection) == "gilgamesh"
             return answerLater(exchange, connection) { self.cacheStats(gilgamesh: gilgamesh) }
         case "POST /cleanup":
-            let query = gg_mhd_query(connection, "clear_cache").map { String(cString: $0).lowercased() }
+            let query = queryArgument(connection, "clear_cache")?.lowercased()
             let body = (try? JSONSerialization.jsonObject(with: exchange.body)) as? [String: Any] ?? [:]
             let clearCache = ["true", "1", "yes"].contains(query ?? "") || [body["clear_cache"], body["clear_cache_data"]].contains { $0.flatMap(JSONValue.bool) == true }
             return answerLater(exchange, connection) { self.cleanup(clearCache: clearCache) }
         case "POST /cache/clear":
-            let hours = gg_mhd_query(connection, "older_than_hours").map { String(cString: $0) }
+            let hours = queryArgument(connection, "older_than_hours")
             return answerLater(exchange, connection) { self.cacheClear(olderThanHours: hours) }
         default:
             return process(exchange, connection, batch: exchange.path == "/process/batch")
@@ -172,11 +172,21 @@ final class Server: @unchecked Sendable {
     /// Sends `reply`, counts it and writes the access-log line.
     func finish(_ exchange: Exchange, _ connection: OpaquePointer, _ reply: Reply) -> MHD_Result {
         var reply = reply
-        reply.headers += compatibility.corsHeaders(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) })
-        exchange.status = reply.status
-        metrics.request(Server.routes[Server.label(exchange.path)] == nil ? "other" : Server.label(exchange.path), reply.status)
-        log(exchange)
+        reply.headers += corsHeaders(connection)
+        account(exchange, status: reply.status)
         return HTTPDaemon.send(reply, on: connection)
+    }
+
+    /// Counts an answer about to be sent and writes its access-log line.
+    func account(_ exchange: Exchange, status: Int32) {
+        exchange.status = status
+        metrics.request(Server.routes[Server.label(exchange.path)] == nil ? "other" : Server.label(exchange.path), status)
+        log(exchange)
+    }
+
+    /// The CORS headers the request's origin gets.
+    func corsHeaders(_ connection: OpaquePointer) -> [(String, String)] {
+        compatibility.corsHeaders(origin: requestHeader(connection, "Origin"))
     }
 
     func log(_ exchange: Exchange) {
@@ -232,7 +242,7 @@ final class Server: @unchecked Sendable {
 
     /// The answer format a request asked for (`?format=` or the body's `format`), else the server's default.
     func format(_ connection: OpaquePointer, body: [String: Any]? = nil) -> String {
-        (body?["format"] as? String) ?? gg_mhd_query(connection, "format").map { String(cString: $0) } ?? compatibility.format
+        (body?["format"] as? String) ?? queryArgument(connection, "format") ?? compatibility.format
     }
 
     /// A refused request in the format's shape: gg's `{status, detail, field}`, or FastAPI's 422 with a
@@ -366,7 +376,7 @@ final class Server: @unchecked Sendable {
             metrics.result(status: "success", kind: nil)
             metrics.cache("result-hit")
         }
-        if (gg_mhd_header(connection, "Accept").map { String(cString: $0) } ?? "").contains("application/x-ndjson") {
+        if wantsResultLines(connection) {
             return finish(exchange, connection, Reply(status: 200, body: Data((lines.joined(separator: "\n") + "\n").utf8), contentType: "application/x-ndjson"))
         }
         let text = body.single ? "{\"status\":\"success\",\"result\":\(lines[0])}\n" : "{\"status\":\"success\",\"results\":[\(lines.joined(separator: ","))]}\n"
@@ -397,7 +407,7 @@ final class Server: @unchecked Sendable {
             admission.leave()
             return finish(exchange, connection, .error(503, "cannot start the pipeline: \((error as? GGError)?.message ?? "\(error)")"))
         }
-        let streaming = (gg_mhd_header(connection, "Accept").map { String(cString: $0) } ?? "").contains("application/x-ndjson")
+        let streaming = wantsResultLines(connection)
         let framer = ResponseFramer(streaming ? .lines : body.single ? .single : body.batch && body.gilgamesh ? .batch : .list)
         let deferHead = body.single && body.gilgamesh && !streaming
         let stream = ResultStream(server: self, run: run, exchange: exchange, body: body, framer: framer, connection: connection, deferHead: deferHead)
@@ -536,17 +546,10 @@ final class Server: @unchecked Sendable {
             close(fd)
             return finish(exchange, connection, .error(500, "cannot send the artefact"))
         }
-        defer { MHD_destroy_response(response) }
         let type = ["jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "mp4": "video/mp4",
                     "mkv": "video/x-matroska", "webm": "video/webm", "m4a": "audio/mp4", "mp3": "audio/mpeg"][(file as NSString).pathExtension.lowercased()]
-        _ = MHD_add_response_header(response, "Content-Type", type ?? "application/octet-stream")
-        for (name, value) in compatibility.corsHeaders(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }) {
-            _ = MHD_add_response_header(response, name, value)
-        }
-        exchange.status = 200
-        metrics.request("/artefacts", 200)
-        log(exchange)
-        return MHD_queue_response(connection, 200, response)
+        account(exchange, status: 200)
+        return HTTPDaemon.queue(response, status: 200, contentType: type ?? "application/octet-stream", headers: corsHeaders(connection), on: connection)
     }
 
     /// POST /cleanup: removes the work folders that requests kept (cleanup_temp false) and no request is
@@ -747,14 +750,9 @@ final class ResultStream: @unchecked Sendable {
             server.end(run, exchange, body, summaries: [], answered: false)
             return gg_mhd_no()
         }
-        defer { MHD_destroy_response(response) }
-        _ = MHD_add_response_header(response, "Content-Type", contentType)
-        for (name, value) in server.compatibility.corsHeaders(origin: gg_mhd_header(connection, "Origin").map { String(cString: $0) }) {
-            _ = MHD_add_response_header(response, name, value)
-        }
         exchange.status = 200
         startPump()
-        return MHD_queue_response(connection, 200, response)
+        return HTTPDaemon.queue(response, status: 200, contentType: contentType, headers: server.corsHeaders(connection), on: connection)
     }
 
     /// Reads the run's results into the buffer until they end, the client goes or the answer is closed.
