@@ -359,6 +359,9 @@ final class ServeTests: ServeTestCase {
                                   "--result-cache", cache.appendingPathComponent("results").path, list.path])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(try run.records().first?.string("result_cache"), "hit", "run.sh and gg-serve share the result cache")
+        let schema = try runProcess("/usr/bin/env", ["python3", TestEnv.repo.appendingPathComponent("Tests/Support/validate.py").path,
+                                                     TestEnv.repo.appendingPathComponent("docs/schemas/result.schema.json").path], stdin: run.stdout)
+        XCTAssertEqual(schema.status, 0, "a cached result is a result: " + schema.stdout + schema.stderr)
         XCTAssertEqual(try http(serve, "POST", "/cache/clear").status, 200)
         XCTAssertEqual(try http(serve, "GET", "/cache/stats").json().dict("stats")?["result_entries"] as? Int, 0)
         XCTAssertNil((try process(serve, [url]).json()["results"] as? [[String: Any]])?.first?["result_cache"])
