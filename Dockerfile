@@ -12,7 +12,7 @@ RUN scripts/setup --deps && swift build -c release --static-swift-stdlib \
  && cp .build/release/gg-fetch .build/release/gg-scenes .build/release/gg-ocr .build/release/gg-transcribe \
        .build/release/gg-assemble .build/release/gg-serve /out/bin/ \
  && cp -r .whisper/lib /out/.whisper/lib && mkdir -p /out/.whisper/models \
- && cp .whisper/models/ggml-tiny.en-q8_0.bin /out/.whisper/models/ \
+ && cp .whisper/models/ggml-base-q8_0.bin .whisper/models/ggml-tiny.en-q8_0.bin /out/.whisper/models/ \
  && cp -r pipelines /out/pipelines && cp scripts/install-runtime scripts/setup-resolvers /out/
 
 FROM debian:bookworm-slim

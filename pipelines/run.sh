@@ -21,7 +21,7 @@ options:
   --clips              gg-scenes writes per-scene clips
   --lang LANGS         gg-ocr languages (default eng)
   --engine NAME        gg-transcribe engine: auto (default), whisper or sphinx
-  --model FILE         whisper model (default: $GG_WHISPER_MODEL, else .whisper/models/ggml-tiny.en-q8_0.bin if set up)
+  --model FILE         whisper model (default: $GG_WHISPER_MODEL, else .whisper/models/ggml-base-q8_0.bin if set up)
   --base64             embed keyframes, clips and images in the results
   --cleanup            delete work files once each record is assembled
   --array              write {"results": [...]} instead of NDJSON
@@ -85,8 +85,8 @@ while [ $# -gt 0 ]; do
     *) input="$1"; shift ;;
   esac
 done
-if [ -z "${GG_WHISPER_MODEL:-}" ] && [ -r "$here/.whisper/models/ggml-tiny.en-q8_0.bin" ]; then
-  export GG_WHISPER_MODEL="$here/.whisper/models/ggml-tiny.en-q8_0.bin"
+if [ -z "${GG_WHISPER_MODEL:-}" ] && [ -r "$here/.whisper/models/ggml-base-q8_0.bin" ]; then
+  export GG_WHISPER_MODEL="$here/.whisper/models/ggml-base-q8_0.bin"
 fi
 if [ -z "$bin" ]; then
   for candidate in "$here/.build/release" "$here/.build/debug"; do

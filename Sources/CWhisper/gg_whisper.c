@@ -2,6 +2,7 @@
 #include "gg_whisper.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,17 @@ struct gg_whisper_state {
 };
 
 static _Thread_local char last_error[512];
+static _Thread_local float detected_probability = -1;
 
+/* Keeps the last error, and the probability whisper_full logs for the language it detected (it keeps it nowhere else). */
 static void gg_whisper_log(enum ggml_log_level level, const char *text, void *user_data) {
     (void)user_data;
+    const char *detected = text ? strstr(text, "auto-detected language: ") : NULL;
+    if (detected) {
+        const char *p = strstr(detected, "(p = ");
+        float probability;
+        if (p && sscanf(p, "(p = %f)", &probability) == 1) detected_probability = probability;
+    }
     if (level == GGML_LOG_LEVEL_ERROR && text) {
         snprintf(last_error, sizeof last_error, "%s", text);
         size_t length = strlen(last_error);
@@ -143,13 +152,28 @@ void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) {
     free(state);
 }
 
-static bool gg_whisper_abort(void *data) { return data && *(const volatile int32_t *)data != 0; }
-
 struct gg_window_control {
     gg_whisper *whisper;
     int windows;
     double stopped_at;
+    const volatile int32_t *cancelled;
+    long budget;          /* decoding steps (one token of one decoder) the run may take */
+    long used;            /* updated by whisper's sampling threads */
+    int exhausted;
 };
+
+static bool gg_whisper_abort(void *data) {
+    struct gg_window_control *control = data;
+    return (control->cancelled && *control->cancelled != 0) || __atomic_load_n(&control->exhausted, __ATOMIC_RELAXED);
+}
+
+/* Counts decoding steps; past the budget the run is stopped at its next computation. */
+static void gg_whisper_count_step(struct whisper_context *context, struct whisper_state *state, const whisper_token_data *tokens,
+                                  int count, float *logits, void *data) {
+    (void)context; (void)state; (void)tokens; (void)count; (void)logits;
+    struct gg_window_control *control = data;
+    if (__atomic_add_fetch(&control->used, 1, __ATOMIC_RELAXED) > control->budget) __atomic_store_n(&control->exhausted, 1, __ATOMIC_RELAXED);
+}
 
 static bool gg_whisper_encoder_begin(struct whisper_context *context, struct whisper_state *state, void *data) {
     (void)context;
@@ -163,9 +187,9 @@ static bool gg_whisper_encoder_begin(struct whisper_context *context, struct whi
 }
 
 int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
-                   int threads, const char *language, int beam, bool stop_early, double *stopped_at,
-                   const volatile int32_t *cancelled) {
-    struct gg_window_control control = {whisper, 0, -1};
+                   int threads, const char *language, int beam, long step_budget, bool stop_early, double *stopped_at,
+                   float *language_probability, bool *budget_exhausted, const volatile int32_t *cancelled) {
+    struct gg_window_control control = {whisper, 0, -1, cancelled, step_budget > 0 ? step_budget : LONG_MAX, 0, 0};
     struct whisper_full_params params = whisper->whisper_full_default_params(beam > 1 ? WHISPER_SAMPLING_BEAM_SEARCH : WHISPER_SAMPLING_GREEDY);
     if (beam > 1) {
         params.beam_search.beam_size = beam;
@@ -182,14 +206,19 @@ int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *sa
     params.language = language;
     params.detect_language = false;
     params.abort_callback = gg_whisper_abort;
-    params.abort_callback_user_data = (void *)cancelled;
+    params.abort_callback_user_data = &control;
+    params.logits_filter_callback = gg_whisper_count_step;
+    params.logits_filter_callback_user_data = &control;
     if (stop_early) {
         params.encoder_begin_callback = gg_whisper_encoder_begin;
         params.encoder_begin_callback_user_data = &control;
     }
+    detected_probability = -1;
     int status = whisper->whisper_full_with_state(whisper->context, state->state, params, samples, count);
     if (stopped_at) *stopped_at = control.stopped_at;
-    return status;
+    if (language_probability) *language_probability = detected_probability;
+    if (budget_exhausted) *budget_exhausted = control.exhausted != 0;
+    return control.exhausted ? 0 : status;
 }
 
 int gg_whisper_segment_count(gg_whisper *whisper, gg_whisper_state *state) {
@@ -240,9 +269,9 @@ void gg_whisper_close(gg_whisper *whisper) { (void)whisper; }
 bool gg_whisper_multilingual(const gg_whisper *whisper) { (void)whisper; return false; }
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper) { (void)whisper; return NULL; }
 void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state) { (void)whisper; (void)state; }
-int gg_whisper_run(gg_whisper *w, gg_whisper_state *s, const float *p, int n, int t, const char *l, int b, bool e, double *a,
-                   const volatile int32_t *c) {
-    (void)w; (void)s; (void)p; (void)n; (void)t; (void)l; (void)b; (void)e; (void)a; (void)c;
+int gg_whisper_run(gg_whisper *w, gg_whisper_state *s, const float *p, int n, int t, const char *l, int b, long u, bool e, double *a,
+                   float *lp, bool *x, const volatile int32_t *c) {
+    (void)w; (void)s; (void)p; (void)n; (void)t; (void)l; (void)b; (void)u; (void)e; (void)a; (void)lp; (void)x; (void)c;
     return -1;
 }
 int gg_whisper_segment_count(gg_whisper *w, gg_whisper_state *s) { (void)w; (void)s; return 0; }

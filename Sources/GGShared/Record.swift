@@ -172,13 +172,22 @@ public struct WordBox: Codable, Sendable, Equatable {
 
 /// The timed transcript of an item's audio.
 public struct Transcript: Codable, Sendable, Equatable {
+    /// The language spoken longest (ISO 639-1 where whisper has one).
     public var language: String
+    /// Whisper's probability for `language`, averaged over the windows it was detected in.
+    public var languageProbability: Double?
+    /// How `language` was chosen: detected, requested (--language), fallback (too little speech to detect),
+    /// or model (an English-only model or engine).
+    public var languageSource: String?
     public var engine: String
     public var text: String
     public var segments: [Segment]
 
-    public init(language: String, engine: String, text: String, segments: [Segment]) {
+    public init(language: String, engine: String, text: String, segments: [Segment], languageProbability: Double? = nil,
+                languageSource: String? = nil) {
         self.language = language
+        self.languageProbability = languageProbability
+        self.languageSource = languageSource
         self.engine = engine
         self.text = text
         self.segments = segments
@@ -190,11 +199,14 @@ public struct Segment: Codable, Sendable, Equatable {
     public var start: Double
     public var end: Double
     public var text: String
+    /// The segment's language, when it is not the transcript's.
+    public var language: String?
 
-    public init(start: Double, end: Double, text: String) {
+    public init(start: Double, end: Double, text: String, language: String? = nil) {
         self.start = start
         self.end = end
         self.text = text
+        self.language = language
     }
 }
 
@@ -287,7 +299,7 @@ public enum ResultCache {
         let kept = groups.filter { !ignored.contains($0[0]) }.map { $0.joined(separator: " ") }.sorted()
         var model = environment["GG_WHISPER_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? InstallLocator.find(".whisper", markers: ["lib", "models"], variable: "GG_WHISPER_HOME", shareName: "whisper", environment: environment)
-                .map { $0 + "/models/ggml-tiny.en-q8_0.bin" } ?? ""
+                .map { $0 + "/" + WhisperModels.multilingual } ?? ""
         var info = stat()
         if !model.isEmpty, stat(model, &info) == 0 { model += " \(info.st_size) \(info.st_mtim.tv_sec)" }
         return SHA256.hex(Array((["gg \(ToolInfo.version)", "model \(model)"] + kept).joined(separator: "\n").utf8))

@@ -10,6 +10,9 @@ struct SpeechChunk {
 
     var end: Double { start + Double(samples.count) / Double(SpeechAudio.sampleRate) }
 
+    /// Seconds of utterances in the chunk.
+    var voicedSeconds: Double { voiced.reduce(0) { $0 + $1.upperBound - $1.lowerBound } }
+
     init(start: Double) {
         self.start = start
     }

@@ -8,7 +8,7 @@ struct WhisperSetup: Sendable {
     var model: String?
 
     /// The model scripts/setup-whisper makes, used when neither --model nor GG_WHISPER_MODEL names one.
-    static let defaultModel = "models/ggml-tiny.en-q8_0.bin"
+    static let defaultModel = WhisperModels.multilingual
 
     /// The folder scripts/setup-whisper fills: $GG_WHISPER_HOME; else `.whisper` in the nearest folder
     /// above the executable (followed through symbolic links, and as started) that has one, which finds

@@ -60,7 +60,7 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(try result.records()[0].array("items")[0].dict("transcript")?.string("engine"), "whisper", result.stderr)
         XCTAssertFalse(result.stderr.contains("warning"), result.stderr)
-        let model = Self.whisperHome.appendingPathComponent("models/ggml-tiny.en-q8_0.bin").path
+        let model = Self.whisperHome.appendingPathComponent("models/ggml-base-q8_0.bin").path
         XCTAssertTrue(result.stderr.contains("gg-transcribe: note: engine whisper: model \(model), whisper.cpp 1."), result.stderr)
         let version = try tool("gg-transcribe", ["--version"], environment: freshUser)
         XCTAssertTrue(version.stdout.contains("at \(Self.whisperHome.path)/lib/libwhisper.so.1"), version.stdout)

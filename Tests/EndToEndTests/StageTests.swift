@@ -321,8 +321,10 @@ final class TranscribeTests: XCTestCase {
         }
     }
 
-    static let whisperModel = TestEnv.repo.appendingPathComponent(".whisper/models/ggml-tiny.en-q8_0.bin").path
+    static let whisperModel = TestEnv.repo.appendingPathComponent(".whisper/models/ggml-base-q8_0.bin").path
+    static let englishModel = TestEnv.repo.appendingPathComponent(".whisper/models/ggml-tiny.en-q8_0.bin").path
     let whisper = ["--engine", "whisper", "--model", TranscribeTests.whisperModel]
+    let englishWhisper = ["--engine", "whisper", "--model", TranscribeTests.englishModel]
 
     func requireWhisperModel() throws {
         guard FileManager.default.fileExists(atPath: Self.whisperModel) else {
@@ -410,24 +412,69 @@ final class TranscribeTests: XCTestCase {
         let transcript = try transcripts([(wav, "audio")], ["--engine", "whisper", "--model", model])[0]
         XCTAssertEqual(normalizedWords(transcript.string("text") ?? ""), "go forward ten meters")
         let size = try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int ?? 0
-        let quantized = try FileManager.default.attributesOfItem(atPath: Self.whisperModel)[.size] as? Int ?? 0
+        let quantized = try FileManager.default.attributesOfItem(atPath: Self.englishModel)[.size] as? Int ?? 0
         XCTAssertGreaterThan(size, quantized * 3 / 2, "f16 is larger than q8_0")
     }
 
-    /// With a multilingual model (`scripts/setup-whisper --multilingual`, as CI runs it) `--language auto`
-    /// detects the language; an English-only model always transcribes as English.
-    func testWhisperDetectsTheSpokenLanguageWithAMultilingualModel() throws {
-        let base = TestEnv.repo.appendingPathComponent(".whisper/base/ggml-base-q8_0.bin").path
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: base), "run scripts/setup-whisper --multilingual")
+    /// The default model is multilingual: each language is detected, with its probability; `--language`
+    /// fixes it; the English-only tiny.en always transcribes as English and says why.
+    func testWhisperDetectsTheSpokenLanguageByDefault() throws {
+        try requireWhisperModel()
         let paths = [(TestEnv.fixture("german.wav"), "audio"), (TestEnv.fixture("spanish.wav"), "audio"), (TestEnv.fixture("speech1.wav"), "audio")]
-        let detected = try transcripts(paths, ["--engine", "whisper", "--model", base])
+        let detected = try transcripts(paths, ["--engine", "whisper"])
         XCTAssertEqual(detected.map { $0.string("language") }, ["de", "es", "en"])
+        XCTAssertEqual(detected.map { $0.string("language_source") }, ["detected", "detected", "detected"])
+        for transcript in detected { XCTAssertGreaterThan(transcript.double("language_probability") ?? 0, 0.5, "\(transcript)") }
         XCTAssertGreaterThanOrEqual(wordRecall(expected: "GUTEN MORGEN HEUTE GEHEN WIR MIT DEN KINDERN IN DEN PARK", in: detected[0].string("text") ?? ""), 0.8)
         XCTAssertGreaterThanOrEqual(wordRecall(expected: "BUENOS TODOS HOY VAMOS AL MERCADO PARA COMPRAR", in: detected[1].string("text") ?? ""), 0.8)
-        let forced = try transcripts([paths[0]], ["--engine", "whisper", "--model", base, "--language", "de"])[0]
+        let forced = try transcripts([paths[0]], whisper + ["--language", "de"])[0]
         XCTAssertEqual(forced.string("language"), "de")
-        let english = try transcripts([paths[0]], whisper + ["--language", "de"])[0]
+        XCTAssertEqual(forced.string("language_source"), "requested")
+        XCTAssertNil(forced["language_probability"])
+        let english = try transcripts([paths[0]], englishWhisper + ["--language", "de"])[0]
         XCTAssertEqual(english.string("language"), "en", "tiny.en only knows English")
+        XCTAssertEqual(english.string("language_source"), "model")
+    }
+
+    /// German speech, then Spanish half a minute later: each window gets its own language; the segments
+    /// in the language spoken less say theirs.
+    func testEachWindowOfSpeechHasItsOwnLanguage() throws {
+        try requireWhisperModel()
+        let transcript = try transcripts([(TestEnv.fixture("mixed-de-es.wav"), "audio")], whisper)[0]
+        let segments = transcript.array("segments")
+        XCTAssertEqual(transcript.string("language"), "de", "\(transcript)")
+        XCTAssertEqual(segments.first?.string("language"), nil, "\(segments)")
+        XCTAssertEqual(segments.last?.string("language"), "es", "\(segments)")
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "HOY VAMOS AL MERCADO PARA COMPRAR", in: segments.last?.string("text") ?? ""), 0.8)
+    }
+
+    /// Under --detect-min seconds of speech, nothing is detected: the fallback language is used and named as such.
+    func testTooLittleSpeechKeepsTheFallbackLanguage() throws {
+        try requireWhisperModel()
+        let short = [(TestEnv.fixture("spanish-short.wav"), "audio")]
+        let fallback = try transcripts(short, whisper + ["--detect-min", "3"])[0]
+        XCTAssertEqual(fallback.string("language"), "en")
+        XCTAssertEqual(fallback.string("language_source"), "fallback")
+        let told = try transcripts(short, whisper + ["--detect-min", "3", "--fallback-language", "es"])[0]
+        XCTAssertEqual(told.string("language"), "es")
+        XCTAssertEqual(told.string("language_source"), "fallback")
+    }
+
+    /// A decoding that takes more steps than --token-budget allows stops there with a warning, keeps what
+    /// it finished, and the record is not an error.
+    func testTokenBudgetStopsALongDecoding() throws {
+        try requireWhisperModel()
+        let input = recordLine([(TestEnv.fixture("librivox2.wav"), "audio")])
+        let full = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots] + whisper, stdin: input)
+        let limited = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots] + whisper + ["--token-budget", "1"], stdin: input)
+        XCTAssertEqual(limited.status, 0, limited.stderr)
+        XCTAssertTrue(limited.stderr.contains("stopped at its decoding budget (--token-budget)"), limited.stderr)
+        XCTAssertFalse(full.stderr.contains("--token-budget"), full.stderr)
+        let words = { (output: ProcessOutput) in
+            (try output.records()[0].array("items")[0].dict("transcript")?.string("text") ?? "").split(separator: " ").count
+        }
+        XCTAssertGreaterThan(try words(limited), 0)
+        XCTAssertLessThan(try words(limited), try words(full) / 2)
     }
 
     func testWhisperInventsNothingForSilenceToneOrMissingAudio() throws {
@@ -514,7 +561,7 @@ final class TranscribeTests: XCTestCase {
         try whole.prefix(whole.count * 2 / 3).write(to: URL(fileURLWithPath: truncated))
         let notModel = TestEnv.fixture("sentences.txt")
         let input = recordLine([(TestEnv.fixture("talk.mp4"), "video")])
-        for (model, problem) in [(headerOnly, "holds 0 of the 167 tensors"), (truncated, "truncated in tensor"), (notModel, "not a ggml whisper model")] {
+        for (model, problem) in [(headerOnly, "holds 0 of the 245 tensors"), (truncated, "truncated in tensor"), (notModel, "not a ggml whisper model")] {
             let explicit = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", "whisper", "--model", model], stdin: input)
             XCTAssertEqual(explicit.status, 69, explicit.stderr)
             XCTAssertEqual(try explicit.records()[0].errorKind, "engine_unavailable")

@@ -34,15 +34,19 @@ bool gg_whisper_multilingual(const gg_whisper *whisper);
 gg_whisper_state *gg_whisper_state_new(gg_whisper *whisper);
 void gg_whisper_state_free(gg_whisper *whisper, gg_whisper_state *state);
 
-/// Transcribes 16 kHz mono samples; `language` "auto" detects it. `beam` above 1 decodes with beam
-/// search of that width (whisper.cpp's temperature fallback applies either way), 1 greedily. `cancelled`,
-/// polled during computation, aborts the run when it becomes non-zero. Returns 0 on success. With
+/// Transcribes 16 kHz mono samples; `language` "auto" detects it (from the first 30 s) and sets
+/// `*language_probability` to the detected language's probability (-1 when the language was given). `beam`
+/// above 1 decodes with beam search of that width (whisper.cpp's temperature fallback applies either way), 1
+/// greedily. A run that takes more than `step_budget` decoding steps (a step is one token of one beam, over
+/// every fallback; 0 for no limit) is stopped there, keeps the segments it finished, returns 0 and sets
+/// `*budget_exhausted`. `cancelled`, polled during computation, aborts the run when it becomes non-zero.
+/// Returns 0 on success. With
 /// `stop_early`, whisper stops before it would encode another window for the audio after its last segment
 /// (when that segment ends at least 1 s in) and sets `*stopped_at` to that end in seconds, so the caller
 /// can decode the rest together with the audio that follows; otherwise `*stopped_at` is -1.
 int gg_whisper_run(gg_whisper *whisper, gg_whisper_state *state, const float *samples, int count,
-                   int threads, const char *language, int beam, bool stop_early, double *stopped_at,
-                   const volatile int32_t *cancelled);
+                   int threads, const char *language, int beam, long step_budget, bool stop_early, double *stopped_at,
+                   float *language_probability, bool *budget_exhausted, const volatile int32_t *cancelled);
 int gg_whisper_segment_count(gg_whisper *whisper, gg_whisper_state *state);
 /// Segment bounds in seconds from the start of the samples.
 double gg_whisper_segment_start(gg_whisper *whisper, gg_whisper_state *state, int segment);
