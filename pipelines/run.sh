@@ -19,7 +19,7 @@ options:
   --threshold X        gg-scenes cut threshold, 0-1 (ffmpeg's scene score scale; the old service's 0.22 means the same)
   --detector MODE      gg-scenes detector: adaptive (default) or content
   --clips              gg-scenes writes per-scene clips
-  --lang LANGS         gg-ocr languages (default eng)
+  --lang LANGS         gg-ocr languages: auto (default: English, and the script of each line English cannot read) or LANG+LANG
   --engine NAME        gg-transcribe engine: auto (default), whisper or sphinx
   --model FILE         whisper model (default: $GG_WHISPER_MODEL, else .whisper/models/ggml-base-q8_0.bin if set up)
   --base64             embed keyframes, clips and images in the results

@@ -111,12 +111,13 @@ struct TextLine {
     /// The glyphs' labels in the blob map the line was found in.
     var labels: Set<Int32>
 
-    /// Whether a blob belongs to the line: one of its glyphs, or a small solid mark just above a glyph
+    /// Whether a blob belongs to the line: one of its glyphs (however far it reaches below the baseline: Q, J,
+    /// р), or a small solid mark just above a glyph
     /// (the dot of an i, an accent) or on the baseline next to one (a full stop, a comma).
     func includes(_ blob: Blob, label: Int32) -> Bool {
+        if labels.contains(label) { return true }
         let h = Double(glyphHeight)
         guard Double(blob.height) <= 1.3 * h, Double(blob.area) >= 0.015 * h * h else { return false }
-        if labels.contains(label) { return true }
         let fill = Double(blob.area) / Double(blob.width * blob.height)
         let mark = Double(blob.height) <= 0.45 * h && fill >= 0.55 && blob.width <= blob.height * 2 && blob.height <= blob.width * 3
         guard mark else { return false }

@@ -16,13 +16,18 @@ enum OCRTool {
         bright-caption-stroke filter (cheap, for text over busy video), in grayscale (enlarged when small) and as
         sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
         budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
+        Languages: --lang auto (the default) reads with English first; a line of glyphs that English does not
+        read confidently is also read with one model per script (Cyrillic, Arabic, Devanagari, Bengali, Han,
+        Japanese, Hangul, Thai, and Vietnamese for Latin with many diacritics) and the best reading is kept; the
+        script that wins lines is then used for the whole-picture passes. Spaces Tesseract puts between Chinese
+        and Japanese characters are removed. --lang LANGS fixes the languages (Tesseract's codes, joined with +).
 
         Examples:
           gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
-          gg-ocr --work-dir work --lang eng+deu --jobs 2 scenes.ndjson
+          gg-ocr --work-dir work --lang deu+eng --jobs 2 scenes.ndjson
         """,
         options: [
-            OptionSpec("--lang", value: "LANGS", default: "eng", "Tesseract languages, joined with +"),
+            OptionSpec("--lang", value: "LANGS", default: "auto", "auto (English, and the script of each line English cannot read) or Tesseract languages joined with +"),
             OptionSpec("--tessdata", value: "DIR", default: "$TESSDATA_PREFIX or Tesseract's built-in path", "folder holding LANG.traineddata"),
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
@@ -39,15 +44,20 @@ enum OCRTool {
         let runner = StageRunner(tool: info)
         let options = runner.options
         MediaLimits.configure(options)
-        let language = options.string("--lang") ?? "eng"
+        let requested = options.string("--lang") ?? "auto"
         let dataPath = options.string("--tessdata")
+        let languages = OCRLanguages(requested, dataPath: dataPath)
+        if let missing = languages.missingScripts {
+            runner.diagnostics.warning("--lang auto: no traineddata for \(missing); text in those scripts is read as Latin (scripts/setup installs them)")
+        }
         let reader = TextReader(
-            pool: ResourcePool(size: runner.jobs) { try TesseractEngine(language: language, dataPath: dataPath) },
+            pool: ResourcePool(size: runner.jobs) { TesseractShelf(dataPath: dataPath) },
+            languages: languages,
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
             budget: OCRBudget(secondsPerMegapixel: options.double("--budget", default: 3, min: 0, max: 3600),
                               minimum: options.double("--min-budget", default: 0.25, min: 0, max: 3600)),
-            missingLanguage: TextReader.missingLanguage(language, dataPath: dataPath))
+            missingLanguage: TextReader.missingLanguage(languages.primary, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
     }
 }
@@ -69,7 +79,8 @@ struct OCRBudget: Sendable {
 
 /// Runs OCR over a record's pictures with a shared engine pool.
 struct TextReader: Sendable {
-    let pool: ResourcePool<TesseractEngine>
+    let pool: ResourcePool<TesseractShelf>
+    let languages: OCRLanguages
     let minConfidence: Double
     let preprocess: Bool
     let budget: OCRBudget
@@ -169,12 +180,14 @@ struct TextReader: Sendable {
         let original = try Picture.read(path: path)
         let started = threadCPUSeconds()
         let megapixels = Double(original.width * original.height) / 1e6
-        let deadline = started + max(budget.minimum, budget.secondsPerMegapixel * megapixels)
+        let allowance = max(budget.minimum, budget.secondsPerMegapixel * megapixels)
         guard preprocess else {
-            return try pool.with { engine in
-                let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation, deadline: deadline)
+            return try pool.with { shelf in
+                let engine = try shelf.engine(languages.primary)
+                let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation,
+                                                   deadline: started + shelf.unchargedSeconds + allowance)
                 var found = result(kept(reading))
-                if reading.stoppedAtDeadline { found.note = budgetNote(deadline - started) }
+                if reading.stoppedAtDeadline { found.note = budgetNote(allowance) }
                 return found
             }
         }
@@ -198,12 +211,20 @@ struct TextReader: Sendable {
             if thin == nil { thin = try strokes { $0 * 2 / 3 } }
             return thin!
         }
-        return try pool.with { engine in
+        return try pool.with { shelf in
+            let uncharged = shelf.unchargedSeconds
+            /// The budget runs on the thread's CPU time, less the time spent loading models and trying scripts.
+            var deadline: Double { started + allowance + shelf.unchargedSeconds - uncharged }
+            var engine = try shelf.engine(languages.primary)
             func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
                 try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
             }
             let passes: [() throws -> Recognition?] = [
-                { try readCaptionLines(image, maps: maps, engine: engine, cancellation: cancellation, deadline: deadline) },
+                {
+                    let lines = try readCaptionLines(image, maps: maps, shelf: shelf, cancellation: cancellation) { deadline }
+                    if let script = lines.script { engine = try shelf.engine(script + "+" + languages.primary) }
+                    return lines.recognition
+                },
                 { try read(try thinStrokes(), PSM_AUTO) },
                 { textured ? nil : try read(try enlarged(), PSM_AUTO) },
                 { try read(try strokes { $0 + 1 }, PSM_AUTO) },
@@ -223,7 +244,7 @@ struct TextReader: Sendable {
                 if TextReader.confident(best) { break }
             }
             var found = result(best)
-            if exhausted { found.note = budgetNote(deadline - started) }
+            if exhausted { found.note = budgetNote(allowance) }
             return found
         }
     }
@@ -231,32 +252,57 @@ struct TextReader: Sendable {
     /// Reads each line of glyphs that `CaptionLines` finds, alone and with nothing behind it; a line read
     /// with low confidence, or overlapping a line read better from the other threshold, is dropped.
     /// Lines are tried longest first, and a threshold's lines are given up after four unreadable ones in a row.
-    private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], engine: TesseractEngine, cancellation: Cancellation,
-                                  deadline: Double) throws -> Recognition {
-        var read = [(line: TextLine, words: [RecognizedWord])]()
+    /// With `--lang auto`, a line the primary language does not read confidently is read with each script's
+    /// model too (the script that won a line first); after two lines no script reads better, no more are tried.
+    /// Returns the languages of the script that won most lines, if any.
+    private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, cancellation: Cancellation,
+                                  deadline: () -> Double) throws -> (recognition: Recognition, script: String?) {
+        let primary = try shelf.engine(languages.primary)
+        var read = [(line: TextLine, words: [RecognizedWord], script: String?)]()
         var stopped = false
+        var scriptsTried = 0, scriptReads = 0
+        var wins = [String: Int]()
         thresholds: for map in maps {
             var unreadable = 0
             for line in CaptionLines.lines(in: map, imageHeight: image.height).sorted(by: { $0.glyphs.count > $1.glyphs.count }) {
                 if unreadable == 4 { break }
                 let (picture, scale, x, y) = try CaptionLines.render(line, from: map, width: image.width, height: image.height)
-                let reading = try engine.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
-                                                   cancellation: cancellation, deadline: deadline)
+                let reading = try primary.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
+                                                    cancellation: cancellation, deadline: deadline())
                 if reading.stoppedAtDeadline {
                     stopped = true
                     break thresholds
                 }
                 var words = kept(reading)
+                var script: String?
+                if !languages.scripts.isEmpty, !TextReader.confident(words), scriptsTried < 2 || !wins.isEmpty {
+                    scriptsTried += 1
+                    let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
+                    for candidate in order where scriptReads < TextReader.maxScriptReads {
+                        scriptReads += 1
+                        let other = try shelf.uncharged {
+                            try shelf.engine(candidate).recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
+                                                                  cancellation: cancellation)
+                        }
+                        let otherWords = kept(other)
+                        if Recognition.score(otherWords) > Recognition.score(words) + TextReader.scriptMargin {
+                            (words, script) = (otherWords, candidate)
+                            if TextReader.confident(words) { break }
+                        }
+                    }
+                    if let script { wins[script, default: 0] += 1 }
+                }
                 guard !words.isEmpty, words.reduce(0, { $0 + $1.confidence }) / Double(words.count) >= 70 else {
                     unreadable += 1
                     continue
                 }
                 unreadable = 0
                 for n in words.indices { words[n].lineStart = n == 0 }
-                read.append((line, words))
+                read.append((line, words, script))
+                if stopped { break thresholds }
             }
         }
-        var chosen = [(line: TextLine, words: [RecognizedWord])]()
+        var chosen = [(line: TextLine, words: [RecognizedWord], script: String?)]()
         for candidate in read.sorted(by: { Recognition.score($0.words) > Recognition.score($1.words) })
         where !chosen.contains(where: { CaptionLines.overlap($0.line, candidate.line) }) {
             chosen.append(candidate)
@@ -265,8 +311,18 @@ struct TextReader: Sendable {
             let sameRow = min(a.line.maxY, b.line.maxY) - max(a.line.minY, b.line.minY) > min(a.line.glyphHeight, b.line.glyphHeight) / 2
             return sameRow ? a.line.minX < b.line.minX : a.line.minY < b.line.minY
         }
-        return Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped)
+        var chosenScripts = [String: Int]()
+        for line in chosen { if let script = line.script { chosenScripts[script, default: 0] += 1 } }
+        let script = chosenScripts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
+        return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script)
     }
+
+    /// How much better (in `Recognition.score` units: confidence over 60, times characters) another script's
+    /// reading of a line must be to replace the primary language's.
+    static let scriptMargin = 50.0
+    /// Lines read with other scripts' models per picture, at most: that time is not charged to the picture's
+    /// budget (English captions never pay it), so it is bounded here.
+    static let maxScriptReads = 40
 
     private func budgetNote(_ seconds: Double) -> String {
         "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", seconds)) CPU s; the best reading so far is kept"
@@ -280,6 +336,16 @@ struct TextReader: Sendable {
         }
     }
 
+    /// Characters of scripts written without spaces between words (Han, kana), between which Tesseract's
+    /// models put spaces anyway.
+    static func unspaced(_ character: Character?) -> Bool {
+        guard let scalar = character?.unicodeScalars.first else { return false }
+        switch scalar.value {
+        case 0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0xFF66...0xFF9F, 0x3000...0x303F, 0xFF01...0xFF0F, 0x20000...0x2FFFF: return true
+        default: return false
+        }
+    }
+
     private func kept(_ recognition: Recognition) -> [RecognizedWord] {
         recognition.words.filter { $0.confidence >= minConfidence && $0.text.contains(where: { $0.isLetter || $0.isNumber }) }
     }
@@ -287,11 +353,43 @@ struct TextReader: Sendable {
     private func result(_ words: [RecognizedWord]) -> TextResult {
         var text = ""
         for (n, word) in words.enumerated() {
-            if n > 0 { text += word.lineStart ? "\n" : " " }
+            if n > 0 {
+                if word.lineStart {
+                    text += "\n"
+                } else if !(TextReader.unspaced(text.last) && TextReader.unspaced(word.text.first)) {
+                    text += " "
+                }
+            }
             text += word.text
         }
         let mean = words.isEmpty ? 0 : words.reduce(0) { $0 + $1.confidence } / Double(words.count)
         return TextResult(text: text, confidence: (mean * 10).rounded() / 10,
                           words: words.map { Word(text: $0.text, confidence: $0.confidence, box: $0.box) })
+    }
+}
+
+/// The languages gg-ocr reads with: fixed by --lang, or English first and a model per script (--lang auto).
+struct OCRLanguages: Sendable {
+    /// What every picture is read with first.
+    let primary: String
+    /// With --lang auto, the language sets tried on lines the primary language cannot read, one per script.
+    let scripts: [String]
+    /// The scripts left out because their traineddata is missing, for a warning.
+    let missingScripts: String?
+
+    /// One language set per script of the social media most read: each is the script's most used language,
+    /// with a second where one model misses letters the other has.
+    static let autoScripts = ["rus+ukr", "ara+fas", "hin", "ben", "chi_sim", "chi_tra", "jpn", "kor", "tha", "vie"]
+
+    init(_ requested: String, dataPath: String?) {
+        guard requested == "auto" else {
+            (primary, scripts, missingScripts) = (requested, [], nil)
+            return
+        }
+        primary = "eng"
+        let present = OCRLanguages.autoScripts.filter { TextReader.missingLanguage($0, dataPath: dataPath) == nil }
+        scripts = present
+        let missing = OCRLanguages.autoScripts.filter { !present.contains($0) }
+        missingScripts = missing.isEmpty ? nil : missing.joined(separator: ", ")
     }
 }

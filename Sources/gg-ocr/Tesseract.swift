@@ -86,6 +86,38 @@ func threadCPUSeconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
+/// The Tesseract engines of one worker, one per language set, each loaded when first needed.
+final class TesseractShelf {
+    private var engines = [String: TesseractEngine]()
+    private let dataPath: String?
+    /// CPU seconds this thread spent loading models and trying scripts, which no picture's budget is charged for.
+    private(set) var unchargedSeconds = 0.0
+
+    init(dataPath: String?) {
+        self.dataPath = dataPath
+    }
+
+    /// Runs `work`, adding its CPU time to `unchargedSeconds` (nested calls count once).
+    func uncharged<T>(_ work: () throws -> T) rethrows -> T {
+        nesting += 1
+        let started = threadCPUSeconds()
+        defer {
+            nesting -= 1
+            if nesting == 0 { unchargedSeconds += threadCPUSeconds() - started }
+        }
+        return try work()
+    }
+
+    private var nesting = 0
+
+    func engine(_ languages: String) throws -> TesseractEngine {
+        if let loaded = engines[languages] { return loaded }
+        let engine = try uncharged { try TesseractEngine(language: languages, dataPath: dataPath) }
+        engines[languages] = engine
+        return engine
+    }
+}
+
 /// An owned TessBaseAPI handle, initialised once and reused across images, with a progress monitor
 /// through which a cancelled record, or a pass past its deadline, stops Tesseract mid-page.
 final class TesseractEngine {

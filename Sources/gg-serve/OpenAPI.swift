@@ -19,7 +19,7 @@ enum OpenAPI {
           "cleanup_temp": {"type": ["boolean", "null"], "default": true},
           "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1, "description": "scene cut threshold on ffmpeg's scene score scale (0-1), passed to gg-scenes --threshold"},
           "engine": {"enum": ["auto", "whisper", "sphinx", null]},
-          "language": {"type": ["string", "null"]},
+          "language": {"type": ["string", "null"], "description": "spoken language code for gg-transcribe --language; default auto: detected per window of speech"},
           "format": {"enum": ["gg", "gilgamesh"]}
         }
       },

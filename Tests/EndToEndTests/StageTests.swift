@@ -202,6 +202,25 @@ final class OCRTests: XCTestCase {
         XCTAssertEqual(recall, 1, "caption word recall over busy frames: \(scenes.map { $0.string("text") ?? "" })")
     }
 
+    /// --lang auto (the default) reads a caption English cannot in its own script; Japanese without the
+    /// spaces Tesseract puts between its characters; a fixed --lang eng reads Latin junk.
+    func testCaptionsAreReadInTheirScript() throws {
+        let input = recordLine([(TestEnv.fixture("caption-ru.png"), "image"), (TestEnv.fixture("caption-ja.png"), "image"),
+                                (TestEnv.fixture("sign.png"), "image")])
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stderr.contains("warning"), result.stderr)
+        let items = try result.records()[0].array("items")
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: "ПРИВЕТ ДРУЗЬЯ СЕГОДНЯ ГОТОВИМ БОРЩ", in: items[0].string("text") ?? ""), 0.8, "\(items[0])")
+        let japanese = (items[1].string("text") ?? "").filter { !$0.isWhitespace }
+        let expected = Array("今日は東京で美味しいラーメンを食べます")
+        XCTAssertGreaterThanOrEqual(Double(expected.filter { japanese.contains($0) }.count) / Double(expected.count), 0.8, japanese)
+        XCTAssertTrue((items[1].string("text") ?? "").contains("ラーメンを食べます"), "no spaces between Japanese characters: \(items[1])")
+        XCTAssertEqual(items[2].string("text"), "OPEN SOURCE VIDEO TOOLS")
+        let latin = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--lang", "eng"], stdin: input)
+        XCTAssertFalse((try latin.records()[0].array("items")[0].string("text") ?? "").contains("Привет"))
+    }
+
     func testDuplicateCaptionsAcrossScenesAreMarked() throws {
         let scened = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: recordLine([(TestEnv.fixture("dup.mp4"), "video")]))
         let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: scened.stdout)
@@ -221,11 +240,19 @@ final class OCRTests: XCTestCase {
 
     func testMissingLanguageNamesThePackage() throws {
         let input = recordLine([(TestEnv.fixture("sign.png"), "image")])
-        let result = try tool("gg-ocr", ["--lang", "chi_sim", "--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
+        let result = try tool("gg-ocr", ["--lang", "yor", "--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
         let record = try result.records()[0]
         XCTAssertEqual(record.errorKind, "language_unavailable")
-        XCTAssertTrue(record.dict("error")?.string("message")?.contains("tesseract-ocr-chi-sim") == true)
+        XCTAssertTrue(record.dict("error")?.string("message")?.contains("tesseract-ocr-yor") == true)
         XCTAssertEqual(result.status, 69)
+        let englishOnly = work.appendingPathComponent("tessdata")
+        try FileManager.default.createDirectory(at: englishOnly, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: englishOnly.appendingPathComponent("eng.traineddata").path,
+                                                   withDestinationPath: "/usr/share/tesseract-ocr/5/tessdata/eng.traineddata")
+        let auto = try tool("gg-ocr", ["--tessdata", englishOnly.path, "--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stderr.contains("warning: --lang auto: no traineddata for rus+ukr, ara+fas, hin"), auto.stderr)
+        XCTAssertEqual(try auto.records()[0].array("items")[0].string("text"), "OPEN SOURCE VIDEO TOOLS")
     }
 
     func testMinConfidenceDropsWords() throws {
