@@ -216,13 +216,17 @@ struct TextReader: Sendable {
             /// The budget runs on the thread's CPU time, less the time spent loading models and trying scripts.
             var deadline: Double { started + allowance + shelf.unchargedSeconds - uncharged }
             var engine = try shelf.engine(languages.primary)
+            var scriptFound = false
             func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
                 try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
             }
             let passes: [() throws -> Recognition?] = [
                 {
                     let lines = try readCaptionLines(image, maps: maps, shelf: shelf, cancellation: cancellation) { deadline }
-                    if let script = lines.script { engine = try shelf.engine(script + "+" + languages.primary) }
+                    if let script = lines.script {
+                        engine = try shelf.engine(script + "+" + languages.primary)
+                        scriptFound = true
+                    }
                     return lines.recognition
                 },
                 { try read(try thinStrokes(), PSM_AUTO) },
@@ -233,8 +237,10 @@ struct TextReader: Sendable {
             ]
             var best = [RecognizedWord]()
             var exhausted = false
+            var unread = false
             for pass in passes {
                 guard let reading = try pass() else { continue }
+                unread = unread || reading.words.contains { $0.confidence < TextReader.unreadConfidence && $0.text.count >= 2 }
                 let words = kept(reading)
                 if Recognition.score(words) > Recognition.score(best) { best = words }
                 if reading.stoppedAtDeadline {
@@ -243,17 +249,38 @@ struct TextReader: Sendable {
                 }
                 if TextReader.confident(best) { break }
             }
+            if !languages.scripts.isEmpty, !scriptFound, !exhausted, unread {
+                best = try readInOtherScripts(try enlarged(), scale: scale, shelf: shelf, against: best, cancellation: cancellation)
+            }
             var found = result(best)
             if exhausted { found.note = budgetNote(allowance) }
             return found
         }
     }
 
+    /// The picture read with each script's model (with the primary language) when the primary language found
+    /// words it could not read (under `unreadConfidence`) and no line of glyphs told the script (large print on
+    /// a small picture, glyphs of several pieces, a caption beside a confident English watermark): the best
+    /// reading, if it beats `primary` by the script margin. Not charged to the budget.
+    private func readInOtherScripts(_ picture: Picture, scale: Double, shelf: TesseractShelf, against primary: [RecognizedWord],
+                                    cancellation: Cancellation) throws -> [RecognizedWord] {
+        var best = primary
+        for script in languages.scripts {
+            let reading = try shelf.uncharged {
+                try shelf.engine(script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale, cancellation: cancellation)
+            }
+            let words = kept(reading)
+            if TextReader.readsBetter(words, than: best) { best = words }
+        }
+        return best
+    }
+
     /// Reads each line of glyphs that `CaptionLines` finds, alone and with nothing behind it; a line read
     /// with low confidence, or overlapping a line read better from the other threshold, is dropped.
     /// Lines are tried longest first, and a threshold's lines are given up after four unreadable ones in a row.
     /// With `--lang auto`, a line the primary language does not read confidently is read with each script's
-    /// model too (the script that won a line first); after two lines no script reads better, no more are tried.
+    /// model too, the best reading kept (the script that won a line is tried first, and enough when confident);
+    /// after two lines no script reads better, no more are tried.
     /// Returns the languages of the script that won most lines, if any.
     private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, cancellation: Cancellation,
                                   deadline: () -> Double) throws -> (recognition: Recognition, script: String?) {
@@ -285,9 +312,9 @@ struct TextReader: Sendable {
                                                                   cancellation: cancellation)
                         }
                         let otherWords = kept(other)
-                        if Recognition.score(otherWords) > Recognition.score(words) + TextReader.scriptMargin {
+                        if TextReader.readsBetter(otherWords, than: words) {
                             (words, script) = (otherWords, candidate)
-                            if TextReader.confident(words) { break }
+                            if wins[candidate] != nil, TextReader.confident(words) { break }
                         }
                     }
                     if let script { wins[script, default: 0] += 1 }
@@ -317,9 +344,19 @@ struct TextReader: Sendable {
         return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script)
     }
 
-    /// How much better (in `Recognition.score` units: confidence over 60, times characters) another script's
-    /// reading of a line must be to replace the primary language's.
-    static let scriptMargin = 50.0
+    /// Whether one script's reading of the same pixels beats another's: by confidence over 60 times the width
+    /// the words cover (characters are no measure across scripts: one Hangul syllable spans three Latin
+    /// letters), by a tenth at least.
+    static func readsBetter(_ words: [RecognizedWord], than other: [RecognizedWord]) -> Bool {
+        func coverage(_ words: [RecognizedWord]) -> Double { words.reduce(0) { $0 + ($1.confidence - 60) * Double($1.box.w) } }
+        let candidate = coverage(words)
+        return candidate > 0 && candidate > max(0, coverage(other)) * scriptMargin
+    }
+
+    /// How much better (`readsBetter`) another script's reading must be to replace the primary language's.
+    static let scriptMargin = 1.1
+    /// Confidence under which the primary language's word is taken for text in another script.
+    static let unreadConfidence = 50.0
     /// Lines read with other scripts' models per picture, at most: that time is not charged to the picture's
     /// budget (English captions never pay it), so it is bounded here.
     static let maxScriptReads = 40
