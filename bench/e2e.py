@@ -5,7 +5,7 @@ from 127.0.0.1: videos with hard cuts, a caption per scene (boxed, outlined, sha
 
 gg: `pipelines/run.sh URLS` (gg-fetch | gg-scenes | gg-ocr | gg-transcribe | gg-assemble).
 Glue (bench/peer_glue.py, one process per URL as the old service ran it): yt-dlp downloads, PySceneDetect's
-ContentDetector cuts, the middle frame of each scene goes to the tesseract CLI, faster-whisper (tiny.en,
+ContentDetector cuts, the middle frame of each scene goes to the tesseract CLI, faster-whisper (base,
 int8, its default beam 5) transcribes. Run one URL at a time and two at a time (xargs -P2).
 
 Prints the time ratio, scene F1, OCR word recall and WER side by side, worst URL beside the mean."""

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The obvious Python glue of gg's peers for one URL, as the old service ran it (one process per URL):
 yt-dlp downloads, PySceneDetect's ContentDetector finds the cuts, the middle frame of each scene goes to
-the tesseract CLI, faster-whisper (tiny.en, int8, default beam 5) transcribes.
+the tesseract CLI, faster-whisper (the same multilingual base as gg, int8, default beam 5, language detected) transcribes.
 usage: peer_glue.py OUT-DIR URL  (writes OUT-DIR/<url as a file name>.json)"""
 import json, os, re, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 YT_DLP = os.path.join(ROOT, ".tools", "venv", "bin", "yt-dlp")
-MODEL = os.path.join(ROOT, ".whisper", "models", "tiny.en")
+MODEL = os.path.join(ROOT, ".whisper", "models", "base")
 out_dir, url = sys.argv[1], sys.argv[2]
 work = tempfile.mkdtemp(prefix="glue-")
 subprocess.run([YT_DLP, "--ignore-config", "-q", "--no-progress", "-o", os.path.join(work, "media.%(ext)s"), url], check=True)
@@ -37,7 +37,7 @@ else:
     result["text"] = " ".join(texts)
     from faster_whisper import WhisperModel
     model = WhisperModel(MODEL, device="cpu", compute_type="int8")
-    segments, _ = model.transcribe(path, language="en")
+    segments, _ = model.transcribe(path)
     result["transcript"] = " ".join(s.text.strip() for s in segments)
 with open(os.path.join(out_dir, re.sub(r"[^A-Za-z0-9.-]", "_", url) + ".json"), "w") as f:
     json.dump(result, f)
