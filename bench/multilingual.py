@@ -229,6 +229,7 @@ def speech(tiny_en):
 
 def caption_set():
     """(script, language, still or video, png, text) for two pictures of each kind per script."""
+    rng = random.Random(seed * 1000 + 1)  # its own draws: the same pictures with or without the speech set
     if shutil.which("pango-view") is None:
         sys.exit("apt-get install pango1.0-tools")
     made = []

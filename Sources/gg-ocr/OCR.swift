@@ -217,12 +217,14 @@ struct TextReader: Sendable {
             var deadline: Double { started + allowance + shelf.unchargedSeconds - uncharged }
             var engine = try shelf.engine(languages.primary)
             var scriptFound = false
+            var lastPicture: Picture?
             func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
-                try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
+                lastPicture = picture
+                return try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
             }
             let passes: [() throws -> Recognition?] = [
                 {
-                    let lines = try readCaptionLines(image, maps: maps, shelf: shelf, cancellation: cancellation) { deadline }
+                    let lines = try readCaptionLines(image, maps: maps, shelf: shelf, scripts: !textured, cancellation: cancellation) { deadline }
                     if let script = lines.script {
                         engine = try shelf.engine(script + "+" + languages.primary)
                         scriptFound = true
@@ -237,10 +239,14 @@ struct TextReader: Sendable {
             ]
             var best = [RecognizedWord]()
             var exhausted = false
-            var unread = false
+            var unread = [RecognizedWord]()
+            var unreadPicture: Picture?
             for pass in passes {
+                lastPicture = nil
                 guard let reading = try pass() else { continue }
-                unread = unread || reading.words.contains { $0.confidence < TextReader.unreadConfidence && $0.text.count >= 2 }
+                if unread.isEmpty, let picture = lastPicture {
+                    (unread, unreadPicture) = (TextReader.unreadWords(reading), picture)
+                }
                 let words = kept(reading)
                 if Recognition.score(words) > Recognition.score(best) { best = words }
                 if reading.stoppedAtDeadline {
@@ -249,8 +255,10 @@ struct TextReader: Sendable {
                 }
                 if TextReader.confident(best) { break }
             }
-            if !languages.scripts.isEmpty, !scriptFound, !exhausted, unread {
-                best = try readInOtherScripts(try enlarged(), scale: scale, shelf: shelf, against: best, cancellation: cancellation)
+            unread = unread.filter { word in !best.contains { TextReader.overlap(word.box, $0.box) } }
+            if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted, let row = TextReader.unreadRow(unread), let picture = unreadPicture,
+               TextReader.leavesUnread(Recognition(words: unread), width: row.w) {
+                best = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation)
             }
             var found = result(best)
             if exhausted { found.note = budgetNote(allowance) }
@@ -258,21 +266,34 @@ struct TextReader: Sendable {
         }
     }
 
-    /// The picture read with each script's model (with the primary language) when the primary language found
-    /// words it could not read (under `unreadConfidence`) and no line of glyphs told the script (large print on
-    /// a small picture, glyphs of several pieces, a caption beside a confident English watermark): the best
-    /// reading, if it beats `primary` by the script margin. Not charged to the budget.
-    private func readInOtherScripts(_ picture: Picture, scale: Double, shelf: TesseractShelf, against primary: [RecognizedWord],
-                                    cancellation: Cancellation) throws -> [RecognizedWord] {
-        var best = primary
-        for script in languages.scripts {
-            let reading = try shelf.uncharged {
-                try shelf.engine(script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale, cancellation: cancellation)
+    /// When the primary language left a row of words unread (under `unreadConfidence`, where its best reading
+    /// has no word) and no line of glyphs
+    /// told the script (large print on a small picture, glyphs of several pieces, a caption beside a confident
+    /// English watermark): that row, padded, read in the `picture` it was found in with each script's model; if
+    /// one reads it better than the primary language does, the whole picture is read with that script and the
+    /// primary language, and kept if it reads better than `primary`. Not charged to the budget.
+    private func readInOtherScripts(_ row: WordBox, picture: Picture, scale: Double, shelf: TesseractShelf,
+                                    against primary: [RecognizedWord], cancellation: Cancellation) throws -> [RecognizedWord] {
+        let pad = row.h / 2
+        let region = WordBox(x: Int(Double(max(0, row.x - pad)) * scale), y: Int(Double(max(0, row.y - pad)) * scale),
+                             w: Int(Double(row.w + 2 * pad) * scale), h: Int(Double(row.h + 2 * pad) * scale))
+        let clipped = WordBox(x: region.x, y: region.y, w: min(region.w, picture.width - region.x), h: min(region.h, picture.height - region.y))
+        guard clipped.w > 0, clipped.h > 0 else { return primary }
+        return try shelf.uncharged {
+            func read(_ languages: String) throws -> [RecognizedWord] {
+                kept(try shelf.engine(languages).recognize(picture, mode: PSM_SINGLE_BLOCK, scale: scale, region: clipped, cancellation: cancellation))
             }
-            let words = kept(reading)
-            if TextReader.readsBetter(words, than: best) { best = words }
+            var winner: (script: String, words: [RecognizedWord])?
+            let baseline = try read(languages.primary)
+            for script in languages.scripts {
+                let words = try read(script)
+                if TextReader.readsBetter(words, than: winner?.words ?? baseline), TextReader.reads(words, across: row.w) { winner = (script, words) }
+            }
+            guard let winner else { return primary }
+            let whole = kept(try shelf.engine(winner.script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale,
+                                                                                                  cancellation: cancellation))
+            return TextReader.readsBetter(whole, than: primary) ? whole : primary
         }
-        return best
     }
 
     /// Reads each line of glyphs that `CaptionLines` finds, alone and with nothing behind it; a line read
@@ -280,18 +301,22 @@ struct TextReader: Sendable {
     /// Lines are tried longest first, and a threshold's lines are given up after four unreadable ones in a row.
     /// With `--lang auto`, a line the primary language does not read confidently is read with each script's
     /// model too, the best reading kept (the script that won a line is tried first, and enough when confident);
-    /// after two lines no script reads better, no more are tried.
-    /// Returns the languages of the script that won most lines, if any.
-    private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, cancellation: Cancellation,
-                                  deadline: () -> Double) throws -> (recognition: Recognition, script: String?) {
+    /// when no script reads the first such line better, no more are tried.
+    /// Scripts are not tried on texture (`scripts` false), where rows of blobs are rarely text. Returns the
+    /// languages of the script that won most lines, if any.
+    private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, scripts: Bool, cancellation: Cancellation,
+                                  deadline: () -> Double) throws -> (recognition: Recognition, script: String?, rows: Int) {
         let primary = try shelf.engine(languages.primary)
         var read = [(line: TextLine, words: [RecognizedWord], script: String?)]()
         var stopped = false
         var scriptsTried = 0, scriptReads = 0
         var wins = [String: Int]()
+        var rows = 0
         thresholds: for map in maps {
             var unreadable = 0
-            for line in CaptionLines.lines(in: map, imageHeight: image.height).sorted(by: { $0.glyphs.count > $1.glyphs.count }) {
+            let lines = CaptionLines.lines(in: map, imageHeight: image.height)
+            rows += lines.count
+            for line in lines.sorted(by: { $0.glyphs.count > $1.glyphs.count }) {
                 if unreadable == 4 { break }
                 let (picture, scale, x, y) = try CaptionLines.render(line, from: map, width: image.width, height: image.height)
                 let reading = try primary.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
@@ -302,7 +327,8 @@ struct TextReader: Sendable {
                 }
                 var words = kept(reading)
                 var script: String?
-                if !languages.scripts.isEmpty, !TextReader.confident(words), scriptsTried < 2 || !wins.isEmpty {
+                if scripts, !languages.scripts.isEmpty, TextReader.leavesUnread(reading, width: line.maxX - line.minX + 1),
+                   scriptsTried < 1 || !wins.isEmpty {
                     scriptsTried += 1
                     let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
                     for candidate in order where scriptReads < TextReader.maxScriptReads {
@@ -312,14 +338,14 @@ struct TextReader: Sendable {
                                                                   cancellation: cancellation)
                         }
                         let otherWords = kept(other)
-                        if TextReader.readsBetter(otherWords, than: words) {
+                        if TextReader.readsBetter(otherWords, than: words), TextReader.reads(otherWords, across: line.maxX - line.minX + 1) {
                             (words, script) = (otherWords, candidate)
                             if wins[candidate] != nil, TextReader.confident(words) { break }
                         }
                     }
                     if let script { wins[script, default: 0] += 1 }
                 }
-                guard !words.isEmpty, words.reduce(0, { $0 + $1.confidence }) / Double(words.count) >= 70 else {
+                guard !words.isEmpty, words.reduce(0, { $0 + $1.confidence }) / Double(words.count) >= TextReader.lineConfidence else {
                     unreadable += 1
                     continue
                 }
@@ -341,7 +367,7 @@ struct TextReader: Sendable {
         var chosenScripts = [String: Int]()
         for line in chosen { if let script = line.script { chosenScripts[script, default: 0] += 1 } }
         let script = chosenScripts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
-        return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script)
+        return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script, rows)
     }
 
     /// Whether one script's reading of the same pixels beats another's: by confidence over 60 times the width
@@ -357,6 +383,41 @@ struct TextReader: Sendable {
     static let scriptMargin = 1.1
     /// Confidence under which the primary language's word is taken for text in another script.
     static let unreadConfidence = 50.0
+
+    /// Whether a reading of a line `width` pixels wide left a third of it or more in words of two or more
+    /// characters it could not read: text in another script.
+    static func leavesUnread(_ reading: Recognition, width: Int) -> Bool {
+        Double(unreadWords(reading).reduce(0) { $0 + $1.box.w }) >= Double(width) / 3
+    }
+
+    static func unreadWords(_ reading: Recognition) -> [RecognizedWord] {
+        reading.words.filter { $0.confidence < unreadConfidence && $0.text.count >= 2 }
+    }
+
+    /// Whether a reading is one a script can win with: one a line is kept for (a mean confidence of
+    /// `lineConfidence`); other scripts' models read background texture too, in a few unsure words.
+    static func reads(_ words: [RecognizedWord], across width: Int) -> Bool {
+        !words.isEmpty && words.reduce(0) { $0 + $1.confidence } / Double(words.count) >= lineConfidence
+    }
+
+    /// Mean confidence under which a line of glyphs read alone is dropped.
+    static let lineConfidence = 70.0
+
+    /// Whether two boxes share any pixel.
+    static func overlap(_ a: WordBox, _ b: WordBox) -> Bool {
+        a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
+    }
+
+    /// The box of the row holding the largest unread word, with the unread words beside it.
+    static func unreadRow(_ words: [RecognizedWord]) -> WordBox? {
+        guard let largest = words.max(by: { $0.box.w * $0.box.h < $1.box.w * $1.box.h }) else { return nil }
+        let row = words.filter { word in
+            min(word.box.y + word.box.h, largest.box.y + largest.box.h) - max(word.box.y, largest.box.y) > min(word.box.h, largest.box.h) / 2
+        }
+        let x0 = row.map(\.box.x).min()!, y0 = row.map(\.box.y).min()!
+        let x1 = row.map { $0.box.x + $0.box.w }.max()!, y1 = row.map { $0.box.y + $0.box.h }.max()!
+        return WordBox(x: x0, y: y0, w: x1 - x0, h: y1 - y0)
+    }
     /// Lines read with other scripts' models per picture, at most: that time is not charged to the picture's
     /// budget (English captions never pay it), so it is bounded here.
     static let maxScriptReads = 40
@@ -416,7 +477,9 @@ struct OCRLanguages: Sendable {
 
     /// One language set per script of the social media most read: each is the script's most used language,
     /// with a second where one model misses letters the other has.
-    static let autoScripts = ["rus+ukr", "ara+fas", "hin", "ben", "chi_sim", "chi_tra", "jpn", "kor", "tha", "vie"]
+    /// Vietnamese is not among them: its model reads English too, with marks English has not, and won English
+    /// lines; read it with --lang vie+eng.
+    static let autoScripts = ["rus+ukr", "ara+fas", "hin", "ben", "chi_sim", "chi_tra", "jpn", "kor", "tha"]
 
     init(_ requested: String, dataPath: String?) {
         guard requested == "auto" else {

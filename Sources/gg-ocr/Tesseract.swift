@@ -164,12 +164,14 @@ final class TesseractEngine {
     /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires,
     /// and with no words and `stoppedAtDeadline` once the thread has used CPU time past `deadline`.
     /// Boxes are given in the coordinates of the picture this one was cut from at `origin` and enlarged by `scale`.
-    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, origin: (x: Int, y: Int) = (0, 0),
+    /// `region`, in the picture's pixels, limits the reading to that rectangle.
+    func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, origin: (x: Int, y: Int) = (0, 0), region: WordBox? = nil,
                    cancellation: Cancellation, deadline: Double = .infinity) throws -> Recognition {
         try cancellation.check()
         TessBaseAPISetPageSegMode(handle, mode)
         TessBaseAPISetImage2(handle, picture.pointer)
         TessBaseAPISetSourceResolution(handle, 300)
+        if let region { TessBaseAPISetRectangle(handle, Int32(region.x), Int32(region.y), Int32(region.w), Int32(region.h)) }
         defer { TessBaseAPIClear(handle) }
         stop.pointee = StopCondition(flag: cancellation.flag, deadline: deadline)
         TessMonitorSetCancelThis(monitor, UnsafeMutableRawPointer(stop))
