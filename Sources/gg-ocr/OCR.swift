@@ -16,10 +16,11 @@ enum OCRTool {
         bright-caption-stroke filter (cheap, for text over busy video), in grayscale (enlarged when small) and as
         sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
         budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
-        Languages: --lang auto (the default) reads with English first; a line of glyphs that English does not
-        read confidently is also read with one model per script (Cyrillic, Arabic, Devanagari, Bengali, Han,
-        Japanese, Hangul, Thai, and Vietnamese for Latin with many diacritics) and the best reading is kept; the
-        script that wins lines is then used for the whole-picture passes. Spaces Tesseract puts between Chinese
+        Languages: --lang auto (the default) reads with English first; a line of glyphs English leaves a third
+        of unread is also read with one model per script (Cyrillic, Arabic, Devanagari, Bengali, Han, Japanese,
+        Hangul, Thai) and the best reading is kept, and the script that wins lines is then used (with English)
+        for the whole-picture passes; when no line told the script, the row of words English left unread is
+        tried the same way. Those reads are not charged to the budget. Spaces Tesseract puts between Chinese
         and Japanese characters are removed. --lang LANGS fixes the languages (Tesseract's codes, joined with +).
 
         Examples:
@@ -395,9 +396,12 @@ struct TextReader: Sendable {
     }
 
     /// Whether a reading is one a script can win with: one a line is kept for (a mean confidence of
-    /// `lineConfidence`); other scripts' models read background texture too, in a few unsure words.
+    /// `lineConfidence`), of two characters or more, over a quarter of the row's width at least; other scripts'
+    /// models read background texture too, as a lone letter or mark ("MORNING RUN" came out between a Thai
+    /// vowel sign, a Cyrillic і and a Bengali syllable).
     static func reads(_ words: [RecognizedWord], across width: Int) -> Bool {
         !words.isEmpty && words.reduce(0) { $0 + $1.confidence } / Double(words.count) >= lineConfidence
+            && words.reduce(0) { $0 + $1.text.count } >= 2 && Double(words.reduce(0) { $0 + $1.box.w }) >= Double(width) / 4
     }
 
     /// Mean confidence under which a line of glyphs read alone is dropped.
