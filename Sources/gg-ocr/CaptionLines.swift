@@ -203,11 +203,32 @@ enum CaptionLines {
                     && Double($0.height) >= 0.7 * Double(typical) && Double($0.height) <= 1.45 * Double(typical)
             }.count
             guard aligned >= 3, Double(aligned) >= 0.6 * Double(members.count) else { continue }
+            let tops = members.map(\.minY).sorted()
+            for (i, b) in outreaching(map, beside: members, top: tops[tops.count / 2], glyphHeight: typical, minHeight: maxHeight) {
+                members.append(b)
+                labels.insert(Int32(i + 1))
+                right = max(right, b.maxX)
+            }
             found.append(TextLine(minX: members.map(\.minX).min()!, minY: members.map(\.minY).min()!,
                                   maxX: right, maxY: members.map(\.maxY).max()!, glyphHeight: typical, baseline: baseline,
                                   glyphs: members, labels: labels))
         }
         return joinedRows(found)
+    }
+
+    /// Glyphs taller than a glyph may be (`minHeight`, a share of the picture's height) that reach below the
+    /// line's baseline from its cap height (J, Q, р in large print on a small picture): blobs as tall as 1.6
+    /// glyphs, whose top is the line's, right before its first glyph, after its last, or between two.
+    static func outreaching(_ map: BlobMap, beside members: [Blob], top: Int, glyphHeight: Int, minHeight: Int) -> [(Int, Blob)] {
+        let h = Double(glyphHeight)
+        let left = members.map(\.minX).min()!, right = members.map(\.maxX).max()!
+        return map.blobs.enumerated().filter { _, b in
+            let fill = Double(b.area) / Double(b.width * b.height)
+            return b.height > minHeight && Double(b.height) >= 1.05 * h && Double(b.height) <= 1.6 * h && Double(abs(b.minY - top)) <= 0.15 * h
+                && Double(b.width) <= 1.5 * h && fill >= 0.12 && fill <= 0.95
+                && Double(b.maxX) >= Double(left) - 1.2 * h && Double(b.minX) <= Double(right) + 1.2 * h
+                && !members.contains { $0.minX == b.minX && $0.minY == b.minY && $0.maxX == b.maxX }
+        }.map { ($0.offset, $0.element) }
     }
 
     /// Joins lines that continue each other on one baseline (a glyph lost to the background splits a line).

@@ -821,4 +821,16 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(found.compactMap { $0.double("start") }, [0, 2.52])
         XCTAssertEqual(found.map { $0.string("text") ?? "" }, ["CHAPTER ONE", "THE NEXT MORNING"])
     }
+
+    // MARK: issue 36
+
+    /// A clean still read "OLLY UEEN PACKS BOXES / WITH ADE AND ZINC": J and Q, taller than the 15% of the
+    /// picture's height a glyph may be, were no glyphs of the caption line, which was read confidently without
+    /// them. Blobs that reach below the baseline from the line's cap height now join it.
+    func testGlyphsReachingBelowTheBaselineStayInTheirLine() throws {
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
+                              stdin: recordLine([(TestEnv.fixture("descenders.png"), "image")]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try result.records()[0].array("items")[0].string("text"), "JOLLY QUEEN PACKS BOXES\nWITH JADE AND ZINC")
+    }
 }
