@@ -626,14 +626,16 @@ final class TranscribeTests: XCTestCase {
     }
 
     /// A record that runs out of time aborts whisper inside a 300 s chunk (--max-utterance 300 allows
-    /// one; it takes several seconds), so the next record gets the decoder at once, not after the chunk.
+    /// one; it takes about a minute), so the next record gets the decoder at once, not after the chunk. The
+    /// 8 s timeout leaves the short record several times the second it needs on a busy machine (with 2.5 s
+    /// it failed in a fresh clone under load).
     func testTimeoutAbortsWhisperAndFreesTheDecoder() throws {
         try requireWhisperModel()
         let wav = try goForward()
         let long = work.appendingPathComponent("long6.wav").path
         XCTAssertEqual(try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-stream_loop", "5", "-i", TestEnv.fixture("long.wav"), "-c", "copy", long]).status, 0)
         let input = recordLine([(long, "audio")], id: "long") + "\n" + recordLine([(wav, "audio")], id: "short")
-        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--jobs", "1", "--timeout", "2.5", "--max-utterance", "300"] + whisper, stdin: input)
+        let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--jobs", "1", "--timeout", "8", "--max-utterance", "300"] + whisper, stdin: input)
         let records = try result.records()
         XCTAssertEqual(records.count, 2)
         XCTAssertEqual(records[0].errorKind, "timeout")
