@@ -156,6 +156,7 @@ enum CaptionLines {
             let fill = Double(b.area) / Double(b.width * b.height)
             return b.height >= minHeight && b.height <= maxHeight && Double(b.width) <= 2.5 * Double(b.height) && fill >= 0.12 && (fill <= 0.95 || b.width * 3 <= b.height)
         }.sorted { map.blobs[$0].minX < map.blobs[$1].minX }
+        let tooTall = map.blobs.indices.filter { map.blobs[$0].height > maxHeight }
         let lefts = glyphs.map { map.blobs[$0].minX }
         func firstAtOrRight(of x: Int) -> Int {
             var low = 0, high = lefts.count
@@ -204,10 +205,10 @@ enum CaptionLines {
             }.count
             guard aligned >= 3, Double(aligned) >= 0.6 * Double(members.count) else { continue }
             let tops = members.map(\.minY).sorted()
-            for (i, b) in outreaching(map, beside: members, top: tops[tops.count / 2], glyphHeight: typical, minHeight: maxHeight) {
-                members.append(b)
+            for i in outreaching(map, among: tooTall, beside: members, top: tops[tops.count / 2], glyphHeight: typical) {
+                members.append(map.blobs[i])
                 labels.insert(Int32(i + 1))
-                right = max(right, b.maxX)
+                right = max(right, map.blobs[i].maxX)
             }
             found.append(TextLine(minX: members.map(\.minX).min()!, minY: members.map(\.minY).min()!,
                                   maxX: right, maxY: members.map(\.maxY).max()!, glyphHeight: typical, baseline: baseline,
@@ -216,19 +217,20 @@ enum CaptionLines {
         return joinedRows(found)
     }
 
-    /// Glyphs taller than a glyph may be (`minHeight`, a share of the picture's height) that reach below the
-    /// line's baseline from its cap height (J, Q, р in large print on a small picture): blobs as tall as 1.6
-    /// glyphs, whose top is the line's, right before its first glyph, after its last, or between two.
-    static func outreaching(_ map: BlobMap, beside members: [Blob], top: Int, glyphHeight: Int, minHeight: Int) -> [(Int, Blob)] {
+    /// Of the blobs too tall to be glyphs (`tooTall`, over a share of the picture's height, so in no line),
+    /// those that reach below the line's baseline from its cap height (J, Q, р in large print on a small
+    /// picture): as tall as 1.6 glyphs, whose top is the line's, right before its first glyph, after its last,
+    /// or between two.
+    static func outreaching(_ map: BlobMap, among tooTall: [Int], beside members: [Blob], top: Int, glyphHeight: Int) -> [Int] {
         let h = Double(glyphHeight)
         let left = members.map(\.minX).min()!, right = members.map(\.maxX).max()!
-        return map.blobs.enumerated().filter { _, b in
+        return tooTall.filter { i in
+            let b = map.blobs[i]
             let fill = Double(b.area) / Double(b.width * b.height)
-            return b.height > minHeight && Double(b.height) >= 1.05 * h && Double(b.height) <= 1.6 * h && Double(abs(b.minY - top)) <= 0.15 * h
+            return Double(b.height) >= 1.05 * h && Double(b.height) <= 1.6 * h && Double(abs(b.minY - top)) <= 0.15 * h
                 && Double(b.width) <= 1.5 * h && fill >= 0.12 && fill <= 0.95
                 && Double(b.maxX) >= Double(left) - 1.2 * h && Double(b.minX) <= Double(right) + 1.2 * h
-                && !members.contains { $0.minX == b.minX && $0.minY == b.minY && $0.maxX == b.maxX }
-        }.map { ($0.offset, $0.element) }
+        }
     }
 
     /// Joins lines that continue each other on one baseline (a glyph lost to the background splits a line).

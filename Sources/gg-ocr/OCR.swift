@@ -258,7 +258,7 @@ struct TextReader: Sendable {
             }
             unread = unread.filter { word in !best.contains { TextReader.overlap(word.box, $0.box) } }
             if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted, let row = TextReader.unreadRow(unread), let picture = unreadPicture,
-               TextReader.leavesUnread(Recognition(words: unread), width: row.w) {
+               TextReader.leavesUnread(unread, width: row.w) {
                 best = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation)
             }
             var found = result(best)
@@ -306,18 +306,15 @@ struct TextReader: Sendable {
     /// Scripts are not tried on texture (`scripts` false), where rows of blobs are rarely text. Returns the
     /// languages of the script that won most lines, if any.
     private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, scripts: Bool, cancellation: Cancellation,
-                                  deadline: () -> Double) throws -> (recognition: Recognition, script: String?, rows: Int) {
+                                  deadline: () -> Double) throws -> (recognition: Recognition, script: String?) {
         let primary = try shelf.engine(languages.primary)
         var read = [(line: TextLine, words: [RecognizedWord], script: String?)]()
         var stopped = false
         var scriptsTried = 0, scriptReads = 0
         var wins = [String: Int]()
-        var rows = 0
         thresholds: for map in maps {
             var unreadable = 0
-            let lines = CaptionLines.lines(in: map, imageHeight: image.height)
-            rows += lines.count
-            for line in lines.sorted(by: { $0.glyphs.count > $1.glyphs.count }) {
+            for line in CaptionLines.lines(in: map, imageHeight: image.height).sorted(by: { $0.glyphs.count > $1.glyphs.count }) {
                 if unreadable == 4 { break }
                 let (picture, scale, x, y) = try CaptionLines.render(line, from: map, width: image.width, height: image.height)
                 let reading = try primary.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
@@ -328,7 +325,8 @@ struct TextReader: Sendable {
                 }
                 var words = kept(reading)
                 var script: String?
-                if scripts, !languages.scripts.isEmpty, TextReader.leavesUnread(reading, width: line.maxX - line.minX + 1),
+                let width = line.maxX - line.minX + 1
+                if scripts, !languages.scripts.isEmpty, TextReader.leavesUnread(TextReader.unreadWords(reading), width: width),
                    scriptsTried < 1 || !wins.isEmpty {
                     scriptsTried += 1
                     let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
@@ -339,21 +337,20 @@ struct TextReader: Sendable {
                                                                   cancellation: cancellation)
                         }
                         let otherWords = kept(other)
-                        if TextReader.readsBetter(otherWords, than: words), TextReader.reads(otherWords, across: line.maxX - line.minX + 1) {
+                        if TextReader.readsBetter(otherWords, than: words), TextReader.reads(otherWords, across: width) {
                             (words, script) = (otherWords, candidate)
                             if wins[candidate] != nil, TextReader.confident(words) { break }
                         }
                     }
                     if let script { wins[script, default: 0] += 1 }
                 }
-                guard !words.isEmpty, words.reduce(0, { $0 + $1.confidence }) / Double(words.count) >= TextReader.lineConfidence else {
+                guard !words.isEmpty, TextReader.meanConfidence(words) >= TextReader.lineConfidence else {
                     unreadable += 1
                     continue
                 }
                 unreadable = 0
                 for n in words.indices { words[n].lineStart = n == 0 }
                 read.append((line, words, script))
-                if stopped { break thresholds }
             }
         }
         var chosen = [(line: TextLine, words: [RecognizedWord], script: String?)]()
@@ -368,7 +365,7 @@ struct TextReader: Sendable {
         var chosenScripts = [String: Int]()
         for line in chosen { if let script = line.script { chosenScripts[script, default: 0] += 1 } }
         let script = chosenScripts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
-        return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script, rows)
+        return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script)
     }
 
     /// Whether one script's reading of the same pixels beats another's: by confidence over 60 times the width
@@ -385,12 +382,13 @@ struct TextReader: Sendable {
     /// Confidence under which the primary language's word is taken for text in another script.
     static let unreadConfidence = 50.0
 
-    /// Whether a reading of a line `width` pixels wide left a third of it or more in words of two or more
-    /// characters it could not read: text in another script.
-    static func leavesUnread(_ reading: Recognition, width: Int) -> Bool {
-        Double(unreadWords(reading).reduce(0) { $0 + $1.box.w }) >= Double(width) / 3
+    /// Whether words a reading could not read (`unreadWords`) span a third or more of a row `width` pixels
+    /// wide: text in another script.
+    static func leavesUnread(_ unread: [RecognizedWord], width: Int) -> Bool {
+        Double(unread.reduce(0) { $0 + $1.box.w }) >= Double(width) / 3
     }
 
+    /// The words of two or more characters a reading could not read (under `unreadConfidence`).
     static func unreadWords(_ reading: Recognition) -> [RecognizedWord] {
         reading.words.filter { $0.confidence < unreadConfidence && $0.text.count >= 2 }
     }
@@ -400,8 +398,11 @@ struct TextReader: Sendable {
     /// models read background texture too, as a lone letter or mark ("MORNING RUN" came out between a Thai
     /// vowel sign, a Cyrillic і and a Bengali syllable).
     static func reads(_ words: [RecognizedWord], across width: Int) -> Bool {
-        !words.isEmpty && words.reduce(0) { $0 + $1.confidence } / Double(words.count) >= lineConfidence
-            && words.reduce(0) { $0 + $1.text.count } >= 2 && Double(words.reduce(0) { $0 + $1.box.w }) >= Double(width) / 4
+        !words.isEmpty && meanConfidence(words) >= lineConfidence && words.reduce(0) { $0 + $1.text.count } >= 2 && Double(words.reduce(0) { $0 + $1.box.w }) >= Double(width) / 4
+    }
+
+    static func meanConfidence(_ words: [RecognizedWord]) -> Double {
+        words.isEmpty ? 0 : words.reduce(0) { $0 + $1.confidence } / Double(words.count)
     }
 
     /// Mean confidence under which a line of glyphs read alone is dropped.
@@ -464,7 +465,7 @@ struct TextReader: Sendable {
             }
             text += word.text
         }
-        let mean = words.isEmpty ? 0 : words.reduce(0) { $0 + $1.confidence } / Double(words.count)
+        let mean = TextReader.meanConfidence(words)
         return TextResult(text: text, confidence: (mean * 10).rounded() / 10,
                           words: words.map { Word(text: $0.text, confidence: $0.confidence, box: $0.box) })
     }

@@ -225,7 +225,7 @@ struct Transcriber: Sendable {
                     context.diagnostics.warning("\(path): whisper stopped at its decoding budget (--token-budget) in the audio from "
                                                 + "\(roundedSeconds(chunk.start)) s; the rest of that window is not transcribed")
                 }
-                language.add(result, seconds: result.segments.reduce(0) { $0 + $1.end - $1.start })
+                language.add(result)
                 segments += result.segments.map { ($0, result.language) }
                 if let rest = result.rest, let alone = packer.carry(rest) { try run(alone, last: true) }
             }
@@ -272,8 +272,9 @@ struct LanguageTally {
     /// Whether any window's language was detected rather than given.
     private(set) var detected = false
 
-    mutating func add(_ result: WhisperDecoder.Result, seconds spoken: Double) {
+    mutating func add(_ result: WhisperDecoder.Result) {
         guard !result.segments.isEmpty, !result.language.isEmpty else { return }
+        let spoken = result.segments.reduce(0) { $0 + $1.end - $1.start }
         seconds[result.language, default: 0] += spoken
         current = result.language
         if let probability = result.languageProbability {
