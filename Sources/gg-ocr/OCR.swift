@@ -17,11 +17,13 @@ enum OCRTool {
         sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
         budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
         Languages: --lang auto (the default) reads with English first; a line of glyphs English leaves a third
-        of unread is also read with one model per script (Cyrillic, Arabic, Devanagari, Bengali, Han, Japanese,
-        Hangul, Thai) and the best reading is kept, and the script that wins lines is then used (with English)
-        for the whole-picture passes; when no line told the script, the row of words English left unread is
-        tried the same way. Those reads are not charged to the budget. Spaces Tesseract puts between Chinese
-        and Japanese characters are removed. --lang LANGS fixes the languages (Tesseract's codes, joined with +).
+        of unread (words under 50, or not in its dictionary and under 85) is also read with one model per script
+        (Cyrillic, Arabic, Devanagari, Bengali, Han, Japanese, Hangul, Thai), until a line reads in English; a
+        script wins a line with a better reading made mostly of its own letters, and the script that wins lines
+        is then used (with English) for the whole-picture passes; when no line told the script, the row of words
+        English left unread is tried the same way. Those reads are not charged to the budget. Words are spaced
+        as Tesseract's line text spaces them (none between Han, kana or Thai letters). --lang LANGS fixes the
+        languages (Tesseract's codes, joined with +).
 
         Examples:
           gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
@@ -256,7 +258,7 @@ struct TextReader: Sendable {
                 }
                 if TextReader.confident(best) { break }
             }
-            unread = unread.filter { word in !best.contains { TextReader.overlap(word.box, $0.box) } }
+            unread = unread.filter { word in !best.contains { !TextReader.isUnread($0) && TextReader.overlap(word.box, $0.box) } }
             if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted, let row = TextReader.unreadRow(unread), let picture = unreadPicture,
                TextReader.leavesUnread(unread, width: row.w) {
                 best = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation)
@@ -288,7 +290,8 @@ struct TextReader: Sendable {
             let baseline = try read(languages.primary)
             for script in languages.scripts {
                 let words = try read(script)
-                if TextReader.readsBetter(words, than: winner?.words ?? baseline), TextReader.reads(words, across: row.w) { winner = (script, words) }
+                if TextReader.readsBetter(words, than: winner?.words ?? baseline), TextReader.reads(words, across: row.w),
+                   OCRLanguages.isWritten(in: script, words) { winner = (script, words) }
             }
             guard let winner else { return primary }
             let whole = kept(try shelf.engine(winner.script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale,
@@ -311,6 +314,7 @@ struct TextReader: Sendable {
         var read = [(line: TextLine, words: [RecognizedWord], script: String?)]()
         var stopped = false
         var scriptsTried = 0, scriptReads = 0
+        var primaryRead = false
         var wins = [String: Int]()
         thresholds: for map in maps {
             var unreadable = 0
@@ -327,7 +331,7 @@ struct TextReader: Sendable {
                 var script: String?
                 let width = line.maxX - line.minX + 1
                 if scripts, !languages.scripts.isEmpty, TextReader.leavesUnread(TextReader.unreadWords(reading), width: width),
-                   scriptsTried < 1 || !wins.isEmpty {
+                   scriptsTried < 1 && !primaryRead || !wins.isEmpty {
                     scriptsTried += 1
                     let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
                     for candidate in order where scriptReads < TextReader.maxScriptReads {
@@ -337,7 +341,8 @@ struct TextReader: Sendable {
                                                                   cancellation: cancellation)
                         }
                         let otherWords = kept(other)
-                        if TextReader.readsBetter(otherWords, than: words), TextReader.reads(otherWords, across: width) {
+                        if TextReader.readsBetter(otherWords, than: words), TextReader.reads(otherWords, across: width),
+                           OCRLanguages.isWritten(in: candidate, otherWords) {
                             (words, script) = (otherWords, candidate)
                             if wins[candidate] != nil, TextReader.confident(words) { break }
                         }
@@ -349,6 +354,7 @@ struct TextReader: Sendable {
                     continue
                 }
                 unreadable = 0
+                if script == nil { primaryRead = true }
                 for n in words.indices { words[n].lineStart = n == 0 }
                 read.append((line, words, script))
             }
@@ -381,6 +387,9 @@ struct TextReader: Sendable {
     static let scriptMargin = 1.1
     /// Confidence under which the primary language's word is taken for text in another script.
     static let unreadConfidence = 50.0
+    /// Confidence under which a word of letters not in the primary language's dictionary is taken for text in
+    /// another script too: English reads Cyrillic "Новости дня" as "HOBOCTU AHA" at 74.
+    static let unknownWordConfidence = 85.0
 
     /// Whether words a reading could not read (`unreadWords`) span a third or more of a row `width` pixels
     /// wide: text in another script.
@@ -388,9 +397,15 @@ struct TextReader: Sendable {
         Double(unread.reduce(0) { $0 + $1.box.w }) >= Double(width) / 3
     }
 
-    /// The words of two or more characters a reading could not read (under `unreadConfidence`).
+    /// The words of two or more characters a reading could not read: under `unreadConfidence`, or letters
+    /// not in its dictionary under `unknownWordConfidence`.
     static func unreadWords(_ reading: Recognition) -> [RecognizedWord] {
-        reading.words.filter { $0.confidence < unreadConfidence && $0.text.count >= 2 }
+        reading.words.filter(isUnread)
+    }
+
+    static func isUnread(_ word: RecognizedWord) -> Bool {
+        word.text.count >= 2 && (word.confidence < unreadConfidence
+            || !word.inDictionary && word.confidence < unknownWordConfidence && word.text.allSatisfy(\.isLetter))
     }
 
     /// Whether a reading is one a script can win with: one a line is kept for (a mean confidence of
@@ -439,16 +454,6 @@ struct TextReader: Sendable {
         }
     }
 
-    /// Characters of scripts written without spaces between words (Han, kana), between which Tesseract's
-    /// models put spaces anyway.
-    static func unspaced(_ character: Character?) -> Bool {
-        guard let scalar = character?.unicodeScalars.first else { return false }
-        switch scalar.value {
-        case 0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0xFF66...0xFF9F, 0x3000...0x303F, 0xFF01...0xFF0F, 0x20000...0x2FFFF: return true
-        default: return false
-        }
-    }
-
     private func kept(_ recognition: Recognition) -> [RecognizedWord] {
         recognition.words.filter { $0.confidence >= minConfidence && $0.text.contains(where: { $0.isLetter || $0.isNumber }) }
     }
@@ -459,7 +464,7 @@ struct TextReader: Sendable {
             if n > 0 {
                 if word.lineStart {
                     text += "\n"
-                } else if !(TextReader.unspaced(text.last) && TextReader.unspaced(word.text.first)) {
+                } else if word.spaceBefore {
                     text += " "
                 }
             }
@@ -485,6 +490,32 @@ struct OCRLanguages: Sendable {
     /// Vietnamese is not among them: its model reads English too, with marks English has not, and won English
     /// lines; read it with --lang vie+eng.
     static let autoScripts = ["rus+ukr", "ara+fas", "hin", "ben", "chi_sim", "chi_tra", "jpn", "kor", "tha"]
+
+    /// The Unicode blocks of each script's letters (Han for jpn too: Japanese writes kanji beside kana).
+    static let scriptLetters: [String: [ClosedRange<UInt32>]] = [
+        "rus+ukr": [0x0400...0x052F],
+        "ara+fas": [0x0600...0x06FF, 0x0750...0x077F, 0xFB50...0xFDFF, 0xFE70...0xFEFF],
+        "hin": [0x0900...0x097F],
+        "ben": [0x0980...0x09FF],
+        "chi_sim": [0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF],
+        "chi_tra": [0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF],
+        "jpn": [0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xFF66...0xFF9F],
+        "kor": [0x1100...0x11FF, 0x3130...0x318F, 0xAC00...0xD7AF],
+        "tha": [0x0E00...0x0E7F],
+    ]
+
+    /// Whether a reading is text of `script`: most of its letters are of the script's blocks. The models of
+    /// other scripts know Latin letters and digits too, and read English captions they cannot tell from their
+    /// own ("TOP:FIVE TRAVEL TIPS" in Japanese, "ER ENDS" in Chinese).
+    static func isWritten(in script: String, _ words: [RecognizedWord]) -> Bool {
+        guard let blocks = scriptLetters[script] else { return true }
+        var own = 0, letters = 0
+        for scalar in words.flatMap(\.text.unicodeScalars) where scalar.properties.isAlphabetic {
+            letters += 1
+            if blocks.contains(where: { $0.contains(scalar.value) }) { own += 1 }
+        }
+        return own * 2 > letters
+    }
 
     init(_ requested: String, dataPath: String?) {
         guard requested == "auto" else {

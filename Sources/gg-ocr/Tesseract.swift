@@ -58,6 +58,11 @@ struct RecognizedWord {
     var confidence: Double
     var box: WordBox
     var lineStart: Bool
+    /// Tesseract's line text has a space before this word: scripts written without spaces between words
+    /// (Han, kana, Thai) come out of the word iterator a character or syllable at a time.
+    var spaceBefore = true
+    /// The word is in the language's dictionary.
+    var inDictionary = false
 }
 
 /// One recognition pass's words.
@@ -153,6 +158,12 @@ final class TesseractEngine {
         TessBaseAPIDelete(handle)
     }
 
+    private func utf8Text(_ iterator: OpaquePointer, _ level: TessPageIteratorLevel) -> String {
+        guard let raw = TessResultIteratorGetUTF8Text(iterator, level) else { return "" }
+        defer { TessDeleteText(raw) }
+        return String(cString: raw)
+    }
+
     static var version: String { "tesseract \(String(cString: TessVersion()))" }
 
     static var leptonicaVersion: String {
@@ -183,18 +194,41 @@ final class TesseractEngine {
         defer { TessResultIteratorDelete(iterator) }
         var words = [RecognizedWord]()
         let page = TessResultIteratorGetPageIterator(iterator)
+        var line = LineSpacing(text: "")
         repeat {
-            guard let raw = TessResultIteratorGetUTF8Text(iterator, RIL_WORD) else { continue }
-            let text = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
-            TessDeleteText(raw)
+            let lineStart = TessPageIteratorIsAtBeginningOf(page, RIL_TEXTLINE) != 0
+            if lineStart { line = LineSpacing(text: utf8Text(iterator, RIL_TEXTLINE)) }
+            let text = utf8Text(iterator, RIL_WORD).trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else { continue }
             var left: Int32 = 0, top: Int32 = 0, right: Int32 = 0, bottom: Int32 = 0
             _ = TessPageIteratorBoundingBox(page, RIL_WORD, &left, &top, &right, &bottom)
             let box = WordBox(x: origin.x + Int(Double(left) / scale), y: origin.y + Int(Double(top) / scale),
                           w: Int(Double(right - left) / scale), h: Int(Double(bottom - top) / scale))
             let confidence = Double(TessResultIteratorConfidence(iterator, RIL_WORD))
-            words.append(RecognizedWord(text: text, confidence: (confidence * 10).rounded() / 10, box: box, lineStart: TessPageIteratorIsAtBeginningOf(page, RIL_TEXTLINE) != 0))
+            words.append(RecognizedWord(text: text, confidence: (confidence * 10).rounded() / 10, box: box, lineStart: lineStart,
+                                        spaceBefore: line.spaceBefore(text), inDictionary: TessResultIteratorWordIsFromDictionary(iterator) != 0))
         } while TessResultIteratorNext(iterator, RIL_WORD) != 0
         return Recognition(words: words)
+    }
+}
+
+/// Walks the text of one line as Tesseract wrote it, to tell which of its words follow a space.
+struct LineSpacing {
+    private let scalars: [Unicode.Scalar]
+    private var cursor = 0
+
+    init(text: String) { scalars = Array(text.unicodeScalars) }
+
+    /// Whether whitespace comes before `word`, the line's next word; true where the line's text does not hold it.
+    mutating func spaceBefore(_ word: String) -> Bool {
+        var spaced = false
+        while cursor < scalars.count, scalars[cursor].properties.isWhitespace {
+            spaced = true
+            cursor += 1
+        }
+        let wanted = Array(word.unicodeScalars)
+        guard cursor + wanted.count <= scalars.count, Array(scalars[cursor..<cursor + wanted.count]) == wanted else { return true }
+        cursor += wanted.count
+        return spaced || cursor == wanted.count
     }
 }

@@ -833,4 +833,15 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(try result.records()[0].array("items")[0].string("text"), "JOLLY QUEEN PACKS BOXES\nWITH JADE AND ZINC")
     }
+
+    /// Thai came out as "ขอ บ ค ุ ณ ท ี ร ั บ ชม": Tesseract's word iterator gives it a letter at a time, and
+    /// gg joined every word with a space. Words now follow a space only where Tesseract's line text has one.
+    func testThaiIsWrittenWithoutSpacesBetweenItsLetters() throws {
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
+                              stdin: recordLine([(TestEnv.fixture("caption-th.png"), "image")]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let text = try result.records()[0].array("items")[0].string("text") ?? ""
+        XCTAssertTrue(text.contains("ขอบคุณ"), text)
+        XCTAssertFalse(text.contains { $0 == " " }, text)
+    }
 }
