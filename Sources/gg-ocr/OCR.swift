@@ -54,7 +54,8 @@ enum OCRTool {
             runner.diagnostics.warning("--lang auto: no traineddata for \(missing); text in those scripts is read as Latin (scripts/setup installs them)")
         }
         let reader = TextReader(
-            pool: ResourcePool(size: runner.jobs) { TesseractShelf(dataPath: dataPath) },
+            pool: { let scripts = ScriptEngines(dataPath: dataPath)
+                    return ResourcePool(size: runner.jobs) { TesseractShelf(dataPath: dataPath, scripts: scripts) } }(),
             languages: languages,
             minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
             preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
@@ -283,13 +284,13 @@ struct TextReader: Sendable {
         let clipped = WordBox(x: region.x, y: region.y, w: min(region.w, picture.width - region.x), h: min(region.h, picture.height - region.y))
         guard clipped.w > 0, clipped.h > 0 else { return primary }
         return try shelf.uncharged {
-            func read(_ languages: String) throws -> [RecognizedWord] {
-                kept(try shelf.engine(languages).recognize(picture, mode: PSM_SINGLE_BLOCK, scale: scale, region: clipped, cancellation: cancellation))
+            func read(_ engine: TesseractEngine) throws -> [RecognizedWord] {
+                kept(try engine.recognize(picture, mode: PSM_SINGLE_BLOCK, scale: scale, region: clipped, cancellation: cancellation))
             }
             var winner: (script: String, words: [RecognizedWord])?
-            let baseline = try read(languages.primary)
+            let baseline = try read(shelf.engine(languages.primary))
             for script in languages.scripts {
-                let words = try read(script)
+                let words = try shelf.withScript(script, read)
                 if TextReader.readsBetter(words, than: winner?.words ?? baseline), TextReader.reads(words, across: row.w),
                    OCRLanguages.isWritten(in: script, words) { winner = (script, words) }
             }
@@ -337,8 +338,9 @@ struct TextReader: Sendable {
                     for candidate in order where scriptReads < TextReader.maxScriptReads {
                         scriptReads += 1
                         let other = try shelf.uncharged {
-                            try shelf.engine(candidate).recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
-                                                                  cancellation: cancellation)
+                            try shelf.withScript(candidate) {
+                                try $0.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y), cancellation: cancellation)
+                            }
                         }
                         let otherWords = kept(other)
                         if TextReader.readsBetter(otherWords, than: words), TextReader.reads(otherWords, across: width),

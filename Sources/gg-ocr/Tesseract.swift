@@ -91,15 +91,18 @@ func threadCPUSeconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
-/// The Tesseract engines of one worker, one per language set, each loaded when first needed.
+/// The Tesseract engines of one worker, one per language set, each loaded when first needed, and the
+/// process's engines for other scripts, which all workers share.
 final class TesseractShelf {
     private var engines = [String: TesseractEngine]()
     private let dataPath: String?
+    private let scripts: ScriptEngines
     /// CPU seconds this thread spent loading models and trying scripts, which no picture's budget is charged for.
     private(set) var unchargedSeconds = 0.0
 
-    init(dataPath: String?) {
+    init(dataPath: String?, scripts: ScriptEngines) {
         self.dataPath = dataPath
+        self.scripts = scripts
     }
 
     /// Runs `work`, adding its CPU time to `unchargedSeconds` (nested calls count once).
@@ -120,6 +123,31 @@ final class TesseractShelf {
         let engine = try uncharged { try TesseractEngine(language: languages, dataPath: dataPath) }
         engines[languages] = engine
         return engine
+    }
+
+    /// Lends the process's engine for a script's languages, loading it on first use, not charged.
+    func withScript<T>(_ languages: String, _ body: (TesseractEngine) throws -> T) throws -> T {
+        try uncharged { try scripts.pool(languages).with(body) }
+    }
+}
+
+/// One engine per script's language set for the whole process: other scripts are read seldom, and a model
+/// such as chi_sim takes 0.15 CPU s to load, so workers take turns with one rather than each load their own.
+final class ScriptEngines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pools = [String: ResourcePool<TesseractEngine>]()
+    private let dataPath: String?
+
+    init(dataPath: String?) { self.dataPath = dataPath }
+
+    func pool(_ languages: String) -> ResourcePool<TesseractEngine> {
+        lock.lock()
+        defer { lock.unlock() }
+        if let pool = pools[languages] { return pool }
+        let dataPath = dataPath
+        let pool = ResourcePool(size: 1) { try TesseractEngine(language: languages, dataPath: dataPath) }
+        pools[languages] = pool
+        return pool
     }
 }
 
