@@ -17,12 +17,13 @@ enum OCRTool {
         sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
         budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
         Languages: --lang auto (the default) reads with English first; a line of glyphs English leaves a third
-        of unread (words under 50, or not in its dictionary and under 85) is also read with one model per script
-        (Cyrillic, Arabic, Devanagari, Bengali, Han, Japanese, Hangul, Thai), until a line reads in English; a
-        script wins a line with a better reading made mostly of its own letters, and the script that wins lines
-        is then used (with English) for the whole-picture passes; when no line told the script, the row of words
-        English left unread is tried the same way. Those reads are not charged to the budget. Words are spaced
-        as Tesseract's line text spaces them (none between Han, kana or Thai letters). --lang LANGS fixes the
+        of unread (words under 50, or not in its dictionary and under 85), and on which it read no dictionary word
+        of 4 letters at 90, is also read with one model per script (Cyrillic, Arabic, Devanagari, Bengali, Han,
+        Japanese, Hangul, Thai), until a line reads in English; a script wins a line with a better reading made
+        mostly of its own letters, and the script that wins lines is then used (with English) for the
+        whole-picture passes; when no line told the script, the row of words English left unread is tried the
+        same way. Those reads are not charged to the budget. Words are spaced as Tesseract's line text spaces
+        them (none between Han, kana or Thai letters). --lang LANGS fixes the
         languages (Tesseract's codes, joined with +).
 
         Examples:
@@ -332,6 +333,7 @@ struct TextReader: Sendable {
                 var script: String?
                 let width = line.maxX - line.minX + 1
                 if scripts, !languages.scripts.isEmpty, TextReader.leavesUnread(TextReader.unreadWords(reading), width: width),
+                   !reading.words.contains(where: TextReader.isKnown),
                    scriptsTried < 1 && !primaryRead || !wins.isEmpty {
                     scriptsTried += 1
                     let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
@@ -404,6 +406,17 @@ struct TextReader: Sendable {
     static func unreadWords(_ reading: Recognition) -> [RecognizedWord] {
         reading.words.filter(isUnread)
     }
+
+    /// Whether the primary language read a word with the evidence of Latin text: in its dictionary, of
+    /// `knownWordLetters` letters or more, at `knownWordConfidence` or over. A line holding one is not tried in
+    /// other scripts (their models read Latin capitals as their own letters: "WATCH UNTIL THE END" in Thai); the
+    /// words left unread around it may still be, as a row (`readInOtherScripts`).
+    static func isKnown(_ word: RecognizedWord) -> Bool {
+        word.inDictionary && word.confidence >= knownWordConfidence && word.text.filter(\.isLetter).count >= knownWordLetters
+    }
+
+    static let knownWordConfidence = 90.0
+    static let knownWordLetters = 4
 
     static func isUnread(_ word: RecognizedWord) -> Bool {
         word.text.count >= 2 && (word.confidence < unreadConfidence

@@ -844,4 +844,14 @@ final class RegressionTests: XCTestCase {
         XCTAssertTrue(text.contains("ขอบคุณ"), text)
         XCTAssertFalse(text.contains { $0 == " " }, text)
     }
+
+    /// An English caption over texture came out as "TOP FIVE TRAVEL TIPS\nแซ ศึ ต": after the caption was read,
+    /// rows of texture were still tried in other scripts, and Thai won one. A line is now tried in other scripts
+    /// only until a line reads in English, and not when English read a known word on it.
+    func testEnglishCaptionOverTextureGetsNoLineInAnotherScript() throws {
+        let input = recordLine([(TestEnv.fixture("english-life.jpg"), "image")])
+        let auto = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertEqual(try auto.records()[0].array("items")[0].string("text"), "TOP FIVE TRAVEL TIPS")
+    }
 }
