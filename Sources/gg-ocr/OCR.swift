@@ -22,9 +22,10 @@ enum OCRTool {
         Japanese, Hangul, Thai), until a line reads in English; a script wins a line with a better reading made
         mostly of its own letters, and the script that wins lines is then used (with English) for the
         whole-picture passes; when no line told the script, the row of words English left unread is tried the
-        same way. Those reads are not charged to the budget. Words are spaced as Tesseract's line text spaces
-        them (none between Han, kana or Thai letters). --lang LANGS fixes the
-        languages (Tesseract's codes, joined with +).
+        same way, and when that finds none either and English read nothing confidently, Tesseract's script
+        detection (OSD) names the script whose models read the picture. Those reads are not charged to the
+        budget. Words are spaced as Tesseract's line text spaces them (none between Han, kana or Thai letters).
+        --lang LANGS fixes the languages (Tesseract's codes, joined with +).
 
         Examples:
           gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
@@ -261,9 +262,15 @@ struct TextReader: Sendable {
                 if TextReader.confident(best) { break }
             }
             unread = unread.filter { word in !best.contains { !TextReader.isUnread($0) && TextReader.overlap(word.box, $0.box) } }
-            if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted, let row = TextReader.unreadRow(unread), let picture = unreadPicture,
-               TextReader.leavesUnread(unread, width: row.w) {
-                best = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation)
+            if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted {
+                var other: [RecognizedWord]?
+                if let row = TextReader.unreadRow(unread), let picture = unreadPicture, TextReader.leavesUnread(unread, width: row.w) {
+                    other = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation)
+                }
+                if other == nil, languages.detectsScript, !TextReader.confident(best) {
+                    other = try readInDetectedScript(gray, scale: 1, shelf: shelf, against: best, cancellation: cancellation)
+                }
+                if let other { best = other }
             }
             var found = result(best)
             if exhausted { found.note = budgetNote(allowance) }
@@ -278,12 +285,12 @@ struct TextReader: Sendable {
     /// one reads it better than the primary language does, the whole picture is read with that script and the
     /// primary language, and kept if it reads better than `primary`. Not charged to the budget.
     private func readInOtherScripts(_ row: WordBox, picture: Picture, scale: Double, shelf: TesseractShelf,
-                                    against primary: [RecognizedWord], cancellation: Cancellation) throws -> [RecognizedWord] {
+                                    against primary: [RecognizedWord], cancellation: Cancellation) throws -> [RecognizedWord]? {
         let pad = row.h / 2
         let region = WordBox(x: Int(Double(max(0, row.x - pad)) * scale), y: Int(Double(max(0, row.y - pad)) * scale),
                              w: Int(Double(row.w + 2 * pad) * scale), h: Int(Double(row.h + 2 * pad) * scale))
         let clipped = WordBox(x: region.x, y: region.y, w: min(region.w, picture.width - region.x), h: min(region.h, picture.height - region.y))
-        guard clipped.w > 0, clipped.h > 0 else { return primary }
+        guard clipped.w > 0, clipped.h > 0 else { return nil }
         return try shelf.uncharged {
             func read(_ engine: TesseractEngine) throws -> [RecognizedWord] {
                 kept(try engine.recognize(picture, mode: PSM_SINGLE_BLOCK, scale: scale, region: clipped, cancellation: cancellation))
@@ -295,10 +302,31 @@ struct TextReader: Sendable {
                 if TextReader.readsBetter(words, than: winner?.words ?? baseline), TextReader.reads(words, across: row.w),
                    OCRLanguages.isWritten(in: script, words) { winner = (script, words) }
             }
-            guard let winner else { return primary }
+            guard let winner else { return nil }
             let whole = kept(try shelf.engine(winner.script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale,
                                                                                                   cancellation: cancellation))
-            return TextReader.readsBetter(whole, than: primary) ? whole : primary
+            return TextReader.readsBetter(whole, than: primary) ? whole : nil
+        }
+    }
+
+    /// When the primary language read a picture without confidence and left no row of words unread (it read
+    /// nothing, or a short word such as "Ben" in a still of Chinese), and no line of glyphs told the script:
+    /// Tesseract's script detection (OSD) on the picture names a script, whose models read the whole picture;
+    /// a reading that `readsBetter` than `primary` and `isWritten` in the script is kept. OSD tells Han,
+    /// kana and Hangul apart poorly, so any of them tries the four models of that family. A picture with too
+    /// few glyph-like blobs for OSD costs only the detection. Not charged to the budget.
+    private func readInDetectedScript(_ picture: Picture, scale: Double, shelf: TesseractShelf, against primary: [RecognizedWord],
+                                      cancellation: Cancellation) throws -> [RecognizedWord]? {
+        try shelf.uncharged {
+            guard let detected = try shelf.withScript(OCRLanguages.scriptDetection, { $0.detectScript(picture) }) else { return nil }
+            var best: [RecognizedWord]?
+            for script in OCRLanguages.family(of: detected).filter(languages.scripts.contains) {
+                let words = kept(try shelf.withScript(script) {
+                    try $0.recognize(picture, mode: PSM_AUTO, scale: scale, cancellation: cancellation)
+                })
+                if TextReader.readsBetter(words, than: best ?? primary), OCRLanguages.isWritten(in: script, words) { best = words }
+            }
+            return best
         }
     }
 
@@ -532,15 +560,37 @@ struct OCRLanguages: Sendable {
         return own * 2 > letters
     }
 
+    /// Tesseract's orientation and script detection model.
+    static let scriptDetection = "osd"
+
+    /// The language sets to try for a script OSD names (Tesseract's script names); none for Latin and the
+    /// scripts gg does not read.
+    static func family(of script: String) -> [String] {
+        switch script {
+        case "Cyrillic": return ["rus+ukr"]
+        case "Arabic": return ["ara+fas"]
+        case "Devanagari": return ["hin"]
+        case "Bengali": return ["ben"]
+        case "Thai": return ["tha"]
+        case "Han", "Japanese", "Katakana", "Hiragana", "Korean", "Hangul": return ["chi_sim", "chi_tra", "jpn", "kor"]
+        default: return []
+        }
+    }
+
+    /// Whether OSD's traineddata is there, for `TextReader.readInDetectedScript`.
+    let detectsScript: Bool
+
     init(_ requested: String, dataPath: String?) {
         guard requested == "auto" else {
-            (primary, scripts, missingScripts) = (requested, [], nil)
+            (primary, scripts, missingScripts, detectsScript) = (requested, [], nil, false)
             return
         }
         primary = "eng"
         let present = OCRLanguages.autoScripts.filter { TextReader.missingLanguage($0, dataPath: dataPath) == nil }
         scripts = present
-        let missing = OCRLanguages.autoScripts.filter { !present.contains($0) }
+        detectsScript = !present.isEmpty && TextReader.missingLanguage(OCRLanguages.scriptDetection, dataPath: dataPath) == nil
+        var missing = OCRLanguages.autoScripts.filter { !present.contains($0) }
+        if !present.isEmpty, !detectsScript { missing.append(OCRLanguages.scriptDetection) }
         missingScripts = missing.isEmpty ? nil : missing.joined(separator: ", ")
     }
 }

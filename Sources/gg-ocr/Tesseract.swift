@@ -192,6 +192,25 @@ final class TesseractEngine {
         return String(cString: raw)
     }
 
+    /// The script Tesseract's OSD model finds in a picture (its names: Latin, Cyrillic, Han, ...), or nil when
+    /// the picture has too few glyph-like blobs to tell. The engine must be loaded with "osd".
+    func detectScript(_ picture: Picture) -> String? {
+        TessBaseAPISetPageSegMode(handle, PSM_OSD_ONLY)
+        _ = TessBaseAPISetVariable(handle, "min_characters_to_try", "\(TesseractEngine.scriptDetectionGlyphs)")
+        TessBaseAPISetImage2(handle, picture.pointer)
+        TessBaseAPISetSourceResolution(handle, 300)
+        defer { TessBaseAPIClear(handle) }
+        var degrees: Int32 = 0
+        var orientationConfidence: Float = 0, scriptConfidence: Float = 0
+        var name: UnsafePointer<CChar>?
+        guard TessBaseAPIDetectOrientationScript(handle, &degrees, &orientationConfidence, &name, &scriptConfidence) != 0,
+              let name else { return nil }
+        return String(cString: name)
+    }
+
+    /// Glyph-like blobs OSD needs at least (Tesseract's default, 50, is more than a caption has).
+    static let scriptDetectionGlyphs = 5
+
     static var version: String { "tesseract \(String(cString: TessVersion()))" }
 
     static var leptonicaVersion: String {

@@ -854,4 +854,14 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(auto.status, 0, auto.stderr)
         XCTAssertEqual(try auto.records()[0].array("items")[0].string("text"), "TOP FIVE TRAVEL TIPS")
     }
+
+    /// A clean still of Chinese came out empty: English read nothing on it, so no row of words was left unread,
+    /// and its characters, of many pieces each, make no line of glyphs. Tesseract's script detection now names
+    /// the script of such a picture, and that script's models read it.
+    func testCleanStillOfChineseIsReadInItsScript() throws {
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
+                              stdin: recordLine([(TestEnv.fixture("han-still.png"), "image")]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try result.records()[0].array("items")[0].string("text"), "谢谢观看")
+    }
 }
