@@ -278,12 +278,12 @@ struct TextReader: Sendable {
         }
     }
 
-    /// When the primary language left a row of words unread (under `unreadConfidence`, where its best reading
-    /// has no word) and no line of glyphs
-    /// told the script (large print on a small picture, glyphs of several pieces, a caption beside a confident
-    /// English watermark): that row, padded, read in the `picture` it was found in with each script's model; if
-    /// one reads it better than the primary language does, the whole picture is read with that script and the
-    /// primary language, and kept if it reads better than `primary`. Not charged to the budget.
+    /// When the primary language left a row of words unread (`isUnread`, where its best reading has no word read)
+    /// and no line of glyphs told the script (large print on a small picture, glyphs of several pieces, a
+    /// caption beside a confident English watermark): that row, padded, read in the `picture` it was found in
+    /// with each script's model; if one reads it better than the primary language does, in its own letters, the
+    /// whole picture is read with that script and the primary language, and returned if it reads better than
+    /// `primary`; nil otherwise. Not charged to the budget.
     private func readInOtherScripts(_ row: WordBox, picture: Picture, scale: Double, shelf: TesseractShelf,
                                     against primary: [RecognizedWord], cancellation: Cancellation) throws -> [RecognizedWord]? {
         let pad = row.h / 2
@@ -333,9 +333,10 @@ struct TextReader: Sendable {
     /// Reads each line of glyphs that `CaptionLines` finds, alone and with nothing behind it; a line read
     /// with low confidence, or overlapping a line read better from the other threshold, is dropped.
     /// Lines are tried longest first, and a threshold's lines are given up after four unreadable ones in a row.
-    /// With `--lang auto`, a line the primary language does not read confidently is read with each script's
-    /// model too, the best reading kept (the script that won a line is tried first, and enough when confident);
-    /// when no script reads the first such line better, no more are tried.
+    /// With `--lang auto`, a line the primary language leaves a third unread, with no known word (`isKnown`), is
+    /// read with each script's model too, the best reading in the script's own letters kept (the script that won
+    /// a line is tried first, and enough when confident); when no script reads the first such line better, or a
+    /// line was read in the primary language before it, no more are tried.
     /// Scripts are not tried on texture (`scripts` false), where rows of blobs are rarely text. Returns the
     /// languages of the script that won most lines, if any.
     private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, scripts: Bool, cancellation: Cancellation,
