@@ -71,24 +71,78 @@ public struct ToolInfo: Sendable {
     /// Short spellings of long options.
     static let shortOptions = ["-h": "--help", "-v": "--verbose", "-q": "--quiet"]
 
-    public var helpText: String {
-        var lines = ["usage: \(name) [options]" + (isStage ? " [FILE...]" : ""), "", summary, ""]
-        if !details.isEmpty { lines += [details, ""] }
+    public var helpText: String { helpText(width: ToolInfo.helpWidth()) }
+
+    /// The help, wrapped to `width` columns: prose re-flowed, indented lines (examples) kept as they are, and
+    /// each option's text hanging beside its name.
+    public func helpText(width: Int) -> String {
+        var lines = ["usage: \(name) [options]" + (isStage ? " [FILE...]" : ""), ""] + ToolInfo.wrap(summary, width: width) + [""]
+        if !details.isEmpty { lines += ToolInfo.wrap(details, width: width) + [""] }
         lines.append("options:")
         let all = allOptions
-        let width = all.map { $0.name.count + ($0.value.map { $0.count + 1 } ?? 0) }.max() ?? 0
+        let column = min(all.map { $0.name.count + ($0.value.map { $0.count + 1 } ?? 0) }.max() ?? 0, width / 3) + 4
         for option in all {
-            let left = option.name + (option.value.map { " " + $0 } ?? "")
+            let left = "  " + option.name + (option.value.map { " " + $0 } ?? "")
             var right = option.help
             if let d = option.defaultValue { right += " (default: \(d))" }
-            lines.append("  " + left.padding(toLength: width + 2, withPad: " ", startingAt: 0) + right)
+            let text = ToolInfo.wrap(right, width: width - column)
+            if left.count + 2 > column {
+                lines.append(left)
+                lines += text.map { String(repeating: " ", count: column) + $0 }
+            } else {
+                lines += text.enumerated().map { n, line in
+                    (n == 0 ? left.padding(toLength: column, withPad: " ", startingAt: 0) : String(repeating: " ", count: column)) + line
+                }
+            }
         }
         if isStage {
-            lines += ["", "Input is read from the FILEs, or standard input when none is given.",
-                      "Exit status: the most severe of: 70 internal error, 74 I/O error, 69 unavailable, 66 no input, 65 bad data,",
-                      "64 usage, 75 retry later (a timeout or network failure); 0 when every record succeeded."]
+            lines += [""] + ToolInfo.wrap("Input is read from the FILEs, or standard input when none is given. Exit status: the most severe of: "
+                + "70 internal error, 74 I/O error, 69 unavailable, 66 no input, 65 bad data, 64 usage, 75 retry later (a timeout "
+                + "or network failure); 0 when every record succeeded.", width: width)
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The terminal's width when standard output is one, kept between 60 and 100 columns; 100 otherwise.
+    static func helpWidth() -> Int {
+        var size = winsize()
+        guard isatty(STDOUT_FILENO) != 0, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 100 }
+        return min(100, max(60, Int(size.ws_col)))
+    }
+
+    /// Text re-flowed into lines of at most `width` columns: paragraphs (lines joined up to a blank or indented
+    /// line) are filled word by word; indented lines are kept as they are; a word longer than a line stands alone.
+    public static func wrap(_ text: String, width: Int) -> [String] {
+        var out = [String]()
+        var paragraph = [Substring]()
+        func flush() {
+            var line = ""
+            for word in paragraph {
+                if line.isEmpty {
+                    line = String(word)
+                } else if line.count + 1 + word.count <= width {
+                    line += " " + word
+                } else {
+                    out.append(line)
+                    line = String(word)
+                }
+            }
+            if !line.isEmpty { out.append(line) }
+            paragraph = []
+        }
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if raw.trimmingCharacters(in: .whitespaces).isEmpty {
+                flush()
+                out.append("")
+            } else if raw.first == " " {
+                flush()
+                out.append(String(raw))
+            } else {
+                paragraph += raw.split(separator: " ")
+            }
+        }
+        flush()
+        return out
     }
 
     public func versionText(_ options: ParsedOptions) -> String {

@@ -93,6 +93,7 @@ final class RunnerTests: XCTestCase {
             XCTAssertEqual(help.status, 0)
             XCTAssertTrue(help.stdout.hasPrefix("usage: \(name) [options] [FILE...]"), help.stdout)
             XCTAssertTrue(help.stdout.contains("--jobs N"))
+            XCTAssertEqual(help.stdout.split(separator: "\n").filter { $0.count > 100 }, [], "\(name) --help within 100 columns")
             let version = try tool(name, ["--version"])
             XCTAssertEqual(version.status, 0)
             XCTAssertTrue(version.stdout.hasPrefix("\(name) "))
@@ -100,6 +101,7 @@ final class RunnerTests: XCTestCase {
             XCTAssertEqual(bad.status, 64)
             XCTAssertTrue(bad.stderr.contains("\(name): error: unknown option '--no-such-option'"), bad.stderr)
         }
+        XCTAssertEqual(try tool("gg-serve", ["--help"]).stdout.split(separator: "\n").filter { $0.count > 100 }, [])
         XCTAssertTrue(try tool("gg-scenes", ["--version"]).stdout.contains("libavformat"))
         XCTAssertTrue(try tool("gg-ocr", ["--version"]).stdout.contains("tesseract 5"))
         XCTAssertTrue(try tool("gg-fetch", ["--version"]).stdout.contains("libcurl"))

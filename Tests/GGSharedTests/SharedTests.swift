@@ -152,4 +152,18 @@ final class SharedTests: XCTestCase {
         let mode = (try FileManager.default.attributesOfItem(atPath: root.path)[.posixPermissions] as? Int) ?? 0
         XCTAssertEqual(mode, 0o700)
     }
+
+    /// --help printed option lines of up to 347 characters: prose is now filled to the width, examples kept.
+    func testHelpIsWrappedToTheWidthWithExamplesKept() {
+        let wrapped = ToolInfo.wrap("one two three four five six\nseven eight\n\nExamples:\n  tool --a --b --c --d", width: 12)
+        XCTAssertEqual(wrapped, ["one two", "three four", "five six", "seven eight", "", "Examples:", "  tool --a --b --c --d"])
+        XCTAssertEqual(ToolInfo.wrap("a averyveryverylongword b", width: 8), ["a", "averyveryverylongword", "b"])
+        let tool = ToolInfo(name: "gg-x", summary: "Summary.", details: String(repeating: "word ", count: 60),
+                            options: [OptionSpec("--long-option", value: "VALUE", default: "12", String(repeating: "help ", count: 40))])
+        for width in [60, 80, 100] {
+            let lines = tool.helpText(width: width).split(separator: "\n")
+            XCTAssertTrue(lines.allSatisfy { $0.count <= width }, "\(width): \(lines.filter { $0.count > width })")
+            XCTAssertTrue(lines.contains { $0.hasPrefix("  --long-option VALUE  help") }, "\(lines)")
+        }
+    }
 }
