@@ -55,6 +55,7 @@ fi
 hosts=()
 [ -n "${GG_HOSTS:-}" ] && hosts=(-S "$GG_HOSTS")
 command="$(printf '%q ' "$here/pipelines/stage-job.sh" "$bin/$stage" "$@" "${extra[@]}") --first-line {= \$_ = (\$job->seq() - 1) * $per + 1 =}"
+# shellcheck source=pipelines/status.sh
 . "$here/pipelines/status.sh"
 set +e
 { parallel --will-cite --pipe -N "$per" --keep-order --retries "$retries" -j "$jobs" "${hosts[@]}" "$command" < "$input" 2>&1 1>&3 3>&- \

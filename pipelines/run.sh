@@ -49,7 +49,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 work="" result_cache="" cleanup=false show_version=false progress_forced=false quiet=false
 common=(--keep-going) timed=() fetch=() local=(--allow-local) scenes=() ocr=() transcribe=() assemble=() bin="${GG_BIN:-}" input=""
 for stage in fetch scenes ocr transcribe assemble; do
-  variable="GG_$(echo "$stage" | tr a-z A-Z)_OPTS"
+  variable="GG_$(echo "$stage" | tr '[:lower:]' '[:upper:]')_OPTS"
   read -ra extra <<< "${!variable:-}"
   eval "$stage+=(\"\${extra[@]}\")"
 done
@@ -60,6 +60,7 @@ while [ $# -gt 0 ]; do
     --fetch-opts|--scenes-opts|--ocr-opts|--transcribe-opts|--assemble-opts)
       [ $# -ge 2 ] || { echo "run.sh: error: $1 needs a value" >&2; exit 64; }
       stage="${1#--}"; stage="${stage%-opts}"
+      # shellcheck disable=SC2034 # read by the eval below
       read -ra extra <<< "$2"
       eval "$stage+=(\"\${extra[@]}\")"
       shift 2 ;;
@@ -179,11 +180,13 @@ stage_env() { if [ -n "$progress_dir" ]; then echo "GG_PROGRESS_FILE=$progress_d
 # stage and run.sh waits for them to write what they finished (they exit 75) before it removes anything.
 status_file="$work/.status.$$"
 job="" stopped=""
+# shellcheck disable=SC2317 # called by the trap
 forward() { stopped=75; if [ -n "$job" ]; then kill -TERM -- "-$job" 2>/dev/null; fi; }
 trap forward TERM INT
 set +e
 set -m
 ( trap '' TERM INT  # ignored here and in env and cat until each gg stage takes the signals over as it loads
+  # shellcheck disable=SC2002 # cat's status is the first of PIPESTATUS, and it reads a FIFO as the stages do
   cat "$input" \
   | env "$(stage_env fetch)" "$(tool gg-fetch)" "${common[@]}" "${timed[@]}" "${local[@]}" "${fetch[@]}" 2>&$diagnostics \
   | env "$(stage_env scenes)" "$(tool gg-scenes)" "${common[@]}" "${timed[@]}" "${scenes[@]}" 2>&$diagnostics \
@@ -205,5 +208,6 @@ if [ -n "$renderer" ]; then
   rm -rf "$progress_dir"
 fi
 # The most severe status of all stages, by the rule every gg tool uses.
+# shellcheck source=pipelines/status.sh
 . "$here/pipelines/status.sh"
-exit "$(gg_worst_status "${statuses[@]:1}" $stopped)"
+exit "$(gg_worst_status "${statuses[@]:1}" "$stopped")"
