@@ -210,4 +210,4 @@ fi
 # The most severe status of all stages, by the rule every gg tool uses.
 # shellcheck source=pipelines/status.sh
 . "$here/pipelines/status.sh"
-exit "$(gg_worst_status "${statuses[@]:1}" "$stopped")"
+exit "$(gg_worst_status "${statuses[@]:1}" ${stopped:+"$stopped"})"
