@@ -1,5 +1,10 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// `GG_WITHOUT_WHISPER=1 swift build` builds gg-transcribe with the sphinx engine only. Otherwise the build needs
+/// whisper.cpp's headers, which scripts/setup-whisper puts in .whisper/include, and stops with an error without them.
+let withoutWhisper = ProcessInfo.processInfo.environment["GG_WITHOUT_WHISPER"] == "1"
 
 let package = Package(
     name: "gg",
@@ -19,7 +24,8 @@ let package = Package(
         .systemLibrary(name: "CTesseract", pkgConfig: "tesseract lept", providers: [.apt(["libtesseract-dev", "libleptonica-dev"])]),
         .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx sphinxbase",
                        providers: [.apt(["libpocketsphinx-dev", "libsphinxbase-dev"])]),
-        .target(name: "CWhisper", cSettings: [.headerSearchPath("../../.whisper/include")], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CWhisper", cSettings: [.headerSearchPath("../../.whisper/include")] + (withoutWhisper ? [.define("GG_WITHOUT_WHISPER")] : []),
+                linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CProcess"),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .target(name: "GGShared", dependencies: ["CProcess"]),

@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include(<whisper.h>) && __has_include(<gg_whisper_version.h>)
+#if !defined(GG_WITHOUT_WHISPER) && !(__has_include(<whisper.h>) && __has_include(<gg_whisper_version.h>))
+#error "whisper.cpp's headers are not in .whisper/include: run scripts/setup-whisper (scripts/setup does), or build with GG_WITHOUT_WHISPER=1 for a gg-transcribe with the sphinx engine only"
+#endif
+
+#if !defined(GG_WITHOUT_WHISPER)
 #include <whisper.h>
 #include <gg_whisper_version.h>
 
@@ -254,14 +258,14 @@ const char *gg_whisper_header_version(void) { return ""; }
 int gg_whisper_probe(const char *library, char *version, size_t version_size, char *path, size_t path_size,
                      bool *exact_beam, char *error, size_t error_size) {
     (void)library; (void)version; (void)version_size; (void)path; (void)path_size; (void)exact_beam;
-    snprintf(error, error_size, "gg-transcribe was compiled without whisper.h: run scripts/setup-whisper, then rebuild");
+    snprintf(error, error_size, "gg-transcribe was built with GG_WITHOUT_WHISPER=1 (sphinx only): run scripts/setup-whisper, then build without it");
     return -1;
 }
 
 gg_whisper *gg_whisper_open(const char *library, const char *model, char *error, size_t error_size) {
     (void)library;
     (void)model;
-    snprintf(error, error_size, "gg-transcribe was compiled without whisper.h: run scripts/setup-whisper, then rebuild");
+    snprintf(error, error_size, "gg-transcribe was built with GG_WITHOUT_WHISPER=1 (sphinx only): run scripts/setup-whisper, then build without it");
     return NULL;
 }
 
