@@ -438,14 +438,19 @@ final class RegressionTests: XCTestCase {
     }
 
     /// Without whisper.cpp's headers (before scripts/setup-whisper) the package did not compile: the
-    /// stand-in gg_whisper_run had lost step with the header when `beam` was added. The file is now
-    /// checked as a build without those headers compiles it.
+    /// stand-in gg_whisper_run had lost step with the header when `beam` was added. The stand-ins are now built
+    /// only on purpose (GG_WITHOUT_WHISPER), and are checked to compile; without the headers and without that
+    /// switch the build stops with an error naming scripts/setup-whisper.
     func testWhisperShimCompilesWithoutWhisperHeaders() throws {
         let shim = TestEnv.repo.appendingPathComponent("Sources/CWhisper")
         // The toolchain's clang: SwiftPM compiles C targets with it, so it is wherever the package builds.
-        let result = try runProcess("/usr/bin/env", ["clang", "-fsyntax-only", "-Wall", "-Werror", "-I", shim.appendingPathComponent("include").path,
-                                                    shim.appendingPathComponent("gg_whisper.c").path])
-        XCTAssertEqual(result.status, 0, result.stderr)
+        let compile = ["clang", "-fsyntax-only", "-Wall", "-Werror", "-I", shim.appendingPathComponent("include").path,
+                       shim.appendingPathComponent("gg_whisper.c").path]
+        let standIns = try runProcess("/usr/bin/env", compile + ["-DGG_WITHOUT_WHISPER"])
+        XCTAssertEqual(standIns.status, 0, standIns.stderr)
+        let missing = try runProcess("/usr/bin/env", compile)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("run scripts/setup-whisper"), missing.stderr)
     }
 
     /// whisper.cpp 1.8.5 draws each beam's candidate tokens at random from the whole distribution, even
