@@ -65,6 +65,17 @@ final class PipelineRun: @unchecked Sendable {
     private let diagnostics: StderrTail
     private let lock = NSLock()
     private var ended = false
+    private var slotFreed = false
+
+    /// True the first time only: the run's admission slot is given back once, when its answer is complete
+    /// or when it ends, whichever comes first.
+    func freeSlot() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if slotFreed { return false }
+        slotFreed = true
+        return true
+    }
 
     init(_ request: PipelineRequest, settings: PipelineSettings, log: @escaping @Sendable (_ request: String, _ line: String) -> Void) throws {
         self.request = request

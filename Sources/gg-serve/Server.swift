@@ -404,7 +404,7 @@ final class Server: @unchecked Sendable {
             try run.start()
         } catch {
             untrack(run)
-            admission.leave()
+            freeSlot(of: run)
             return finish(exchange, connection, .error(503, "cannot start the pipeline: \((error as? GGError)?.message ?? "\(error)")"))
         }
         let streaming = wantsResultLines(connection)
@@ -419,6 +419,12 @@ final class Server: @unchecked Sendable {
         return stream.send(contentType: streaming ? "application/x-ndjson" : "application/json")
     }
 
+    /// Gives a run's admission slot back, once: when its last result is in the answer (before the client can
+    /// read the answer's end and send its next request, which the old service let in), or when the run ends.
+    func freeSlot(of run: PipelineRun) {
+        if run.freeSlot() { admission.leave() }
+    }
+
     /// The one end of a request's run, whatever happened: its stages stopped or reaped, metrics counted,
     /// its folder removed (unless the client asked to keep it and got its answer), its slot freed.
     func end(_ run: PipelineRun, _ exchange: Exchange, _ body: ProcessBody, summaries: [ResultSummary], answered: Bool, account: Bool = true) {
@@ -431,7 +437,7 @@ final class Server: @unchecked Sendable {
         }
         run.end(removeFolder: !answered || body.request.cleanup)
         untrack(run)
-        admission.leave()
+        freeSlot(of: run)
         guard account else { return }
         exchange.status = answered ? 200 : 499
         metrics.request(exchange.path, exchange.status)
@@ -779,6 +785,7 @@ final class ResultStream: @unchecked Sendable {
                 failedSummary = nil
                 headPending = false
                 ended = true
+                server.freeSlot(of: run)
                 let collected = summaries
                 wake()
                 condition.unlock()
@@ -791,6 +798,7 @@ final class ResultStream: @unchecked Sendable {
                 headPending = false
                 buffer += framer.end()
                 ended = true
+                server.freeSlot(of: run)
             case .clientGone:
                 gone = true
                 headPending = false

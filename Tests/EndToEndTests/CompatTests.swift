@@ -104,6 +104,19 @@ final class CompatTests: ServeTestCase {
         XCTAssertTrue(scenes.allSatisfy { ($0.string("video") ?? "").count > 100 }, "encode_base64 defaults to true")
     }
 
+    /// A client sending one request after another to a service that runs one at a time got 429 "Too many
+    /// concurrent requests" now and then (in a fresh clone under load): the slot was given back only once the
+    /// answered run's stages had exited, after the client had read its answer. It is given back as the last
+    /// result goes into the answer now, as the old service's semaphore was released before its reply.
+    func testOneRequestAfterAnotherIsNeverTurnedAway() throws {
+        let serve = try compat(["--max-concurrent", "1", "--queue", "0"])
+        for n in 0..<40 {
+            let path = n % 2 == 0 ? "/status/404" : "/file/sign.png"
+            let answer = try http(serve, "POST", "/process", body: #"{"url": "\#(server.url(path))", "encode_base64": false}"#)
+            XCTAssertNotEqual(answer.status, 429, "request \(n): \(answer.body)")
+        }
+    }
+
     /// The second API's statuses: a single URL that fails is 400 "Unsupported URL" (a page without media)
     /// or 500 with the message; a missing field or bad JSON is FastAPI's 422 with a list; overload is 429
     /// with "Too many concurrent requests"; and every origin may read answers (CORS, preflight answered).
