@@ -765,6 +765,11 @@ final class ResultStream: @unchecked Sendable {
     private func pump() {
         while true {
             let event = run.next(client: client)
+            // The slot is given back before the answer's end can be read (the old service's clients send their
+            // next request then), and outside the lock: giving it may resume a waiting connection.
+            var answerComplete = event.isEnd
+            if case .endOfResult = event, failedSummary != nil { answerComplete = true }
+            if answerComplete { server.freeSlot(of: run) }
             condition.lock()
             switch event {
             case .begin(_, let summary):
@@ -785,7 +790,6 @@ final class ResultStream: @unchecked Sendable {
                 failedSummary = nil
                 headPending = false
                 ended = true
-                server.freeSlot(of: run)
                 let collected = summaries
                 wake()
                 condition.unlock()
@@ -798,7 +802,6 @@ final class ResultStream: @unchecked Sendable {
                 headPending = false
                 buffer += framer.end()
                 ended = true
-                server.freeSlot(of: run)
             case .clientGone:
                 gone = true
                 headPending = false
