@@ -299,8 +299,7 @@ struct TextReader: Sendable {
             let baseline = try read(shelf.engine(languages.primary))
             for script in languages.scripts {
                 let words = try shelf.withScript(script, read)
-                if TextReader.readsBetter(words, than: winner?.words ?? baseline), TextReader.reads(words, across: row.w),
-                   OCRLanguages.isWritten(in: script, words) { winner = (script, words) }
+                if TextReader.scriptWins(words, in: script, over: winner?.words ?? baseline, across: row.w) { winner = (script, words) }
             }
             guard let winner else { return nil }
             let whole = kept(try shelf.engine(winner.script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale,
@@ -368,14 +367,10 @@ struct TextReader: Sendable {
                     let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
                     for candidate in order where scriptReads < TextReader.maxScriptReads {
                         scriptReads += 1
-                        let other = try shelf.uncharged {
-                            try shelf.withScript(candidate) {
-                                try $0.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y), cancellation: cancellation)
-                            }
-                        }
-                        let otherWords = kept(other)
-                        if TextReader.readsBetter(otherWords, than: words), TextReader.reads(otherWords, across: width),
-                           OCRLanguages.isWritten(in: candidate, otherWords) {
+                        let otherWords = kept(try shelf.withScript(candidate) {
+                            try $0.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y), cancellation: cancellation)
+                        })
+                        if TextReader.scriptWins(otherWords, in: candidate, over: words, across: width) {
                             (words, script) = (otherWords, candidate)
                             if wins[candidate] != nil, TextReader.confident(words) { break }
                         }
@@ -414,6 +409,12 @@ struct TextReader: Sendable {
         func coverage(_ words: [RecognizedWord]) -> Double { words.reduce(0) { $0 + ($1.confidence - 60) * Double($1.box.w) } }
         let candidate = coverage(words)
         return candidate > 0 && candidate > max(0, coverage(other)) * scriptMargin
+    }
+
+    /// Whether another script's reading of a row `width` pixels wide replaces `other`: it `readsBetter`,
+    /// `reads` across the row and `isWritten` in that script.
+    static func scriptWins(_ words: [RecognizedWord], in script: String, over other: [RecognizedWord], across width: Int) -> Bool {
+        readsBetter(words, than: other) && reads(words, across: width) && OCRLanguages.isWritten(in: script, words)
     }
 
     /// How much better (`readsBetter`) another script's reading must be to replace the primary language's.
@@ -535,14 +536,18 @@ struct OCRLanguages: Sendable {
     /// lines; read it with --lang vie+eng.
     static let autoScripts = ["rus+ukr", "ara+fas", "hin", "ben", "chi_sim", "chi_tra", "jpn", "kor", "tha"]
 
-    /// The Unicode blocks of each script's letters (Han for jpn too: Japanese writes kanji beside kana).
+    /// The Unicode blocks of Han characters.
+    static let han: [ClosedRange<UInt32>] = [0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF]
+
+    /// The Unicode blocks of each script's letters (Han for jpn too, but for the compatibility ideographs:
+    /// Japanese writes kanji beside kana).
     static let scriptLetters: [String: [ClosedRange<UInt32>]] = [
         "rus+ukr": [0x0400...0x052F],
         "ara+fas": [0x0600...0x06FF, 0x0750...0x077F, 0xFB50...0xFDFF, 0xFE70...0xFEFF],
         "hin": [0x0900...0x097F],
         "ben": [0x0980...0x09FF],
-        "chi_sim": [0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF],
-        "chi_tra": [0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF],
+        "chi_sim": han,
+        "chi_tra": han,
         "jpn": [0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xFF66...0xFF9F],
         "kor": [0x1100...0x11FF, 0x3130...0x318F, 0xAC00...0xD7AF],
         "tha": [0x0E00...0x0E7F],
