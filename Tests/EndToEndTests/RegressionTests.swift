@@ -227,6 +227,14 @@ final class RegressionTests: XCTestCase {
         return (found.compactMap { $0.double("start") }, found)
     }
 
+    /// The text gg-ocr reads in one image fixture, once it exited 0.
+    func ocrText(_ fixture: String, file: StaticString = #filePath, line: UInt = #line) throws -> String? {
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
+                              stdin: recordLine([(TestEnv.fixture(fixture), "image")]))
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        return try result.records().first?.array("items").first?.string("text")
+    }
+
     func transcriptSegments(_ fixture: String, type: String = "video", engine: String = "sphinx") throws -> (ProcessOutput, [[String: Any]]) {
         let result = try tool("gg-transcribe", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--engine", engine],
                               stdin: recordLine([(TestEnv.fixture(fixture), type)]))
@@ -667,10 +675,7 @@ final class RegressionTests: XCTestCase {
     /// yellow bar touched the yellow above and below the box and was part of the bar's blob. A glyph-shaped
     /// piece that such a blob leaves on a line's rows, in a gap between its glyphs, is now part of the line.
     func testGlyphTouchingABrightAreaBeyondATightBoxIsRead() throws {
-        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
-                              stdin: recordLine([(TestEnv.fixture("tightbox.jpg"), "image")]))
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(try result.records().first?.array("items").first?.string("text"), "BREAKING NEWS TODAY")
+        XCTAssertEqual(try ocrText("tightbox.jpg"), "BREAKING NEWS TODAY")
     }
 
     /// Speech over steady noise at -25 dBFS (above the fixed -45 dBFS gate) was one utterance: whisper
@@ -833,19 +838,13 @@ final class RegressionTests: XCTestCase {
     /// picture's height a glyph may be, were no glyphs of the caption line, which was read confidently without
     /// them. Blobs that reach below the baseline from the line's cap height now join it.
     func testGlyphsReachingBelowTheBaselineStayInTheirLine() throws {
-        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
-                              stdin: recordLine([(TestEnv.fixture("descenders.png"), "image")]))
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(try result.records()[0].array("items")[0].string("text"), "JOLLY QUEEN PACKS BOXES\nWITH JADE AND ZINC")
+        XCTAssertEqual(try ocrText("descenders.png"), "JOLLY QUEEN PACKS BOXES\nWITH JADE AND ZINC")
     }
 
     /// Thai came out as "ขอ บ ค ุ ณ ท ี ร ั บ ชม": Tesseract's word iterator gives it a letter at a time, and
     /// gg joined every word with a space. Words now follow a space only where Tesseract's line text has one.
     func testThaiIsWrittenWithoutSpacesBetweenItsLetters() throws {
-        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
-                              stdin: recordLine([(TestEnv.fixture("caption-th.png"), "image")]))
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let text = try result.records()[0].array("items")[0].string("text") ?? ""
+        let text = try ocrText("caption-th.png") ?? ""
         XCTAssertTrue(text.contains("ขอบคุณ"), text)
         XCTAssertFalse(text.contains { $0 == " " }, text)
     }
@@ -854,19 +853,13 @@ final class RegressionTests: XCTestCase {
     /// rows of texture were still tried in other scripts, and Thai won one. A line is now tried in other scripts
     /// only until a line reads in English, and not when English read a known word on it.
     func testEnglishCaptionOverTextureGetsNoLineInAnotherScript() throws {
-        let input = recordLine([(TestEnv.fixture("english-life.jpg"), "image")])
-        let auto = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
-        XCTAssertEqual(auto.status, 0, auto.stderr)
-        XCTAssertEqual(try auto.records()[0].array("items")[0].string("text"), "TOP FIVE TRAVEL TIPS")
+        XCTAssertEqual(try ocrText("english-life.jpg"), "TOP FIVE TRAVEL TIPS")
     }
 
     /// A clean still of Chinese came out empty: English read nothing on it, so no row of words was left unread,
     /// and its characters, of many pieces each, make no line of glyphs. Tesseract's script detection now names
     /// the script of such a picture, and that script's models read it.
     func testCleanStillOfChineseIsReadInItsScript() throws {
-        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
-                              stdin: recordLine([(TestEnv.fixture("han-still.png"), "image")]))
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(try result.records()[0].array("items")[0].string("text"), "谢谢观看")
+        XCTAssertEqual(try ocrText("han-still.png"), "谢谢观看")
     }
 }
