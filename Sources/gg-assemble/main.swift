@@ -1,1 +1,3 @@
+import GGAssemble
+
 AssembleTool.main()

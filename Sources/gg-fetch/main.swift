@@ -1,1 +1,3 @@
+import GGFetch
+
 FetchTool.main()

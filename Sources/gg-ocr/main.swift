@@ -1,1 +1,3 @@
+import GGOCR
+
 OCRTool.main()

@@ -1,1 +1,3 @@
+import GGScenes
+
 ScenesTool.main()

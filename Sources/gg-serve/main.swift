@@ -1,1 +1,3 @@
+import GGServe
+
 ServeTool.main()

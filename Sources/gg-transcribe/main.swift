@@ -1,1 +1,3 @@
+import GGTranscribe
+
 TranscribeTool.main()

@@ -3,7 +3,7 @@ import Foundation
 import GGShared
 
 /// gg-ocr: text in image items and scene keyframes.
-enum OCRTool {
+public enum OCRTool {
     static let info = ToolInfo(
         name: "gg-ocr",
         summary: "Read the text in every image item and scene keyframe with Tesseract.",
@@ -43,7 +43,7 @@ enum OCRTool {
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
                       "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
 
-    static func main() -> Never {
+    public static func main() -> Never {
         ProcessEnvironment.ensure(["OMP_THREAD_LIMIT": "1"])
         gg_leptonica_quiet()
         let runner = StageRunner(tool: info)

@@ -4,7 +4,7 @@ import GGMedia
 import GGShared
 
 /// gg-transcribe: a timed transcript for every item with audio.
-enum TranscribeTool {
+public enum TranscribeTool {
     static let info = ToolInfo(
         name: "gg-transcribe",
         summary: "Transcribe the audio of each video and audio item.",
@@ -56,7 +56,7 @@ enum TranscribeTool {
         ],
         libraries: { options in ffmpegVersions() + ["pocketsphinx 5prealpha"] + WhisperSetup.configured(options).versionLines() })
 
-    static func main() -> Never {
+    public static func main() -> Never {
         let runner = StageRunner(tool: info)
         let options = runner.options
         let engineName = options.choice("--engine", default: "auto", from: ["auto", "whisper", "sphinx"])

@@ -86,7 +86,7 @@ struct ImageResult: Codable, Sendable {
 }
 
 /// gg-assemble: records to final results.
-enum AssembleTool {
+public enum AssembleTool {
     static let info = ToolInfo(
         name: "gg-assemble",
         summary: "Turn pipeline records into one final result per input URL.",
@@ -119,7 +119,7 @@ enum AssembleTool {
         takesTimeout: false,
         libraries: { _ in [] })
 
-    static func main() -> Never {
+    public static func main() -> Never {
         let runner = StageRunner(tool: info)
         runner.arrayOutput = runner.options.flag("--array")
         var assembler = Assembler(base64: runner.options.flag("--base64"), cleanup: runner.options.flag("--cleanup"), workRoot: runner.workDir,

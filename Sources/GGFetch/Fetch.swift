@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// gg-fetch: input URLs to local media files with metadata.
-enum FetchTool {
+public enum FetchTool {
     static let info = ToolInfo(
         name: "gg-fetch",
         summary: "Download the media behind each input URL and describe it.",
@@ -75,7 +75,7 @@ enum FetchTool {
                          maxHeight: options.int("--max-height", default: 720, min: 144, max: 8640))
     }
 
-    static func main() -> Never {
+    public static func main() -> Never {
         HTTPClient.globalInit()
         let runner = StageRunner(tool: info)
         let options = runner.options

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// gg-serve: the /process HTTP service over the pipeline's stages.
-enum ServeTool {
+public enum ServeTool {
     static let info = ToolInfo(
         name: "gg-serve",
         summary: "Serve POST /process over HTTP: each request runs the gg stages on its URLs.",
@@ -68,7 +68,7 @@ enum ServeTool {
         isStage: false,
         libraries: { _ in ["libmicrohttpd \(String(cString: MHD_get_version()))"] })
 
-    static func main() -> Never {
+    public static func main() -> Never {
         signal(SIGPIPE, SIG_IGN)
         let options = ParsedOptions(tool: info, arguments: Array(CommandLine.arguments.dropFirst()))
         if let stray = options.inputs.first { ParsedOptions.usage(info.name, "unexpected argument '\(stray)'") }

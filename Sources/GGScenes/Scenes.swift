@@ -4,7 +4,7 @@ import GGMedia
 import GGShared
 
 /// gg-scenes: scene cuts and keyframes for every video item.
-enum ScenesTool {
+public enum ScenesTool {
     static let info = ToolInfo(
         name: "gg-scenes",
         summary: "Detect scene cuts in each video item and write one keyframe per scene.",
@@ -50,7 +50,7 @@ enum ScenesTool {
         ],
         libraries: { _ in ffmpegVersions() })
 
-    static func main() -> Never {
+    public static func main() -> Never {
         let runner = StageRunner(tool: info)
         let options = runner.options
         MediaLimits.configure(options)

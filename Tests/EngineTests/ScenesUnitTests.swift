@@ -1,0 +1,81 @@
+import XCTest
+@testable import GGScenes
+
+/// The cut detector on synthetic frames: pictures drawn in memory, no media decoded.
+final class ScenesUnitTests: XCTestCase {
+    static let width = 160, height = 90, fps = 25.0
+
+    /// An analysed frame of a picture whose pixel (x, y) has the colour `rgb(x, y)`.
+    static func frame(_ index: Int, _ rgb: (Int, Int) -> (UInt8, UInt8, UInt8)) -> AnalysedFrame {
+        var packed = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let (r, g, b) = rgb(x, y)
+                packed[(y * width + x) * 3] = r
+                packed[(y * width + x) * 3 + 1] = g
+                packed[(y * width + x) * 3 + 2] = b
+            }
+        }
+        var hsv = [UInt8]()
+        let mean = packed.withUnsafeBufferPointer { rgbToHSV($0.baseAddress!, width: width, height: height, stride: width * 3, into: &hsv) }
+        return AnalysedFrame(index: index, time: Double(index) / fps, hsv: hsv, meanValue: mean, score: 0, payload: nil, width: width)
+    }
+
+    /// Times of the cuts the default detector finds in `count` frames drawn by `picture(frame, x, y)`.
+    static func cuts(frames count: Int, settings: DetectorSettings = DetectorSettings(),
+                     _ picture: @escaping (Int, Int, Int) -> (UInt8, UInt8, UInt8)) -> [Double] {
+        var detector = CutDetector(settings: settings)
+        var decisions = [CutDetector.Decision]()
+        for i in 0..<count { decisions += detector.push(frame(i) { picture(i, $0, $1) }) }
+        decisions += detector.finish()
+        return decisions.filter(\.cut).map(\.frame.time)
+    }
+
+    static func grey(_ level: Int) -> (UInt8, UInt8, UInt8) { (UInt8(level), UInt8(level), UInt8(level)) }
+
+    /// A white caption bar with dark letters in the lower fifth, the same in every frame.
+    static func caption(_ x: Int, _ y: Int) -> (UInt8, UInt8, UInt8)? {
+        guard y >= 70, y < 80, x >= 30, x < 130 else { return nil }
+        return (x / 3 + y) % 4 == 0 ? grey(20) : grey(235)
+    }
+
+    /// Deterministic noise in -amplitude...amplitude for a pixel of a frame, like film grain.
+    static func grain(_ i: Int, _ x: Int, _ y: Int, amplitude: Int) -> Int {
+        var h = UInt32(truncatingIfNeeded: i &* 73_856_093 ^ x &* 19_349_663 ^ y &* 83_492_791)
+        h ^= h >> 13; h = h &* 0x5bd1e995; h ^= h >> 15
+        return Int(h % UInt32(2 * amplitude + 1)) - amplitude
+    }
+
+    func testHardCutBetweenTwoPicturesIsFoundOnItsFrame() {
+        let found = Self.cuts(frames: 75) { i, x, y in
+            i < 40 ? (UInt8(x), UInt8(y * 2), 90) : (200, UInt8(255 - x), UInt8(y))
+        }
+        XCTAssertEqual(found, [40 / Self.fps])
+    }
+
+    func testCutBetweenTwoGreysTenLevelsApartUnderOneCaptionIsFound() {
+        for (a, b) in [(0x60, 0x6a), (0x50, 0x5a), (0x70, 0x66)] {
+            let found = Self.cuts(frames: 75) { i, x, y in
+                Self.caption(x, y) ?? Self.grey((i < 40 ? a : b) + Self.grain(i, x, y, amplitude: 1))
+            }
+            XCTAssertEqual(found, [40 / Self.fps], "greys \(a) and \(b)")
+        }
+    }
+
+    func testWhiteFlashOfTwoFramesIsNoCut() {
+        let found = Self.cuts(frames: 75) { i, x, y in
+            (30...31).contains(i) ? Self.grey(255) : (UInt8(x), UInt8(y * 2), 90)
+        }
+        XCTAssertEqual(found, [])
+    }
+
+    func testDissolveIsOneCutInsideIt() {
+        let found = Self.cuts(frames: 100) { i, x, y in
+            let t = max(0, min(1, Double(i - 40) / 20))
+            let a = (Double(x), Double(y * 2), 90.0), b = (200.0, Double(255 - x), Double(y))
+            return (UInt8(a.0 * (1 - t) + b.0 * t), UInt8(a.1 * (1 - t) + b.1 * t), UInt8(a.2 * (1 - t) + b.2 * t))
+        }
+        XCTAssertEqual(found.count, 1)
+        XCTAssert(found.allSatisfy { (40 / Self.fps)...(61 / Self.fps) ~= $0 }, "\(found)")
+    }
+}
