@@ -9,8 +9,17 @@ start, with outlined reel captions and short transitions.
 A gradual transition is matched by a boundary anywhere within it (plus 2.5 frames); a keyframe
 taken inside a transition (a blend of two scenes) is counted as a miss of its own. Prints seconds,
 ratios, F1 and the keyframes inside transitions for each detector, per transition kind. With --yuv420, the
-same videos re-encoded in 4:2:0."""
-import json, os, subprocess, sys
+same videos re-encoded in 4:2:0.
+
+With --seeds A-B[,C-D] (the main use): one video per seed, drawn at random from it (geometry, frame rate,
+chroma format, 9-13 scenes of test patterns, rotating gradients, automata, fractals, flat colours and title
+cards, moved by pans, zooms and shake, changed by grain, light and hue drifts and flashes, captions that hold,
+move or appear; joined by hard cuts, low-contrast cuts under one caption and 23 kinds of transition). Prints
+F1 per seed for gg-scenes and PySceneDetect, times against the decode floor (ffmpeg -threads 2 to null), and
+the mean and worst. --ablation reruns gg-scenes with each detector test turned off (--without-rules);
+--runs N times each tool best of N (default 1); --no-psd skips PySceneDetect; --verbose lists misses and
+false cuts. Tune on some seeds; report on seeds drawn after the change."""
+import json, os, random, statistics, subprocess, sys
 from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release, pyscenedetect_cuts
 
 require_release()
@@ -146,22 +155,23 @@ KIND = {"cut": "hard cut", "fade": "dissolve", "fadeblack": "fade through black"
         "radial": "radial wipe", "pixelize": "pixelize", "dissolve": "pixel dissolve", "diagtl": "diagonal wipe",
         "fadegrays": "fade through grey", "slideup": "slide", "hblur": "blur", "squeezev": "squeeze", "horzopen": "barn door",
         "smoothleft": "soft wipe", "slideright": "slide", "zoomin": "zoom", "fadefast": "dissolve", "rectcrop": "rectangle crop",
-        "distance": "distance blend", "vuslice": "slice wipe", "wipetr": "diagonal wipe"}
+        "distance": "distance blend", "vuslice": "slice wipe", "wipetr": "diagonal wipe", "wipeup": "wipe"}
 
 
-def make_video(path, scenes, joins, fps=FPS, native420=False):
+def make_video(path, scenes, joins, fps=FPS, native420=False, pix_fmt=None):
     if os.path.exists(path) and os.path.exists(path + ".truth.json"):
         return json.load(open(path + ".truth.json"))
     inputs, graph = [], []
-    for i, (name, source, seconds) in enumerate(scenes):
-        text = caption("Same caption", moving=False) if name.startswith("grey") else caption(f"Scene {i}")
-        inputs += ["-f", "lavfi", "-i", f"{source},trim=duration={seconds},setpts=PTS-STARTPTS,{text},format=yuv420p,settb=1/{fps}"]
+    for i, (name, source, seconds, *own) in enumerate(scenes):
+        text = own[0] if own else caption("Same caption", moving=False) if name.startswith("grey") else caption(f"Scene {i}")
+        inputs += ["-f", "lavfi", "-i", f"{source},trim=duration={seconds},setpts=PTS-STARTPTS,{text},format={pix_fmt or 'yuv420p'},settb=1/{fps}"]
     current, length, truth = "[0:v]", scenes[0][2], []
     for k, (transition, seconds) in enumerate(joins):
         nxt, out = f"[{k + 1}:v]", f"[j{k}]"
         following = scenes[k + 1][2]
         if transition == "cut":
-            kind = "low-contrast cut" if scenes[k][0].startswith("grey") and scenes[k + 1][0].startswith("grey") else "hard cut"
+            kind = "low-contrast cut" if (scenes[k][0].startswith("grey") and scenes[k + 1][0].startswith("grey")
+                                          or scenes[k][0].endswith("(before)") and scenes[k + 1][0].endswith("(after)")) else "hard cut"
             graph.append(f"{current}{nxt}concat=n=2:v=1:a=0,settb=1/{fps}{out}")
             truth.append({"kind": kind, "start": length, "end": length})
             length += following
@@ -173,7 +183,7 @@ def make_video(path, scenes, joins, fps=FPS, native420=False):
         current = out
     ffmpeg(*inputs, "-filter_complex", ";".join(graph), "-map", current, "-c:v", "libx264", "-preset", "veryfast",
            "-crf", "20", "-g", "250", "-r", str(fps),
-           *(["-pix_fmt", "yuv420p"] if native420 else []), path)
+           *(["-pix_fmt", pix_fmt or "yuv420p"] if native420 or pix_fmt else []), path)
     json.dump(truth, open(path + ".truth.json", "w"))
     return truth
 
@@ -225,6 +235,216 @@ def as_yuv420(video):
         ffmpeg("-i", video, "-c:v", "libx264", "-preset", "fast", "-crf", "18", "-pix_fmt", "yuv420p", path)
     return path
 
+
+
+# Bump when draw() changes, so videos drawn by an older generator are not reused.
+GENERATOR = 2
+PATTERNS = ["testsrc2", "testsrc", "smptebars", "smptehdbars", "pal75bars", "rgbtestsrc", "yuvtestsrc"]
+XFADES = ["fade", "fadeblack", "fadewhite", "wipeleft", "wiperight", "wipeup", "slideleft", "slideup", "circleopen",
+          "circleclose", "radial", "dissolve", "pixelize", "diagtl", "hblur", "smoothleft", "horzopen", "fadegrays",
+          "rectcrop", "distance", "zoomin", "vuslice", "wipetr"]
+
+
+def hex_colour(rng, low=20, high=235):
+    return "0x" + "".join(f"{rng.randint(low, high):02x}" for _ in range(3))
+
+
+def drawn_scene(rng, k, w, h, fps, seconds):
+    """One scene drawn from `rng`: a title card (white words on black), or a source (test pattern, gradients
+    rotating at a drawn speed, cellular automaton, life, fractal, a flat colour), maybe moved (pan, zoom, shake) and changed (grain, a light or hue drift, a
+    flash), with a caption that moves or holds. Returns (name, lavfi chain, seconds, caption filter)."""
+    size = f"size={w}x{h}:rate={fps}"
+    if rng.random() < 0.08:
+        words = rng.choice(["CHAPTER ONE", "THE NEXT DAY", "MEANWHILE", "PART II", "THREE YEARS LATER", "THE END"])
+        return ("title card", f"color=c=black:{size}", seconds,
+                f"drawtext=fontfile={FONT}:text='{words}':fontsize={rng.randint(h // 16, h // 8)}:fontcolor=white:"
+                f"x=(w-tw)/2:y=(h-th)/{rng.choice([2, 3])}")
+    kind = rng.choice(["pattern", "pattern", "gradients", "cellauto", "life", "sierpinski", "flat"])
+    move = rng.choice(["none", "none", "pan", "zoom", "shake"]) if kind in ("pattern", "sierpinski") else "none"
+    name = kind
+    if kind == "pattern":
+        name = rng.choice(PATTERNS)
+        if move == "pan":
+            big = f"size={2 * w}x{2 * h}:rate={fps}"
+            speed = rng.uniform(0.3, 3)
+            chain = f"{name}={big},crop=w={w}:h={h}:x='(iw-ow)/2*(1+sin(t*{speed:.2f}))':y='(ih-oh)/2*(1+cos(t*{speed * 0.7:.2f}))'"
+        elif move == "zoom":
+            rate = rng.choice([1, -1]) * rng.uniform(0.003, 0.012)
+            chain = f"{name}={size},zoompan=z='{1.0 if rate > 0 else 1.8}+{rate:.4f}*on':d=1:s={w}x{h}:fps={fps}"
+        elif move == "shake":
+            a = rng.randint(5, 30)
+            chain = f"{name}=size={w + 2 * a}x{h + 2 * a}:rate={fps},crop=w={w}:h={h}:x='{a}+{a}*sin(n*{rng.uniform(0.5, 2.5):.2f})':y='{a}+{a}*cos(n*{rng.uniform(0.5, 2.5):.2f})'"
+        else:
+            chain = f"{name}={size}"
+    elif kind == "gradients":
+        name = "rotating gradient"
+        chain = (f"gradients={size}:nb_colors={rng.choice([2, 2, 3, 4])}:c0={hex_colour(rng)}:c1={hex_colour(rng)}:c2={hex_colour(rng)}:"
+                 f"c3={hex_colour(rng)}:speed={rng.uniform(0.005, 0.05):.4f}:seed={rng.randint(0, 10 ** 6)}")
+    elif kind == "cellauto":
+        chain = f"cellauto={size}:rule={rng.choice([18, 30, 90, 110, 150])}:seed={rng.randint(0, 10 ** 6)}"
+    elif kind == "life":
+        chain = f"life={size}:mold={rng.randint(0, 30)}:life_color={hex_colour(rng)}:seed={rng.randint(0, 10 ** 6)}"
+    elif kind == "sierpinski":
+        chain = f"sierpinski={size}:seed={rng.randint(0, 10 ** 6)}"
+        if move == "pan":
+            chain = f"sierpinski=size={2 * w}x{2 * h}:rate={fps}:seed={rng.randint(0, 10 ** 6)},crop=w={w}:h={h}:x='t*{rng.randint(40, 200)}':y=0"
+    else:
+        chain = f"color=c={hex_colour(rng)}:{size}"
+    changes = []
+    if rng.random() < 0.25:
+        chain += f",noise=alls={rng.randint(8, 30)}:allf=t"
+        changes.append("grain")
+    drift = rng.random()
+    if drift < 0.15:
+        chain += f",eq=eval=frame:brightness='{rng.uniform(-0.3, 0):.2f}+{rng.uniform(0.03, 0.1):.3f}*t'"
+        changes.append("light ramp")
+    elif drift < 0.3:
+        chain += f",hue=h='t*{rng.uniform(8, 40):.1f}'"
+        changes.append("hue drift")
+    if rng.random() < 0.25:
+        frames = rng.randint(1, 3)
+        first = rng.randint(int(0.3 * seconds * fps), int(0.7 * seconds * fps))
+        chain += "," + flash(rng.choice(["white", "black"]), first, frames)
+        changes.append(f"{frames}-frame flash")
+    fontsize = rng.randint(int(h * 0.04), int(h * 0.09))
+    style = rng.choice(["moving", "still", "reel"])
+    if style == "reel":
+        start = rng.uniform(0, seconds / 2)
+        text = (f"drawtext=fontfile={FONT}:text='Part {k}':fontsize={2 * fontsize}:fontcolor=white:bordercolor=black:"
+                f"borderw={max(2, fontsize // 10)}:x=(w-tw)/2:y=h*0.62:enable='between(t,{start:.2f},{seconds})'")
+        changes.append("caption appears")
+    else:
+        x = f"40+t*{rng.randint(20, 80)}" if style == "moving" else "(w-tw)/2"
+        text = (f"drawtext=fontfile={FONT}:text='Scene {k}':fontsize={fontsize}:fontcolor=white:bordercolor=black:"
+                f"borderw=3:x={x}:y=h-{fontsize * 2}")
+    label = ", ".join([name] + ([move] if move != "none" else []) + changes)
+    return label, chain, seconds, text
+
+
+def low_contrast_pair(rng, w, h, fps, seconds):
+    """Two flat pictures (grey, or one colour) 7-12 levels apart under one unchanged caption: a cut only the
+    picture behind the caption makes."""
+    base = [rng.randint(50, 190)] * 3 if rng.random() < 0.5 else [rng.randint(50, 190) for _ in range(3)]
+    step = rng.choice([-1, 1]) * rng.randint(7, 12)
+    fontsize = rng.randint(int(h * 0.04), int(h * 0.08))
+    text = (f"drawtext=fontfile={FONT}:text='{rng.choice(['Same caption', 'Stay tuned', 'Live now', 'Episode 4'])}':"
+            f"fontsize={fontsize}:fontcolor=white:bordercolor=black:borderw=3:x=(w-tw)/2:y=h-{fontsize * 2}")
+    grain = f",noise=alls={rng.randint(2, 6)}:allf=t" if rng.random() < 0.4 else ""
+    colour = lambda c: "0x" + "".join(f"{v:02x}" for v in c)
+    return [(f"low contrast {colour(base)} (before)", f"color=c={colour(base)}:size={w}x{h}:rate={fps}{grain}", seconds[0], text),
+            (f"low contrast {colour([v + step for v in base])} (after)",
+             f"color=c={colour([v + step for v in base])}:size={w}x{h}:rate={fps}{grain}", seconds[1], text)]
+
+
+def draw(seed):
+    """A video drawn from `seed`: geometry, frame rate, chroma format, 9-13 scenes and the joins between them
+    (hard cuts, low-contrast cuts under one caption, transitions of 0.3-1.2 s)."""
+    rng = random.Random(seed)
+    w, h = rng.choice([(1280, 720), (960, 540), (640, 360), (720, 1280), (1080, 1080)])
+    fps = rng.choice([24, 25, 30])
+    pix_fmt = rng.choice(["yuv420p", "yuv420p", "yuv444p"])
+    count = rng.randint(9, 13)
+    frames = lambda seconds: round(round(seconds * fps) / fps, 4)
+    scenes, joins = [], []
+    while len(scenes) < count:
+        if scenes:
+            joins.append(None)
+        if rng.random() < 0.15:
+            scenes += low_contrast_pair(rng, w, h, fps, [frames(rng.uniform(2, 4)) for _ in range(2)])
+            joins.append(("cut", 0))
+        else:
+            scenes.append(drawn_scene(rng, len(scenes), w, h, fps, frames(rng.uniform(2, 4.5))))
+    for k, join in enumerate(joins):
+        if join is None:
+            longest = min(scenes[k][2], scenes[k + 1][2]) / 2
+            joins[k] = ("cut", 0) if rng.random() < 0.5 else (rng.choice(XFADES), frames(min(longest, rng.uniform(0.3, 1.2))))
+    return scenes, joins, (w, h, fps), pix_fmt
+
+
+def psd_cuts(video, runs):
+    script = ("import sys; from scenedetect import detect, ContentDetector; "
+              "s = detect(sys.argv[1], ContentDetector()); print(' '.join(str(x[0].get_seconds()) for x in s[1:]))")
+    seconds, proc = best_of(runs, [sys.executable, "-c", script, video])
+    return (seconds, [float(x) for x in proc.stdout.split()]) if proc.returncode == 0 else (None, [])
+
+
+def decode_floor(video, runs):
+    return best_of(runs, ["ffmpeg", "-nostdin", "-v", "error", "-threads", "2", "-i", video, "-f", "null", "-"])[0]
+
+
+def gg_cuts(video, runs, without=""):
+    record = json.dumps({"id": "drawn", "url": video, "items": [{"index": 0, "type": "video", "path": video}]})
+    cmd = [os.path.join(BIN, "gg-scenes"), "--work-dir", os.path.join(OUT, "work-drawn"), *READ,
+           *(["--without-rules", without] if without else [])]
+    seconds, proc = best_of(runs, cmd, input=record)
+    scenes = json.loads(proc.stdout)["items"][0]["scenes"]
+    return seconds, [s["start"] for s in scenes[1:]], [s.get("keyframe_time") for s in scenes]
+
+
+def seed_range(text):
+    first, _, last = text.partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
+def run_seeds(seeds, runs, verbose, ablation):
+    rules = ["flash", "faint", "title-card", "dissolve", "wipe", "replacement", "slide", "sweep"]
+    variants = [""] + (rules if ablation else [])
+    results = {v: [] for v in variants}
+    psd, floors = [], []
+    row("seed", "video", "gg F1", "PSD F1", "gg s", "PSD s", "floor s")
+    for seed in seeds:
+        scenes, joins, (w, h, fps), pix_fmt = draw(seed)
+        video = os.path.join(OUT, f"scenes-drawn-g{GENERATOR}-{seed}.mp4")
+        truth = make_video(video, scenes, joins, fps, pix_fmt=pix_fmt)
+        floor = decode_floor(video, runs)
+        psd_s, psd_found = psd_cuts(video, runs) if not (ablation or "--no-psd" in sys.argv) else (None, [])
+        for v in variants:
+            seconds, found, keyframes = gg_cuts(video, runs, v)
+            f1, missed, false = score(found, truth, fps)
+            results[v].append((f1, seconds / floor, len(inside(keyframes, truth))))
+            if v == "":
+                gg_f1, gg_s, gg_missed, gg_false = f1, seconds, missed, false
+        psd_f1 = score(psd_found, truth, fps)[0] if psd_s is not None else float("nan")
+        psd.append((psd_f1, (psd_s or float("nan")) / floor))
+        floors.append(floor)
+        row(str(seed), f"{w}x{h}@{fps} {pix_fmt[3:]}", f"{gg_f1:.3f}", f"{psd_f1:.3f}", f"{gg_s:.2f}",
+            f"{psd_s:.2f}" if psd_s else "-", f"{floor:.2f}")
+        if verbose:
+            for m in gg_missed:
+                print(f"    missed {m['kind']} at {m['start']:.2f}-{m['end']:.2f}")
+            for c in gg_false:
+                print(f"    false cut at {c:.2f}: inside " + next((n for n, t in scene_times(scenes, joins) if t[0] <= c < t[1]), "?"))
+    print()
+    f1s = [r[0] for r in results[""]]
+    print(f"gg-scenes     F1 mean {statistics.mean(f1s):.3f} worst {min(f1s):.3f}; time / decode floor mean "
+          f"{statistics.mean(r[1] for r in results['']):.2f} worst {max(r[1] for r in results['']):.2f}; "
+          f"keyframes inside transitions {sum(r[2] for r in results[''])}")
+    if not ablation and "--no-psd" not in sys.argv:
+        print(f"PySceneDetect F1 mean {statistics.mean(p[0] for p in psd):.3f} worst {min(p[0] for p in psd):.3f}; "
+              f"time / decode floor mean {statistics.mean(p[1] for p in psd):.2f}")
+    if ablation:
+        row("without", "F1 mean", "F1 worst", "time/floor", "F1 change")
+        for v in variants:
+            f = [r[0] for r in results[v]]
+            row(v or "(all rules)", f"{statistics.mean(f):.3f}", f"{min(f):.3f}",
+                f"{statistics.mean(r[1] for r in results[v]):.2f}", f"{statistics.mean(f) - statistics.mean(f1s):+.3f}")
+
+
+def scene_times(scenes, joins):
+    """(name, (start, end)) of each scene in the joined video."""
+    out, t = [], 0.0
+    for k, scene in enumerate(scenes):
+        start = t
+        t += scene[2] - (joins[k][1] if k < len(joins) and joins[k][0] != "cut" else 0)
+        out.append((scene[0], (start, t)))
+    return out
+
+
+if "--seeds" in sys.argv:
+    args = sys.argv[sys.argv.index("--seeds") + 1]
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 1
+    run_seeds([s for part in args.split(",") for s in seed_range(part)], runs, "--verbose" in sys.argv, "--ablation" in sys.argv)
+    sys.exit(0)
 
 yuv420 = "--yuv420" in sys.argv
 totals = {}

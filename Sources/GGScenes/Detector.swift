@@ -1,9 +1,15 @@
 import Foundation
 
+/// A test of the cut detector that can be turned off (`--without-rules`), to measure what it is worth.
+enum DetectorRule: String, CaseIterable, Sendable {
+    case flash, faint, titleCard = "title-card", dissolve, wipe, replacement, slide, sweep
+}
+
 /// Settings of the cut detector.
 struct DetectorSettings: Sendable {
     enum Mode: String, Sendable { case content, adaptive }
     var mode: Mode = .adaptive
+    var rules = Set(DetectorRule.allCases)
     var threshold: Double = 27
     var adaptiveThreshold: Double = 3
     var minContent: Double = 15
@@ -34,6 +40,11 @@ struct DetectorSettings: Sendable {
     var lowContrast: Double = 15
     var stillContent: Double = 0.5
     var faintRatio: Double = 4
+    /// A low-contrast cut follows a steady `faintSteadySpan` seconds (or the last cut): the frame before it
+    /// differs from the one that long before by at most `faintDrift` of the cut's change. A slow light or hue
+    /// drift, which an encoder turns into small jumps over a flat picture, changed as much before.
+    var faintSteadySpan = 1.0
+    var faintDrift = 0.5
     /// A gradual transition over `gradualWindow` seconds, either
     /// - a dissolve: the picture changes by at least `gradualContent`, along a straight path (the
     ///   change over the window is at least `gradualStraightness` of the changes between
@@ -48,6 +59,11 @@ struct DetectorSettings: Sendable {
     var gradualStraightness = 0.6
     var gradualSteps = 3
     var gradualSteepness = 0.6
+    /// A dissolve changes the picture at least 1 / `dissolveRise` times as much as the window before it did.
+    var dissolveRise = 0.5
+    /// A dissolve changes at least `dissolveHistogram` (0-1) of the colour histogram: a picture rotating or moving
+    /// smoothly keeps its colours.
+    var dissolveHistogram = 0.1
     var wipeStraightness = 0.85
     var wipeLargestStep = 0.25
     /// - a replacement (an iris, a shape wipe, a wipe under grain or motion): the colour histogram
@@ -250,6 +266,7 @@ struct CutDetector {
     /// `MotionProbe.shift` of frames in the history against the frame before each, by time.
     private var motionShifts: [Double: (ratio: Double, x: Double, y: Double)] = [:]
     private var seenAny = false
+    private var lastGradualTime = -Double.infinity
     private var width = 0
     private var history: [(time: Double, hsv: [UInt8], score: Double, meanValue: Double, histogram: [Double])] = []
 
@@ -284,7 +301,8 @@ struct CutDetector {
         history.append((frame.time, frame.hsv, frame.score, frame.isDark(settings.fadeLevel) ? 0 : max(frame.meanValue, settings.fadeLevel),
                         adaptive ? colourHistogram(frame.hsv) : []))
         if history.count > DetectorSettings.historyFrames { history.removeFirst() }
-        frame.gradual = adaptive && endsGradualChange()
+        frame.gradual = adaptive && endsGradualChange(continuing: frame.time - lastGradualTime <= settings.gradualWindow / 2 + 1e-6)
+        if frame.gradual { lastGradualTime = frame.time }
         frames.append(frame)
         var decided = [Decision]()
         while frames.count - 1 - nextToDecide >= settings.lookahead {
@@ -332,7 +350,8 @@ struct CutDetector {
         }
         // From one title card (text on black) to another: a cut where the text changes and then holds,
         // however little of the picture that is.
-        if let before = titleCardMask(frames[p - 1].hsv, level: dark), let card = titleCardMask(frame.hsv, level: dark) {
+        if settings.rules.contains(.titleCard), let before = titleCardMask(frames[p - 1].hsv, level: dark),
+           let card = titleCardMask(frame.hsv, level: dark) {
             guard maskOverlap(before, card) < titleCardChangeOverlap else { return false }
             guard p + 1 < frames.count else { return true }
             return titleCardMask(frames[p + 1].hsv, level: dark).map { maskOverlap(card, $0) >= titleCardSteadyOverlap } ?? false
@@ -349,16 +368,19 @@ struct CutDetector {
             let neighbours = (lo...hi).filter { $0 != p }.map { frames[$0].score }
             let average = neighbours.isEmpty ? 0 : neighbours.reduce(0, +) / Double(neighbours.count)
             if frame.score < settings.minContent {
+                guard settings.rules.contains(.faint) else { return false }
                 let calm = max(settings.stillContent, frame.score / settings.faintRatio)
                 guard frame.score < settings.lowContrast, frame.score >= settings.spreadFaintContent, neighbours.count >= 2,
                       neighbours.allSatisfy({ $0 < calm }) else { return false }
                 let spread = changedFraction(frames[p - 1].hsv, frame.hsv, step: settings.faintPixelStep)
                 if spread < (frame.score < settings.faintContent ? settings.faintSpread : settings.faintLeastSpread) { return false }
+                guard steadyBefore(frames[p - 1], change: frame.score) else { return false }
                 faint = true
             }
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)
             guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
         }
+        guard settings.rules.contains(.flash) else { return true }
         let similar = faint ? frame.score / 2 : max(settings.flashSimilarity, frame.score / 3)
         for ahead in 1...max(2, settings.flashFrames) where p + ahead < frames.count {
             if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
@@ -369,8 +391,18 @@ struct CutDetector {
         return true
     }
 
-    /// Whether the newest frame ends a window of gradual change (see `DetectorSettings.gradualWindow`).
-    private mutating func endsGradualChange() -> Bool {
+    /// Whether `frame` differs by at most `faintDrift` of `change` from the history frame `faintSteadySpan` before it
+    /// (or the first since the last cut); true when the history holds none.
+    private func steadyBefore(_ frame: AnalysedFrame, change: Double) -> Bool {
+        let since = max(frame.time - settings.faintSteadySpan - 1e-6, memory.lastCutTime)
+        guard let earlier = history.first(where: { $0.time >= since }), earlier.time < frame.time else { return true }
+        return contentDifference(earlier.hsv, frame.hsv) <= settings.faintDrift * change
+    }
+
+    /// Whether the newest frame ends a window of gradual change (see `DetectorSettings.gradualWindow`); `continuing`
+    /// when a frame less than half a window before it did (such windows are one transition, whose start alone must
+    /// stand out from what came before).
+    private mutating func endsGradualChange(continuing: Bool) -> Bool {
         guard let newest = history.last, newest.hsv.count >= 3 else { return false }
         // Whole windows only, as one pass over the video sees them: a stretch decoded after a join starts
         // without the frames before it, which would have been in the window.
@@ -380,6 +412,7 @@ struct CutDetector {
         let truncated = first == 0 && history.count < DetectorSettings.historyFrames
             && newest.time - (history[0].time - frameStep) <= settings.gradualWindow + 1e-6
         guard !truncated else { return false }
+        guard continuing || history[first].time >= memory.lastCutTime - 1e-6 else { return false }
         let frames = history[(first + 1)...]
         let framePath = frames.reduce(0) { $0 + $1.score }
         // The change over the window is at most the sum of its steps (hue aside): still footage stops here.
@@ -392,14 +425,17 @@ struct CutDetector {
         let large = change >= 2 * settings.gradualContent && frames.count >= 7
         // Frames that held still say nothing of how the picture changed (a pan from rest is still at first).
         let changing = large ? ((first + 1)..<history.count).filter { 2 * history[$0].score * Double(frames.count) >= framePath } : []
-        if large, change >= settings.wipeStraightness * framePath,
+        if large, settings.rules.contains(.wipe), change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
            histogramDistance(start.histogram, newest.histogram) >= settings.replacedHistogram && !pannedAsAWhole(from: first)
             || changedInPlace(from: first, frames: changing) {
             return true
         }
-        if replacedOverWindow(from: first) { return true }
-        if large, sweptOverWindow(from: first, changing: changing) { return true }
+        if settings.rules.contains(.replacement), replacedOverWindow(from: first) { return true }
+        if large, settings.rules.contains(.sweep), sweptOverWindow(from: first, changing: changing) { return true }
+        guard settings.rules.contains(.dissolve) else { return false }
+        guard continuing || risesOverWindow(from: first, change: change) && histogramDistance(start.histogram, newest.histogram) >= settings.dissolveHistogram
+        else { return false }
         let step = max(1, frames.count / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)
@@ -420,6 +456,17 @@ struct CutDetector {
             largestSteps += steps[i - planeSize]
         }
         return totals > 0 && Double(largestSteps) <= settings.gradualSteepness * Double(totals)
+    }
+
+    /// Whether the picture changed by at most `dissolveRise` of `change` in the window before the one starting at
+    /// `first` (counted from the last cut, and at least half a window long): a dissolve starts from its first
+    /// scene's pace, where a picture that keeps changing smoothly (a rotating gradient, a sunset, a pan over a
+    /// smooth pattern) changed as much before. A window starting less than half a window after a cut is no dissolve.
+    private func risesOverWindow(from first: Int, change: Double) -> Bool {
+        let start = history[first].time - settings.gradualWindow - 1e-6
+        guard let before = history.firstIndex(where: { $0.time >= max(start, memory.lastCutTime) }),
+              history[first].time - history[before].time >= settings.gradualWindow / 2 else { return first == 0 }
+        return contentDifference(history[before].hsv, history[first].hsv) <= settings.dissolveRise * change
     }
 
     /// Whether the window starting at `first` replaced the picture's colours step by step, without
@@ -473,7 +520,7 @@ struct CutDetector {
     /// shifted copies of the frame before them, as in a pan over large flat patches, whose edges sweep the
     /// picture as a wipe's does; or they slid the old picture out (`slidOut`).
     private mutating func changedInPlace(from first: Int, frames changed: [Int]) -> Bool {
-        mostlyUnshifted(changed) || (!changed.isEmpty && slidOut(from: first))
+        mostlyUnshifted(changed) || (settings.rules.contains(.slide) && !changed.isEmpty && slidOut(from: first))
     }
 
     /// Whether most of the history frames `changed` are not shifted copies of the frame before them.

@@ -11,22 +11,9 @@ public enum ScenesTool {
         details: """
         Adds "scenes": [{index, start, end, keyframe, keyframe_time}] to every video item; keyframes are
         written under WORK-DIR/<id>/. Image and audio items pass through untouched. The adaptive detector
-        (default) compares each frame's HSV content difference with its neighbours', so fast motion and
-        flashes of up to four frames (white or black) do not cut, while a small change between otherwise
-        calm frames (two similar greys under one caption) does where it spreads over the picture (not a
-        caption popping up): down to a quarter of --min-content over 30% of the pixels, or an eighth over
-        most of them; a dissolve or a wipe
-        cuts inside it (a large change over half a second along a straight path, smooth for every pixel or
-        spread over many frames), as does an iris or another shaped wipe over grain or motion (the colours
-        replaced step by step within half a second, after half a second in which they held or only moved, by
-        frames that are not shifted copies of each other), or one between pictures that change of themselves
-        (most pixels switching, each in one frame, at times spread over half a second), and no keyframe is
-        taken inside one; fades through black cut
-        in the middle of the dark stretch. Hue counts only where pixels have colour. A slide cuts (such a
-        replacement whose frames are shifted copies, moving the picture most of a frame along one axis
-        within half a second, from rest); a pan does not. Frames are analysed as means of whole blocks of pixels
-        (--analysis-width on their longer side). Of two keyframe candidates the one nearer the scene's middle is taken,
-        unless the other changes much less from the frame before it (still blended, or moving).
+        (default) cuts where a frame's HSV content difference stands out from its neighbours', and inside
+        dissolves, wipes and other gradual transitions; flashes, motion and slow colour drifts do not cut.
+        How: docs/stages/scenes.md.
 
         Examples:
           gg-fetch --allow-local --work-dir work < urls.txt | gg-scenes --work-dir work > scenes.ndjson
@@ -37,6 +24,8 @@ public enum ScenesTool {
             OptionSpec("--threshold", value: "X", default: "0.106 content, 0.059 adaptive", "cut threshold on the 0-1 scale of ffmpeg's scene score and the old service's threshold (0.22): a cut needs an HSV content difference of at least X × 255; with --detector content that alone cuts, with adaptive it is the floor under the neighbour ratio"),
             OptionSpec("--adaptive-threshold", value: "X", default: "3", "how many times its neighbours' difference a frame's must be to cut"),
             OptionSpec("--min-content", value: "X", default: "15", "smallest content difference (0-255) the adaptive detector cuts on between changing frames (between calm ones, a quarter of it, or an eighth spread over most pixels); --threshold sets it on the 0-1 scale"),
+            OptionSpec("--without-rules", value: "LIST", default: "none",
+                       "turn detector tests off, to measure what each is worth: comma-separated among \(DetectorRule.allCases.map(\.rawValue).joined(separator: ", "))"),
             OptionSpec("--min-scene-len", value: "S", default: "0.5", "shortest scene in seconds"),
             OptionSpec("--fade-level", value: "X", default: "12", "mean brightness (0-255) below which a frame counts as black"),
             OptionSpec("--analysis-width", value: "PX", default: "160", "longer side frames are scaled to for analysis (the width of landscape frames, the height of portrait ones)"),
@@ -63,6 +52,12 @@ public enum ScenesTool {
             let threshold = options.double("--threshold", default: 27.0 / 255, min: 0, max: 1) * 255
             settings.threshold = threshold
             if settings.mode == .adaptive { settings.minContent = threshold }
+        }
+        for name in (options.string("--without-rules") ?? "").split(separator: ",") where name != "none" {
+            guard let rule = DetectorRule(rawValue: String(name)) else {
+                ParsedOptions.usage(info.name, "option '--without-rules' takes rules among \(DetectorRule.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            settings.rules.remove(rule)
         }
         settings.minSceneLength = options.double("--min-scene-len", default: 0.5, min: 0, max: 86400)
         settings.fadeLevel = options.double("--fade-level", default: 12, min: 0, max: 255)

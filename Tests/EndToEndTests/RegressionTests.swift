@@ -862,4 +862,40 @@ final class RegressionTests: XCTestCase {
     func testCleanStillOfChineseIsReadInItsScript() throws {
         XCTAssertEqual(try ocrText("han-still.png"), "谢谢观看")
     }
+
+    /// A two-colour gradient rotating slowly (8 s, one shot) was cut three times: over half a second every pixel
+    /// changes smoothly along a straight path, as in a dissolve. A dissolve now changes the picture faster than
+    /// the half second before it did, and changes its colours.
+    func testSlowlyRotatingGradientIsOneScene() throws {
+        XCTAssertEqual(try starts("rotating-gradient.mp4", segments: ["1"]), [[0]])
+    }
+
+    /// A cut between two flat pictures about 10 levels apart under one unchanged caption, drawn afresh on every
+    /// run (levels, tint, caption and its size), was missed in media nobody tuned on. The drawn values are in
+    /// the failure message, to make the clip again.
+    func testLowContrastCutUnderACaptionOnAFreshClipIsFound() throws {
+        var random = SystemRandomNumberGenerator()
+        let base = (0..<3).map { _ in Int.random(in: 50...190, using: &random) }
+        let grey = Bool.random(using: &random)
+        let first = grey ? Array(repeating: base[0], count: 3) : base
+        let step = (Bool.random(using: &random) ? 1 : -1) * Int.random(in: 8...12, using: &random)
+        let second = first.map { $0 + step }
+        let text = ["SAME CAPTION", "Stay tuned", "Live now", "Episode 4"].randomElement(using: &random)!
+        let size = Int.random(in: 20...40, using: &random)
+        let hex = { (c: [Int]) in "0x" + c.map { String(format: "%02x", $0) }.joined() }
+        let drawn = "colours \(hex(first)) then \(hex(second)), caption '\(text)' at \(size) px"
+        let clip = work.appendingPathComponent("fresh-lowcut-\(UUID().uuidString).mp4").path
+        let caption = "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf:text='\(text)':fontsize=\(size):"
+            + "fontcolor=white:bordercolor=black:borderw=2:x=(w-tw)/2:y=h-\(2 * size)"
+        let made = try runProcess("/usr/bin/ffmpeg", ["-loglevel", "error", "-f", "lavfi", "-i", "color=c=\(hex(first)):s=480x270:r=25:d=3,\(caption)",
+                                                     "-f", "lavfi", "-i", "color=c=\(hex(second)):s=480x270:r=25:d=3,\(caption)",
+                                                     "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]",
+                                                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", clip])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let result = try tool("gg-scenes", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
+                              stdin: recordLine([(clip, "video")]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let starts = try result.records().first?.array("items").first?.array("scenes").compactMap { $0.double("start") }
+        XCTAssertEqual(starts, [0, 3], drawn)
+    }
 }

@@ -62,6 +62,23 @@ final class ScenesUnitTests: XCTestCase {
         }
     }
 
+    func testSlowlyRotatingTwoColourGradientIsOneScene() {
+        let found = Self.cuts(frames: 250) { i, x, y in
+            let angle = Double(i) / Self.fps * 0.6
+            let dx = Double(x - Self.width / 2), dy = Double(y - Self.height / 2)
+            let t = max(0, min(1, 0.5 + (dx * cos(angle) + dy * sin(angle)) / 120))
+            return (UInt8(230 * t + 20 * (1 - t)), UInt8(60 * t + 180 * (1 - t)), UInt8(40 * t + 220 * (1 - t)))
+        }
+        XCTAssertEqual(found, [])
+    }
+
+    func testLightRampInStepsUnderOneCaptionIsOneScene() {
+        let found = Self.cuts(frames: 150) { i, x, y in
+            Self.caption(x, y) ?? Self.grey(60 + 8 * (i / 12))
+        }
+        XCTAssertEqual(found, [])
+    }
+
     func testWhiteFlashOfTwoFramesIsNoCut() {
         let found = Self.cuts(frames: 75) { i, x, y in
             (30...31).contains(i) ? Self.grey(255) : (UInt8(x), UInt8(y * 2), 90)
