@@ -22,13 +22,19 @@ final class Metrics: Sendable {
 
     func request(_ endpoint: String, _ status: Int32) {
         counts.withLock { counts in
-            counts.requests["endpoint=\"\(endpoint)\",status=\"\(status)\"", default: 0] += 1
+            counts.requests["endpoint=\"\(Metrics.label(endpoint))\",status=\"\(status)\"", default: 0] += 1
             if status == 429 { counts.rejected += 1 }
         }
     }
 
     func result(status: String, kind: String?) {
-        counts.withLock { $0.results["status=\"\(status)\",kind=\"\(kind ?? "")\"", default: 0] += 1 }
+        counts.withLock { $0.results["status=\"\(Metrics.label(status))\",kind=\"\(Metrics.label(kind ?? ""))\"", default: 0] += 1 }
+    }
+
+    /// A label value as the Prometheus text format writes it: backslash, double quote and line feed escaped.
+    static func label(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     func cache(_ result: String) {
@@ -91,13 +97,13 @@ final class Metrics: Sendable {
                   "# TYPE gg_cache_pruned_total counter", "gg_cache_pruned_total \(snapshot.cachePruned)"]
         lines += ["# HELP gg_stage_seconds Wall time of each stage process per request.", "# TYPE gg_stage_seconds histogram"]
         for name in stageSeconds.keys.sorted() {
-            let entry = stageSeconds[name]!
+            let entry = stageSeconds[name]!, stage = Metrics.label(name)
             for (index, bound) in Metrics.bounds.enumerated() {
-                lines.append("gg_stage_seconds_bucket{stage=\"\(name)\",le=\"\(ParsedOptions.plain(bound))\"} \(entry.buckets[index])")
+                lines.append("gg_stage_seconds_bucket{stage=\"\(stage)\",le=\"\(ParsedOptions.plain(bound))\"} \(entry.buckets[index])")
             }
-            lines.append("gg_stage_seconds_bucket{stage=\"\(name)\",le=\"+Inf\"} \(entry.count)")
-            lines.append("gg_stage_seconds_sum{stage=\"\(name)\"} \(entry.sum)")
-            lines.append("gg_stage_seconds_count{stage=\"\(name)\"} \(entry.count)")
+            lines.append("gg_stage_seconds_bucket{stage=\"\(stage)\",le=\"+Inf\"} \(entry.count)")
+            lines.append("gg_stage_seconds_sum{stage=\"\(stage)\"} \(entry.sum)")
+            lines.append("gg_stage_seconds_count{stage=\"\(stage)\"} \(entry.count)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
