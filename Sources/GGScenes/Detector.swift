@@ -99,6 +99,24 @@ struct DetectorSettings: Sendable {
     static let historyFrames = 64
 }
 
+extension DetectorSettings {
+    /// Every setting, one `name = value` line each: the stored ones, then the fixed constants the tests share.
+    var listing: String {
+        var lines = Mirror(reflecting: self).children.compactMap { child in
+            child.label.map { label in
+                let value = (child.value as? Set<DetectorRule>).map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "\(child.value)"
+                return "\(label) = \(value)"
+            }
+        }
+        lines += ["faintContent = \(faintContent)", "spreadFaintContent = \(spreadFaintContent)", "flashSimilarity = \(flashSimilarity)",
+                  "lookahead = \(lookahead)", "gradualContent = \(gradualContent)", "historyFrames = \(DetectorSettings.historyFrames)",
+                  "greyHueSaturation = \(greyHueSaturation)", "brightDetailFactor = \(brightDetailFactor)", "brightDetailShare = \(brightDetailShare)",
+                  "titleCardBlackShare = \(titleCardBlackShare)", "titleCardChangeOverlap = \(titleCardChangeOverlap)",
+                  "titleCardSteadyOverlap = \(titleCardSteadyOverlap)", "motionStillRatio = \(MotionProbe.stillRatio)"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
 /// One analysed frame: a small HSV picture plus what the detector derived from it.
 struct AnalysedFrame {
     var index: Int

@@ -35,6 +35,7 @@ public enum ScenesTool {
                        "H.264/HEVC deblocking: referenced (frames others refer to; keyframes are taken from I and P frames, so they are exact), all, or none (fastest, blockier keyframes)"),
             OptionSpec("--segments", value: "N", default: "number of CPUs", "decode long indexed videos as N stretches in parallel, joined at keyframes"),
             MediaLimits.maxPixelsOption,
+            OptionSpec("--print-settings", "print every setting of the cut detector (the options above and its fixed constants, documented in Sources/GGScenes/Detector.swift), then exit"),
             OptionSpec("--clips", "also write each scene as a clip (stream copy; MP4 with an edit list starting it at the cut, Matroska for streams MP4 cannot hold)"),
         ],
         libraries: { _ in ffmpegVersions() })
@@ -61,6 +62,10 @@ public enum ScenesTool {
         }
         settings.minSceneLength = options.double("--min-scene-len", default: 0.5, min: 0, max: 86400)
         settings.fadeLevel = options.double("--fade-level", default: 12, min: 0, max: 255)
+        if options.flag("--print-settings") {
+            print(settings.listing, terminator: "")
+            exit(ExitCode.ok.rawValue)
+        }
         let analyser = SceneAnalyser(
             settings: settings,
             analysisWidth: options.int("--analysis-width", default: 160, min: 16, max: 4096),

@@ -95,4 +95,15 @@ final class ScenesUnitTests: XCTestCase {
         XCTAssertEqual(found.count, 1)
         XCTAssert(found.allSatisfy { (40 / Self.fps)...(61 / Self.fps) ~= $0 }, "\(found)")
     }
+
+    func testSettingsListingHasEveryStoredSettingOnce() {
+        var settings = DetectorSettings()
+        settings.rules.remove(.sweep)
+        let lines = settings.listing.split(separator: "\n").map(String.init)
+        let names = lines.map { $0.components(separatedBy: " = ")[0] }
+        XCTAssertEqual(Set(names).count, names.count, "no setting listed twice")
+        for child in Mirror(reflecting: settings).children { XCTAssertTrue(names.contains(child.label ?? "?"), child.label ?? "?") }
+        XCTAssertTrue(lines.contains("dissolveRise = 0.5"))
+        XCTAssertTrue(lines.contains("rules = dissolve,faint,flash,replacement,slide,title-card,wipe"))
+    }
 }
