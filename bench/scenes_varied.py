@@ -238,7 +238,7 @@ def as_yuv420(video):
 
 
 # Bump when draw() changes, so videos drawn by an older generator are not reused.
-GENERATOR = 2
+GENERATOR = 3
 PATTERNS = ["testsrc2", "testsrc", "smptebars", "smptehdbars", "pal75bars", "rgbtestsrc", "yuvtestsrc"]
 XFADES = ["fade", "fadeblack", "fadewhite", "wipeleft", "wiperight", "wipeup", "slideleft", "slideup", "circleopen",
           "circleclose", "radial", "dissolve", "pixelize", "diagtl", "hblur", "smoothleft", "horzopen", "fadegrays",
@@ -281,7 +281,7 @@ def drawn_scene(rng, k, w, h, fps, seconds):
         chain = (f"gradients={size}:nb_colors={rng.choice([2, 2, 3, 4])}:c0={hex_colour(rng)}:c1={hex_colour(rng)}:c2={hex_colour(rng)}:"
                  f"c3={hex_colour(rng)}:speed={rng.uniform(0.005, 0.05):.4f}:seed={rng.randint(0, 10 ** 6)}")
     elif kind == "cellauto":
-        chain = f"cellauto={size}:rule={rng.choice([18, 30, 90, 110, 150])}:seed={rng.randint(0, 10 ** 6)}"
+        chain = f"cellauto={size}:rule={rng.choice([18, 30, 90, 110, 150])}:start_full=1:seed={rng.randint(0, 10 ** 6)}"
     elif kind == "life":
         chain = f"life={size}:mold={rng.randint(0, 30)}:life_color={hex_colour(rng)}:seed={rng.randint(0, 10 ** 6)}"
     elif kind == "sierpinski":

@@ -224,12 +224,15 @@ func changedFraction(_ a: [UInt8], _ b: [UInt8], step: Int) -> Double {
 }
 
 /// How much pixel `i` of planar HSV picture `a` and pixel `j` of `b` (planes of `planeSize` pixels
-/// each) differ: their saturation and value steps, plus their hue steps where both have colour.
+/// each) differ: their saturation and value steps, plus their hue steps around the hue circle (179 is next
+/// to 0: a red drifting or flickering across it changes by a step, not by 179) where both have colour.
 @inline(__always)
 func pixelChange(_ a: UnsafeBufferPointer<UInt8>, _ i: Int, _ b: UnsafeBufferPointer<UInt8>, _ j: Int, planeSize: Int) -> Int {
     let sa = Int(a[planeSize &+ i]), sb = Int(b[planeSize &+ j])
     let change = abs(sa &- sb) &+ abs(Int(a[2 &* planeSize &+ i]) &- Int(b[2 &* planeSize &+ j]))
-    return min(sa, sb) >= greyHueSaturation ? change &+ abs(Int(a[i]) &- Int(b[j])) : change
+    guard min(sa, sb) >= greyHueSaturation else { return change }
+    let hue = abs(Int(a[i]) &- Int(b[j]))
+    return change &+ min(hue, 180 &- hue)
 }
 
 /// 65536 / n for n in 0...255 (0 for 0): divisions become multiplications in the HSV loop.

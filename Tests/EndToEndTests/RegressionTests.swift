@@ -898,4 +898,10 @@ final class RegressionTests: XCTestCase {
         let starts = try result.records().first?.array("items").first?.array("scenes").compactMap { $0.double("start") }
         XCTAssertEqual(starts, [0, 3], drawn)
     }
+
+    /// A flat red whose hue turned slowly across zero (a drawn bench video's hue drift) was cut twice: hue 179 and
+    /// hue 0 are neighbours, but their difference counted as 179 steps. Hue steps are now taken around the circle.
+    func testRedWhoseHueCrossesZeroIsOneScene() throws {
+        XCTAssertEqual(try starts("red-hue-drift.mp4", segments: ["1"]), [[0]])
+    }
 }

@@ -79,6 +79,14 @@ final class ScenesUnitTests: XCTestCase {
         XCTAssertEqual(found, [])
     }
 
+    func testRedWhoseHueDriftsAcrossZeroIsOneScene() {
+        let found = Self.cuts(frames: 100) { i, x, y in
+            let blue = UInt8(max(0, 40 - i)), green = UInt8(max(0, i - 60))
+            return Self.caption(x, y) ?? (200, green, blue)
+        }
+        XCTAssertEqual(found, [])
+    }
+
     func testWhiteFlashOfTwoFramesIsNoCut() {
         let found = Self.cuts(frames: 75) { i, x, y in
             (30...31).contains(i) ? Self.grey(255) : (UInt8(x), UInt8(y * 2), 90)
