@@ -10,22 +10,9 @@ public enum OCRTool {
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
         items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
-        has a CPU-time budget proportional to its size (--budget seconds per megapixel). Lines of text are found
-        first as rows of glyph-shaped bright or dark blobs (outlined and boxed captions) and read one by one with
-        nothing behind them; then, unless that reading is confident, the picture is read through a
-        bright-caption-stroke filter (cheap, for text over busy video), in grayscale (enlarged when small) and as
-        sparse text, stopping as soon as a reading is confident; the best reading is kept, and a picture whose
-        budget ran out gets a "budget_exhausted" item warning. Tesseract runs with OMP_THREAD_LIMIT=1 per worker.
-        Languages: --lang auto (the default) reads with English first; a line of glyphs English leaves a third
-        of unread (words under 50, or not in its dictionary and under 85), and on which it read no dictionary word
-        of 4 letters at 90, is also read with one model per script (Cyrillic, Arabic, Devanagari, Bengali, Han,
-        Japanese, Hangul, Thai), until a line reads in English; a script wins a line with a better reading made
-        mostly of its own letters, and the script that wins lines is then used (with English) for the
-        whole-picture passes; when no line told the script, the row of words English left unread is tried the
-        same way, and when that finds none either and English read nothing confidently, Tesseract's script
-        detection (OSD) names the script whose models read the picture. Those reads are not charged to the
-        budget. Words are spaced as Tesseract's line text spaces them (none between Han, kana or Thai letters).
-        --lang LANGS fixes the languages (Tesseract's codes, joined with +).
+        has a CPU-time budget (--budget seconds per megapixel); caption lines are found and read first, then the
+        whole picture, until a reading is confident. --lang auto (the default) reads each line in its script.
+        How: docs/stages/ocr.md.
 
         Examples:
           gg-ocr --work-dir work < scenes.ndjson > ocr.ndjson
