@@ -3,6 +3,9 @@ import Foundation
 /// A test of the cut detector that can be turned off (`--without-rules`), to measure what it is worth.
 enum DetectorRule: String, CaseIterable, Sendable {
     case flash, faint, titleCard = "title-card", dissolve, wipe, replacement, slide, sweep
+
+    /// The rules' names, comma-separated, as `--without-rules` takes them.
+    static let names = allCases.map(\.rawValue).joined(separator: ", ")
 }
 
 /// Settings of the cut detector.
@@ -415,9 +418,14 @@ struct CutDetector {
     /// Whether `frame` differs by at most `faintDrift` of `change` from the history frame `faintSteadySpan` before it
     /// (or the first since the last cut); true when the history holds none.
     private func steadyBefore(_ frame: AnalysedFrame, change: Double) -> Bool {
-        let since = max(frame.time - settings.faintSteadySpan - 1e-6, memory.lastCutTime)
-        guard let earlier = history.first(where: { $0.time >= since }), earlier.time < frame.time else { return true }
-        return contentDifference(earlier.hsv, frame.hsv) <= settings.faintDrift * change
+        guard let earlier = firstInHistory(since: frame.time - settings.faintSteadySpan), history[earlier].time < frame.time else { return true }
+        return contentDifference(history[earlier].hsv, frame.hsv) <= settings.faintDrift * change
+    }
+
+    /// The first history frame at or after `time` and not before the last cut.
+    private func firstInHistory(since time: Double) -> Int? {
+        let since = max(time - 1e-6, memory.lastCutTime)
+        return history.firstIndex { $0.time >= since }
     }
 
     /// Whether the newest frame ends a window of gradual change (see `DetectorSettings.gradualWindow`); `continuing`
@@ -443,20 +451,20 @@ struct CutDetector {
         guard change >= settings.gradualContent,
               !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
         // Wipes and sweeps: twice the dissolve's change, over enough frames to tell how it spread.
+        let colourChange = histogramDistance(start.histogram, newest.histogram)
         let large = change >= 2 * settings.gradualContent && frames.count >= 7
         // Frames that held still say nothing of how the picture changed (a pan from rest is still at first).
         let changing = large ? ((first + 1)..<history.count).filter { 2 * history[$0].score * Double(frames.count) >= framePath } : []
         if large, settings.rules.contains(.wipe), change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
-           histogramDistance(start.histogram, newest.histogram) >= settings.replacedHistogram && !pannedAsAWhole(from: first)
+           colourChange >= settings.replacedHistogram && !pannedAsAWhole(from: first)
             || changedInPlace(from: first, frames: changing) {
             return true
         }
         if settings.rules.contains(.replacement), replacedOverWindow(from: first) { return true }
         if large, settings.rules.contains(.sweep), sweptOverWindow(from: first, changing: changing) { return true }
         guard settings.rules.contains(.dissolve) else { return false }
-        guard continuing || risesOverWindow(from: first, change: change) && histogramDistance(start.histogram, newest.histogram) >= settings.dissolveHistogram
-        else { return false }
+        guard continuing || colourChange >= settings.dissolveHistogram && risesOverWindow(from: first, change: change) else { return false }
         let step = max(1, frames.count / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)
@@ -484,8 +492,7 @@ struct CutDetector {
     /// scene's pace, where a picture that keeps changing smoothly (a rotating gradient, a sunset, a pan over a
     /// smooth pattern) changed as much before. A window starting less than half a window after a cut is no dissolve.
     private func risesOverWindow(from first: Int, change: Double) -> Bool {
-        let start = history[first].time - settings.gradualWindow - 1e-6
-        guard let before = history.firstIndex(where: { $0.time >= max(start, memory.lastCutTime) }),
+        guard let before = firstInHistory(since: history[first].time - settings.gradualWindow),
               history[first].time - history[before].time >= settings.gradualWindow / 2 else { return first == 0 }
         return contentDifference(history[before].hsv, history[first].hsv) <= settings.dissolveRise * change
     }

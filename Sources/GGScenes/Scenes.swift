@@ -25,7 +25,7 @@ public enum ScenesTool {
             OptionSpec("--adaptive-threshold", value: "X", default: "3", "how many times its neighbours' difference a frame's must be to cut"),
             OptionSpec("--min-content", value: "X", default: "15", "smallest content difference (0-255) the adaptive detector cuts on between changing frames (between calm ones, a quarter of it, or an eighth spread over most pixels); --threshold sets it on the 0-1 scale"),
             OptionSpec("--without-rules", value: "LIST", default: "none",
-                       "turn detector tests off, to measure what each is worth: comma-separated among \(DetectorRule.allCases.map(\.rawValue).joined(separator: ", "))"),
+                       "turn detector tests off, to measure what each is worth: comma-separated among \(DetectorRule.names)"),
             OptionSpec("--min-scene-len", value: "S", default: "0.5", "shortest scene in seconds"),
             OptionSpec("--fade-level", value: "X", default: "12", "mean brightness (0-255) below which a frame counts as black"),
             OptionSpec("--analysis-width", value: "PX", default: "160", "longer side frames are scaled to for analysis (the width of landscape frames, the height of portrait ones)"),
@@ -56,7 +56,7 @@ public enum ScenesTool {
         }
         for name in (options.string("--without-rules") ?? "").split(separator: ",") where name != "none" {
             guard let rule = DetectorRule(rawValue: String(name)) else {
-                ParsedOptions.usage(info.name, "option '--without-rules' takes rules among \(DetectorRule.allCases.map(\.rawValue).joined(separator: ", "))")
+                ParsedOptions.usage(info.name, "option '--without-rules' takes rules among \(DetectorRule.names)")
             }
             settings.rules.remove(rule)
         }

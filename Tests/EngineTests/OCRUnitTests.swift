@@ -24,13 +24,13 @@ final class OCRUnitTests: XCTestCase {
         XCTAssertEqual(lines.first?.baseline, 129)
     }
 
-    func testGlyphReachingBelowTheBaselineStaysInItsLine() {
+    func testGlyphReachingBelowTheBaselineStaysInItsLine() throws {
         var glyphs = (0..<8).map { (20 + $0 * 30, 100, 22, 30) }
         glyphs[0] = (20, 100, 22, 42)
         let map = BlobMap(Self.page(glyphs: glyphs), inside: 0...70)
-        let line = try? XCTUnwrap(CaptionLines.lines(in: map, imageHeight: 240).first)
-        XCTAssertEqual(line?.minX, 20, "the descending first glyph (a J, a Q) starts the line")
-        XCTAssertEqual(line?.baseline, 129, "the baseline is the row's, not the descender's")
+        let line = try XCTUnwrap(CaptionLines.lines(in: map, imageHeight: 240).first)
+        XCTAssertEqual(line.minX, 20, "the descending first glyph (a J, a Q) starts the line")
+        XCTAssertEqual(line.baseline, 129, "the baseline is the row's, not the descender's")
     }
 
     func testTwoRowsAreTwoLinesAndScatteredBlobsNone() {
