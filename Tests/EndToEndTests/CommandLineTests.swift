@@ -36,6 +36,17 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(quiet.stderr, "gg-fetch: <stdin>:1: error: unsupported_url: not a YouTube video or short: https://www.youtube.com/feed/x\n", "-q keeps errors only")
     }
 
+    /// gg-scenes' ablation switch and settings listing: an unknown rule is a usage error naming the rules, and
+    /// --print-settings shows the rules left on, then exits without reading input.
+    func testSceneRulesCanBeTurnedOffAndListed() throws {
+        let unknown = try tool("gg-scenes", ["--without-rules", "flash,bogus"])
+        XCTAssertEqual(unknown.status, 64)
+        XCTAssertTrue(unknown.stderr.contains("flash, faint, title-card, dissolve, wipe, replacement, slide, sweep"), unknown.stderr)
+        let listed = try tool("gg-scenes", ["--without-rules", "slide,sweep", "--print-settings"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("rules = dissolve,faint,flash,replacement,title-card,wipe\n"), listed.stdout)
+    }
+
     /// `# comment` and blank lines became error results; `file.mp4` was refused while `./file.mp4` worked;
     /// `--cache-stats --cache-clear` silently did only the first.
     func testURLListsTakeCommentsBlankLinesAndRelativePaths() throws {
