@@ -116,20 +116,22 @@ struct TextLine {
     /// (the dot of an i, an accent) or on the baseline next to one (a full stop, a comma).
     func includes(_ blob: Blob, label: Int32) -> Bool {
         if labels.contains(label) { return true }
+        let s = settings.marks
         let h = Double(glyphHeight)
-        guard Double(blob.height) <= 1.3 * h, Double(blob.area) >= 0.015 * h * h else { return false }
+        guard Double(blob.height) <= s.maxBlobHeight * h, Double(blob.area) >= s.minArea * h * h else { return false }
         let fill = Double(blob.area) / Double(blob.width * blob.height)
-        let mark = Double(blob.height) <= 0.45 * h && fill >= 0.55 && blob.width <= blob.height * 2 && blob.height <= blob.width * 3
+        let mark = Double(blob.height) <= s.maxHeight * h && fill >= s.minFill && blob.width <= blob.height * s.maxWidthRatio
+            && blob.height <= blob.width * s.maxTallness
         guard mark else { return false }
-        let onBaseline = Double(abs(blob.maxY - baseline)) <= 0.2 * h
+        let onBaseline = Double(abs(blob.maxY - baseline)) <= s.baselineTolerance * h
         return glyphs.contains { glyph in
             let over = min(glyph.maxX, blob.maxX) - max(glyph.minX, blob.minX)
-            if over >= 0 && Double(over + 1) >= 0.5 * Double(blob.width) {
+            if over >= 0 && Double(over + 1) >= s.minOverGlyph * Double(blob.width) {
                 let above = glyph.minY - blob.maxY
-                return above >= 0 && Double(above) <= 0.45 * h
+                return above >= 0 && Double(above) <= s.maxAbove * h
             }
             let gap = max(blob.minX - glyph.maxX, glyph.minX - blob.maxX)
-            return onBaseline && Double(gap) <= 0.3 * h
+            return onBaseline && Double(gap) <= s.maxGap * h
         }
     }
 }
@@ -137,24 +139,23 @@ struct TextLine {
 /// Finds lines of text as rows of glyph-shaped blobs in a thresholded picture and renders each one alone,
 /// glyphs black on white, so that Tesseract reads captions without the video behind them.
 enum CaptionLines {
-    /// Bright glyphs (white or yellow fill, usually outlined or shadowed) and dark glyphs (on a light box).
-    static let thresholds: [ClosedRange<UInt8>] = [190...255, 0...70]
+    /// Bright glyphs and dark glyphs (`LineFinding.brightGlyphs`, `.darkGlyphs`).
+    static let thresholds: [ClosedRange<UInt8>] = [settings.lines.brightGlyphs, settings.lines.darkGlyphs]
 
-    /// Blobs per pixel beyond which a picture is texture (cellular automata, foliage, noise): Tesseract's
-    /// page layout analysis, which its cancel hook cannot stop, took 4-30 s on such pictures (about 0.08
-    /// blobs per pixel) against under 0.6 s up to 0.05.
-    static let textureDensity = 0.06
-
+    /// Whether the pictures' blobs are texture (`LineFinding.textureDensity`).
     static func isTexture(_ maps: [BlobMap], pixels: Int) -> Bool {
-        Double(maps.reduce(0) { $0 + $1.blobs.count }) > textureDensity * Double(max(pixels, 1))
+        Double(maps.reduce(0) { $0 + $1.blobs.count }) > settings.lines.textureDensity * Double(max(pixels, 1))
     }
 
     static func lines(in map: BlobMap, imageHeight: Int) -> [TextLine] {
-        let minHeight = max(8, imageHeight * 12 / 1000), maxHeight = max(minHeight, imageHeight * 15 / 100)
+        let s = settings.lines
+        let minHeight = max(s.minGlyphPixels, Int(Double(imageHeight) * s.minGlyphShare))
+        let maxHeight = max(minHeight, Int(Double(imageHeight) * s.maxGlyphShare))
         let glyphs = map.blobs.indices.filter { i in
             let b = map.blobs[i]
             let fill = Double(b.area) / Double(b.width * b.height)
-            return b.height >= minHeight && b.height <= maxHeight && Double(b.width) <= 2.5 * Double(b.height) && fill >= 0.12 && (fill <= 0.95 || b.width * 3 <= b.height)
+            return b.height >= minHeight && b.height <= maxHeight && Double(b.width) <= s.maxGlyphWidth * Double(b.height)
+                && fill >= s.glyphFill.lowerBound && (fill <= s.glyphFill.upperBound || b.width * s.solidGlyphTallness <= b.height)
         }.sorted { map.blobs[$0].minX < map.blobs[$1].minX }
         let tooTall = map.blobs.indices.filter { map.blobs[$0].height > maxHeight }
         let lefts = glyphs.map { map.blobs[$0].minX }
@@ -178,12 +179,12 @@ enum CaptionLines {
             while true {
                 let height = Double(heightSum) / Double(members.count)
                 let centre = Double(centreSum) / Double(2 * members.count)
-                let from = firstAtOrRight(of: right - Int(0.1 * height))
-                let next = glyphs[from...].prefix { Double(map.blobs[$0].minX - right) < 1.2 * height }.first { i in
+                let from = firstAtOrRight(of: right - Int(s.glyphOverhang * height))
+                let next = glyphs[from...].prefix { Double(map.blobs[$0].minX - right) < s.maxGlyphGap * height }.first { i in
                     let b = map.blobs[i]
                     return !used.contains(i)
-                        && abs(Double(b.minY + b.maxY) / 2 - centre) < 0.35 * height
-                        && Double(b.height) / height > 0.5 && Double(b.height) / height < 2
+                        && abs(Double(b.minY + b.maxY) / 2 - centre) < s.maxCentreShift * height
+                        && Double(b.height) / height > s.minHeightRatio && Double(b.height) / height < s.maxHeightRatio
                 }
                 guard let next else { break }
                 used.insert(next)
@@ -194,16 +195,17 @@ enum CaptionLines {
                 heightSum += b.height
                 centreSum += b.minY + b.maxY
             }
-            guard members.count >= 3 else { continue }
+            guard members.count >= s.minLineGlyphs else { continue }
             let bottoms = members.map(\.maxY).sorted()
             let baseline = bottoms[bottoms.count / 2]
             let heights = members.map(\.height).sorted()
             let typical = heights[heights.count / 2]
             let aligned = members.filter {
-                Double(abs($0.maxY - baseline)) <= 0.15 * Double(typical)
-                    && Double($0.height) >= 0.7 * Double(typical) && Double($0.height) <= 1.45 * Double(typical)
+                Double(abs($0.maxY - baseline)) <= s.baselineTolerance * Double(typical)
+                    && Double($0.height) >= s.alignedHeight.lowerBound * Double(typical)
+                    && Double($0.height) <= s.alignedHeight.upperBound * Double(typical)
             }.count
-            guard aligned >= 3, Double(aligned) >= 0.6 * Double(members.count) else { continue }
+            guard aligned >= s.minLineGlyphs, Double(aligned) >= s.minAlignedShare * Double(members.count) else { continue }
             let tops = members.map(\.minY).sorted()
             for i in outreaching(map, among: tooTall, beside: members, top: tops[tops.count / 2], glyphHeight: typical) {
                 members.append(map.blobs[i])
@@ -219,28 +221,30 @@ enum CaptionLines {
 
     /// Of the blobs too tall to be glyphs (`tooTall`, over a share of the picture's height, so in no line),
     /// those that reach below the line's baseline from its cap height (J, Q, р in large print on a small
-    /// picture): as tall as 1.6 glyphs, whose top is the line's, right before its first glyph, after its last,
-    /// or between two.
+    /// picture; `LineFinding.outreachingHeight`), whose top is the line's, right before its first glyph, after
+    /// its last, or between two.
     static func outreaching(_ map: BlobMap, among tooTall: [Int], beside members: [Blob], top: Int, glyphHeight: Int) -> [Int] {
+        let s = settings.lines
         let h = Double(glyphHeight)
         let left = members.map(\.minX).min()!, right = members.map(\.maxX).max()!
         return tooTall.filter { i in
             let b = map.blobs[i]
             let fill = Double(b.area) / Double(b.width * b.height)
-            return Double(b.height) >= 1.05 * h && Double(b.height) <= 1.6 * h && Double(abs(b.minY - top)) <= 0.15 * h
-                && Double(b.width) <= 1.5 * h && fill >= 0.12 && fill <= 0.95
-                && Double(b.maxX) >= Double(left) - 1.2 * h && Double(b.minX) <= Double(right) + 1.2 * h
+            return s.outreachingHeight.contains(Double(b.height) / h) && Double(abs(b.minY - top)) <= s.outreachingTop * h
+                && Double(b.width) <= s.outreachingWidth * h && s.glyphFill.contains(fill)
+                && Double(b.maxX) >= Double(left) - s.maxGlyphGap * h && Double(b.minX) <= Double(right) + s.maxGlyphGap * h
         }
     }
 
     /// Joins lines that continue each other on one baseline (a glyph lost to the background splits a line).
     static func joinedRows(_ lines: [TextLine]) -> [TextLine] {
+        let s = settings.lines
         var rows = [TextLine]()
         for line in lines.sorted(by: { $0.minX < $1.minX }) {
             let h = Double(line.glyphHeight)
             if let n = rows.lastIndex(where: { row in
-                Double(abs(row.baseline - line.baseline)) <= 0.2 * h && abs(Double(row.glyphHeight) - h) <= 0.25 * h
-                    && line.minX > row.maxX && Double(line.minX - row.maxX) <= 3 * h
+                Double(abs(row.baseline - line.baseline)) <= s.rowBaselineTolerance * h && abs(Double(row.glyphHeight) - h) <= s.rowHeightTolerance * h
+                    && line.minX > row.maxX && Double(line.minX - row.maxX) <= s.rowGap * h
             }) {
                 rows[n].minX = min(rows[n].minX, line.minX)
                 rows[n].maxX = max(rows[n].maxX, line.maxX)
@@ -255,20 +259,21 @@ enum CaptionLines {
         return rows
     }
 
-    /// Whether two lines share more than half of the smaller one's box.
+    /// Whether two lines share more than `LineFinding.lineOverlap` of the smaller one's box.
     static func overlap(_ a: TextLine, _ b: TextLine) -> Bool {
         let w = min(a.maxX, b.maxX) - max(a.minX, b.minX) + 1, h = min(a.maxY, b.maxY) - max(a.minY, b.minY) + 1
         guard w > 0, h > 0 else { return false }
         let smaller = min((a.maxX - a.minX + 1) * (a.maxY - a.minY + 1), (b.maxX - b.minX + 1) * (b.maxY - b.minY + 1))
-        return Double(w * h) > 0.5 * Double(smaller)
+        return Double(w * h) > settings.lines.lineOverlap * Double(smaller)
     }
 
     /// The line's glyphs (with dots, accents and punctuation inside its padded box) black on white,
-    /// scaled so glyphs are about 40 pixels high; returns the picture, its scale and its origin. A glyph
+    /// scaled so glyphs are about `Rendering.glyphPixels` high; returns the picture, its scale and its origin. A glyph
     /// touching a bright or dark area beyond the line (a tight caption box over a yellow wall) is carved
     /// out of that area's blob along the line's rows.
     static func render(_ line: TextLine, from map: BlobMap, width: Int, height: Int) throws -> (Picture, Double, Int, Int) {
-        let pad = max(4, line.glyphHeight * 3 / 10)
+        let s = settings.rendering
+        let pad = max(s.minPad, Int(Double(line.glyphHeight) * s.pad))
         let x0 = max(0, line.minX - pad), y0 = max(0, line.minY - pad)
         let x1 = min(width - 1, line.maxX + pad), y1 = min(height - 1, line.maxY + pad)
         let w = x1 - x0 + 1, h = y1 - y0 + 1
@@ -296,8 +301,8 @@ enum CaptionLines {
             }
         }
         let picture = try GrayImage(width: w, height: h, bytes: bytes).picture()
-        let scale = min(4, max(0.5, 40 / Double(line.glyphHeight)))
-        if abs(scale - 1) < 0.05 { return (picture, 1, x0, y0) }
+        let scale = min(s.scaleRange.upperBound, max(s.scaleRange.lowerBound, s.glyphPixels / Double(line.glyphHeight)))
+        if abs(scale - 1) < s.unscaledTolerance { return (picture, 1, x0, y0) }
         return (try picture.scaled(scale), scale, x0, y0)
     }
 
@@ -315,18 +320,18 @@ enum CaptionLines {
             }
         }
         let pieces = BlobMap(GrayImage(width: w, height: h, bytes: mask), inside: 255...255)
+        let s = settings.rendering
         let g = Double(line.glyphHeight)
         var found = [[(x: Int, y: Int)]]()
         for (n, piece) in pieces.blobs.enumerated() {
             let fill = Double(piece.area) / Double(piece.width * piece.height)
             let left = piece.minX + x0, right = piece.maxX + x0
-            guard Double(piece.height) >= 0.8 * g, Double(piece.height) <= 1.3 * g,
-                  Double(piece.width) >= 0.3 * g, Double(piece.width) <= 1.6 * g, fill >= 0.15, fill <= 0.85,
-                  Double(abs(piece.maxY + line.minY - line.baseline)) <= 0.15 * g, left > line.minX, right < line.maxX,
-                  !line.glyphs.contains(where: { Double(min($0.maxX, right) - max($0.minX, left)) > 0.1 * g }) else { continue }
+            guard s.carvedHeight.contains(Double(piece.height) / g), s.carvedWidth.contains(Double(piece.width) / g), s.carvedFill.contains(fill),
+                  Double(abs(piece.maxY + line.minY - line.baseline)) <= s.carvedBaseline * g, left > line.minX, right < line.maxX,
+                  !line.glyphs.contains(where: { Double(min($0.maxX, right) - max($0.minX, left)) > s.carvedOverlap * g }) else { continue }
             let label = Int32(n + 1)
             func contact(_ row: Int) -> Int { (piece.minX...piece.maxX).filter { pieces.labels[row * w + $0] == label }.count }
-            guard Double(contact(0)) <= 0.4 * Double(piece.width), Double(contact(h - 1)) <= 0.4 * Double(piece.width) else { continue }
+            guard Double(contact(0)) <= s.carvedContact * Double(piece.width), Double(contact(h - 1)) <= s.carvedContact * Double(piece.width) else { continue }
             var pixels = [(x: Int, y: Int)]()
             for y in piece.minY...piece.maxY {
                 for x in piece.minX...piece.maxX where pieces.labels[y * w + x] == label {

@@ -26,6 +26,7 @@ public enum OCRTool {
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (text lines alone, then caption-stroke, enlarged grayscale and sparse-text passes while the budget lasts) or none (Tesseract on the picture as it is)"),
             OptionSpec("--budget", value: "S", default: "3", "CPU seconds one picture may take per megapixel of it (all passes together)"),
             OptionSpec("--min-budget", value: "S", default: "0.25", "CPU seconds one picture may take at least"),
+            OptionSpec("--print-settings", "print the options' values and every fixed setting of the reader (Sources/GGOCR/OCRSettings.swift), then exit"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
                       "OMP_THREAD_LIMIT=\(ProcessInfo.processInfo.environment["OMP_THREAD_LIMIT"] ?? "unset")"] })
@@ -38,6 +39,16 @@ public enum OCRTool {
         MediaLimits.configure(options)
         let requested = options.string("--lang") ?? "auto"
         let dataPath = options.string("--tessdata")
+        let minConfidence = options.double("--min-confidence", default: 40, min: 0, max: 100)
+        let preprocess = options.choice("--preprocess", default: "auto", from: ["auto", "none"])
+        let budget = OCRBudget(secondsPerMegapixel: options.double("--budget", default: 3, min: 0, max: 3600),
+                               minimum: options.double("--min-budget", default: 0.25, min: 0, max: 3600))
+        if options.flag("--print-settings") {
+            print("lang = \(requested)\nminConfidence = \(minConfidence)\npreprocess = \(preprocess)", terminator: "\n")
+            print("budget.secondsPerMegapixel = \(budget.secondsPerMegapixel)\nbudget.minimum = \(budget.minimum)", terminator: "\n")
+            print(settings.listing, terminator: "")
+            exit(ExitCode.ok.rawValue)
+        }
         let languages = OCRLanguages(requested, dataPath: dataPath)
         if let missing = languages.missingScripts {
             runner.diagnostics.warning("--lang auto: no traineddata for \(missing); text in those scripts is read as Latin (scripts/setup installs them)")
@@ -46,10 +57,9 @@ public enum OCRTool {
             pool: { let scripts = ScriptEngines(dataPath: dataPath)
                     return ResourcePool(size: runner.jobs) { TesseractShelf(dataPath: dataPath, scripts: scripts) } }(),
             languages: languages,
-            minConfidence: options.double("--min-confidence", default: 40, min: 0, max: 100),
-            preprocess: options.choice("--preprocess", default: "auto", from: ["auto", "none"]) == "auto",
-            budget: OCRBudget(secondsPerMegapixel: options.double("--budget", default: 3, min: 0, max: 3600),
-                              minimum: options.double("--min-budget", default: 0.25, min: 0, max: 3600)),
+            minConfidence: minConfidence,
+            preprocess: preprocess == "auto",
+            budget: budget,
             missingLanguage: TextReader.missingLanguage(languages.primary, dataPath: dataPath))
         runner.run { record, context in try reader.read(record, context) }
     }
@@ -186,7 +196,8 @@ struct TextReader: Sendable {
         }
         let gray = try original.gray()
         let shortSide = min(gray.width, gray.height)
-        let scale = shortSide < 720 ? min(3, 720 / Double(max(shortSide, 1))) : 1
+        let passes = settings.passes
+        let scale = Double(shortSide) < passes.enlargedShortSide ? min(passes.maxEnlargement, passes.enlargedShortSide / Double(max(shortSide, 1))) : 1
         let image = GrayImage(gray)
         let maps = CaptionLines.thresholds.map { BlobMap(image, inside: $0) }
         let textured = CaptionLines.isTexture(maps, pixels: image.width * image.height)
@@ -197,11 +208,11 @@ struct TextReader: Sendable {
         }
         func strokes(opening: (Int) -> Int) throws -> Picture {
             let picture = try enlarged()
-            let width = Int((Double(picture.height) / 120).rounded())
-            return try picture.brightStrokes(stroke: width, opening: opening(width), level: 90)
+            let width = Int((Double(picture.height) / passes.strokeDivisor).rounded())
+            return try picture.brightStrokes(stroke: width, opening: opening(width), level: passes.strokeLevel)
         }
         func thinStrokes() throws -> Picture {
-            if thin == nil { thin = try strokes { $0 * 2 / 3 } }
+            if thin == nil { thin = try strokes { Int(Double($0) * passes.thinOpening) } }
             return thin!
         }
         return try pool.with { shelf in
@@ -273,7 +284,7 @@ struct TextReader: Sendable {
     /// `primary`; nil otherwise. Not charged to the budget.
     private func readInOtherScripts(_ row: WordBox, picture: Picture, scale: Double, shelf: TesseractShelf,
                                     against primary: [RecognizedWord], cancellation: Cancellation) throws -> [RecognizedWord]? {
-        let pad = row.h / 2
+        let pad = Int(Double(row.h) * settings.scripts.rowPad)
         let region = WordBox(x: Int(Double(max(0, row.x - pad)) * scale), y: Int(Double(max(0, row.y - pad)) * scale),
                              w: Int(Double(row.w + 2 * pad) * scale), h: Int(Double(row.h + 2 * pad) * scale))
         let clipped = WordBox(x: region.x, y: region.y, w: min(region.w, picture.width - region.x), h: min(region.h, picture.height - region.y))
@@ -318,7 +329,8 @@ struct TextReader: Sendable {
 
     /// Reads each line of glyphs that `CaptionLines` finds, alone and with nothing behind it; a line read
     /// with low confidence, or overlapping a line read better from the other threshold, is dropped.
-    /// Lines are tried longest first, and a threshold's lines are given up after four unreadable ones in a row.
+    /// Lines are tried longest first, and a threshold's lines are given up after `Passes.maxUnreadableLines`
+    /// unreadable ones in a row.
     /// With `--lang auto`, a line the primary language leaves a third unread, with no known word (`isKnown`), is
     /// read with each script's model too, the best reading in the script's own letters kept (the script that won
     /// a line is tried first, and enough when confident); when no script reads the first such line better, or a
@@ -336,7 +348,7 @@ struct TextReader: Sendable {
         thresholds: for map in maps {
             var unreadable = 0
             for line in CaptionLines.lines(in: map, imageHeight: image.height).sorted(by: { $0.glyphs.count > $1.glyphs.count }) {
-                if unreadable == 4 { break }
+                if unreadable == settings.passes.maxUnreadableLines { break }
                 let (picture, scale, x, y) = try CaptionLines.render(line, from: map, width: image.width, height: image.height)
                 let reading = try primary.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
                                                     cancellation: cancellation, deadline: deadline())
@@ -352,7 +364,7 @@ struct TextReader: Sendable {
                    scriptsTried < 1 && !primaryRead || !wins.isEmpty {
                     scriptsTried += 1
                     let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
-                    for candidate in order where scriptReads < TextReader.maxScriptReads {
+                    for candidate in order where scriptReads < settings.scripts.maxReads {
                         scriptReads += 1
                         let otherWords = kept(try shelf.withScript(candidate) {
                             try $0.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y), cancellation: cancellation)
@@ -364,7 +376,7 @@ struct TextReader: Sendable {
                     }
                     if let script { wins[script, default: 0] += 1 }
                 }
-                guard !words.isEmpty, TextReader.meanConfidence(words) >= TextReader.lineConfidence else {
+                guard !words.isEmpty, TextReader.meanConfidence(words) >= settings.passes.lineConfidence else {
                     unreadable += 1
                     continue
                 }
@@ -389,13 +401,15 @@ struct TextReader: Sendable {
         return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script)
     }
 
-    /// Whether one script's reading of the same pixels beats another's: by confidence over 60 times the width
-    /// the words cover (characters are no measure across scripts: one Hangul syllable spans three Latin
-    /// letters), by a tenth at least.
+    /// Whether one script's reading of the same pixels beats another's: by confidence over `doubtfulConfidence`
+    /// times the width the words cover (characters are no measure across scripts: one Hangul syllable spans three
+    /// Latin letters), by `Scripts.margin`.
     static func readsBetter(_ words: [RecognizedWord], than other: [RecognizedWord]) -> Bool {
-        func coverage(_ words: [RecognizedWord]) -> Double { words.reduce(0) { $0 + ($1.confidence - 60) * Double($1.box.w) } }
+        func coverage(_ words: [RecognizedWord]) -> Double {
+            words.reduce(0) { $0 + ($1.confidence - settings.passes.doubtfulConfidence) * Double($1.box.w) }
+        }
         let candidate = coverage(words)
-        return candidate > 0 && candidate > max(0, coverage(other)) * scriptMargin
+        return candidate > 0 && candidate > max(0, coverage(other)) * settings.scripts.margin
     }
 
     /// Whether another script's reading of a row `width` pixels wide replaces `other`: it `readsBetter`,
@@ -404,56 +418,46 @@ struct TextReader: Sendable {
         readsBetter(words, than: other) && reads(words, across: width) && OCRLanguages.isWritten(in: script, words)
     }
 
-    /// How much better (`readsBetter`) another script's reading must be to replace the primary language's.
-    static let scriptMargin = 1.1
-    /// Confidence under which the primary language's word is taken for text in another script.
-    static let unreadConfidence = 50.0
-    /// Confidence under which a word of letters not in the primary language's dictionary is taken for text in
-    /// another script too: English reads Cyrillic "Новости дня" as "HOBOCTU AHA" at 74.
-    static let unknownWordConfidence = 85.0
-
-    /// Whether words a reading could not read (`unreadWords`) span a third or more of a row `width` pixels
-    /// wide: text in another script.
+    /// Whether words a reading could not read (`unreadWords`) span `Scripts.unreadShare` or more of a row `width`
+    /// pixels wide: text in another script.
     static func leavesUnread(_ unread: [RecognizedWord], width: Int) -> Bool {
-        Double(unread.reduce(0) { $0 + $1.box.w }) >= Double(width) / 3
+        Double(unread.reduce(0) { $0 + $1.box.w }) >= Double(width) * settings.scripts.unreadShare
     }
 
-    /// The words of two or more characters a reading could not read: under `unreadConfidence`, or letters
-    /// not in its dictionary under `unknownWordConfidence`.
+    /// The words of two or more characters a reading could not read (`Scripts.unreadConfidence`,
+    /// `Scripts.unknownWordConfidence`).
     static func unreadWords(_ reading: Recognition) -> [RecognizedWord] {
         reading.words.filter(isUnread)
     }
 
-    /// Whether the primary language read a word with the evidence of Latin text: in its dictionary, of
-    /// `knownWordLetters` letters or more, at `knownWordConfidence` or over. A line holding one is not tried in
-    /// other scripts (their models read Latin capitals as their own letters: "WATCH UNTIL THE END" in Thai); the
-    /// words left unread around it may still be, as a row (`readInOtherScripts`).
+    /// Whether the primary language read a word with the evidence of Latin text (`Scripts.knownWordConfidence`,
+    /// `Scripts.knownWordLetters`). A line holding one is not tried in other scripts (their models read Latin
+    /// capitals as their own letters: "WATCH UNTIL THE END" in Thai); the words left unread around it may still
+    /// be, as a row (`readInOtherScripts`).
     static func isKnown(_ word: RecognizedWord) -> Bool {
-        word.inDictionary && word.confidence >= knownWordConfidence && word.text.filter(\.isLetter).count >= knownWordLetters
+        let s = settings.scripts
+        return word.inDictionary && word.confidence >= s.knownWordConfidence && word.text.filter(\.isLetter).count >= s.knownWordLetters
     }
-
-    static let knownWordConfidence = 90.0
-    static let knownWordLetters = 4
 
     static func isUnread(_ word: RecognizedWord) -> Bool {
-        word.text.count >= 2 && (word.confidence < unreadConfidence
-            || !word.inDictionary && word.confidence < unknownWordConfidence && word.text.allSatisfy(\.isLetter))
+        let s = settings.scripts
+        return word.text.count >= s.minCharacters && (word.confidence < s.unreadConfidence
+            || !word.inDictionary && word.confidence < s.unknownWordConfidence && word.text.allSatisfy(\.isLetter))
     }
 
-    /// Whether a reading is one a script can win with: one a line is kept for (a mean confidence of
-    /// `lineConfidence`), of two characters or more, over a quarter of the row's width at least; other scripts'
+    /// Whether a reading is one a script can win with: one a line is kept for (`Passes.lineConfidence`), of
+    /// `Scripts.minCharacters` or more, over `Scripts.readShare` of the row's width at least; other scripts'
     /// models read background texture too, as a lone letter or mark ("MORNING RUN" came out between a Thai
     /// vowel sign, a Cyrillic і and a Bengali syllable).
     static func reads(_ words: [RecognizedWord], across width: Int) -> Bool {
-        !words.isEmpty && meanConfidence(words) >= lineConfidence && words.reduce(0) { $0 + $1.text.count } >= 2 && Double(words.reduce(0) { $0 + $1.box.w }) >= Double(width) / 4
+        let s = settings.scripts
+        return !words.isEmpty && meanConfidence(words) >= settings.passes.lineConfidence && words.reduce(0) { $0 + $1.text.count } >= s.minCharacters
+            && Double(words.reduce(0) { $0 + $1.box.w }) >= Double(width) * s.readShare
     }
 
     static func meanConfidence(_ words: [RecognizedWord]) -> Double {
         words.isEmpty ? 0 : words.reduce(0) { $0 + $1.confidence } / Double(words.count)
     }
-
-    /// Mean confidence under which a line of glyphs read alone is dropped.
-    static let lineConfidence = 70.0
 
     /// Whether two boxes share any pixel.
     static func overlap(_ a: WordBox, _ b: WordBox) -> Bool {
@@ -470,19 +474,15 @@ struct TextReader: Sendable {
         let x1 = row.map { $0.box.x + $0.box.w }.max()!, y1 = row.map { $0.box.y + $0.box.h }.max()!
         return WordBox(x: x0, y: y0, w: x1 - x0, h: y1 - y0)
     }
-    /// Lines read with other scripts' models per picture, at most: that time is not charged to the picture's
-    /// budget (English captions never pay it), so it is bounded here.
-    static let maxScriptReads = 40
-
     private func budgetNote(_ seconds: Double) -> String {
         "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", seconds)) CPU s; the best reading so far is kept"
     }
 
-    /// A reading needs no further pass: it has words, all read with good confidence, and no lone letter
-    /// (a lone letter other than A or I is mostly a word read in part).
+    /// A reading needs no further pass: it has words, all read at `Passes.confidentWord` or over, and no lone
+    /// letter (a lone letter other than A or I is mostly a word read in part).
     static func confident(_ words: [RecognizedWord]) -> Bool {
         !words.isEmpty && words.allSatisfy { word in
-            word.confidence >= 80 && !(word.text.count == 1 && word.text.first!.isLetter && !"AaI".contains(word.text))
+            word.confidence >= settings.passes.confidentWord && !(word.text.count == 1 && word.text.first!.isLetter && !"AaI".contains(word.text))
         }
     }
 

@@ -33,8 +33,8 @@ final class Picture {
     /// Bright strokes thicker than `stroke` pixels as black on white, with thin bright texture removed:
     /// the usual look of white or yellow captions over busy video.
     func brightStrokes(stroke: Int, opening: Int, level: Int32) throws -> Picture {
-        let size = Int32(max(3, opening | 1))
-        let wide = Int32(stroke * 4 + 1)
+        let size = Int32(max(settings.passes.minOpening, opening | 1))
+        let wide = Int32(stroke * settings.passes.topHatStrokes + 1)
         guard let hat = pixTophat(pointer, wide, wide, Int32(L_TOPHAT_WHITE)) else { throw GGError("internal", "cannot filter image") }
         defer { gg_pix_destroy(hat) }
         guard let opened = pixOpenGray(hat, size, size) else { throw GGError("internal", "cannot filter image") }
@@ -73,7 +73,7 @@ struct Recognition {
 
     /// Prefers readings with more confidently read characters; doubtful words count against.
     static func score(_ words: [RecognizedWord]) -> Double {
-        words.reduce(0) { $0 + ($1.confidence - 60) * Double($1.text.count) }
+        words.reduce(0) { $0 + ($1.confidence - settings.passes.doubtfulConfidence) * Double($1.text.count) }
     }
 }
 
@@ -196,9 +196,9 @@ final class TesseractEngine {
     /// the picture has too few glyph-like blobs to tell. The engine must be loaded with "osd".
     func detectScript(_ picture: Picture) -> String? {
         TessBaseAPISetPageSegMode(handle, PSM_OSD_ONLY)
-        _ = TessBaseAPISetVariable(handle, "min_characters_to_try", "\(TesseractEngine.scriptDetectionGlyphs)")
+        _ = TessBaseAPISetVariable(handle, "min_characters_to_try", "\(settings.scripts.detectionGlyphs)")
         TessBaseAPISetImage2(handle, picture.pointer)
-        TessBaseAPISetSourceResolution(handle, 300)
+        TessBaseAPISetSourceResolution(handle, settings.passes.sourceResolution)
         defer { TessBaseAPIClear(handle) }
         var degrees: Int32 = 0
         var orientationConfidence: Float = 0, scriptConfidence: Float = 0
@@ -207,9 +207,6 @@ final class TesseractEngine {
               let name else { return nil }
         return String(cString: name)
     }
-
-    /// Glyph-like blobs OSD needs at least (Tesseract's default, 50, is more than a caption has).
-    static let scriptDetectionGlyphs = 5
 
     static var version: String { "tesseract \(String(cString: TessVersion()))" }
 
@@ -228,7 +225,7 @@ final class TesseractEngine {
         try cancellation.check()
         TessBaseAPISetPageSegMode(handle, mode)
         TessBaseAPISetImage2(handle, picture.pointer)
-        TessBaseAPISetSourceResolution(handle, 300)
+        TessBaseAPISetSourceResolution(handle, settings.passes.sourceResolution)
         if let region { TessBaseAPISetRectangle(handle, Int32(region.x), Int32(region.y), Int32(region.w), Int32(region.h)) }
         defer { TessBaseAPIClear(handle) }
         stop.pointee = StopCondition(flag: cancellation.flag, deadline: deadline)

@@ -47,6 +47,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(listed.stdout.contains("rules = dissolve,faint,flash,replacement,title-card,wipe\n"), listed.stdout)
     }
 
+    /// gg-ocr --print-settings shows the options' values and the reader's fixed settings by group, then exits
+    /// without reading input.
+    func testOCRSettingsAreListed() throws {
+        let listed = try tool("gg-ocr", ["--budget", "2", "--lang", "deu", "--print-settings"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        for line in ["lang = deu", "budget.secondsPerMegapixel = 2.0", "lines.brightGlyphs = 190...255", "marks.maxAbove = 0.45",
+                     "rendering.glyphPixels = 40.0", "passes.confidentWord = 80.0", "scripts.maxReads = 40"] {
+            XCTAssertTrue(listed.stdout.contains(line + "\n"), "\(line) in \(listed.stdout)")
+        }
+        XCTAssertFalse(listed.stdout.contains("SettingsGroup"), listed.stdout)
+    }
+
     /// `# comment` and blank lines became error results; `file.mp4` was refused while `./file.mp4` worked;
     /// `--cache-stats --cache-clear` silently did only the first.
     func testURLListsTakeCommentsBlankLinesAndRelativePaths() throws {
