@@ -21,8 +21,14 @@ struct DetectorSettings: Sendable {
     /// this many frames.
     var flashFrames = 4
     var minSceneLength: Double = 0.5
-    /// Pictures on both sides of a flash closer than this (content difference) make it a flash, not a cut.
+    /// Pictures on both sides of a flash closer than this (content difference) make it a flash, not a cut, or
+    /// than `flashScoreShare` of the change (`faintFlashScoreShare` for a low-contrast cut).
     var flashSimilarity: Double { threshold / 2 }
+    var flashScoreShare = 1.0 / 3
+    var faintFlashScoreShare = 0.5
+    /// Frames the flash test compares after a change (at least two) and before it (at least three).
+    var flashFramesAhead: Int { max(2, flashFrames) }
+    var flashFramesBack: Int { max(3, flashFrames + 1) }
     /// Frames a decision looks ahead of the frame it decides.
     var lookahead: Int { max(window, flashFrames) }
     var fadeLevel: Double = 12
@@ -59,6 +65,17 @@ struct DetectorSettings: Sendable {
     ///   flash carries all of it).
     var gradualWindow = 0.5
     var gradualContent: Double { minContent }
+    /// A window holds at least `minGradualFrames` frames; its frames' steps add up to at least `stillPathShare` of
+    /// `gradualContent` (still footage stops there); no frame within `fadeGuardWindows` windows is as dark as a fade's.
+    var minGradualFrames = 5
+    var stillPathShare = 0.5
+    var fadeGuardWindows = 2.0
+    /// A window ending less than `continuationSpan` after the last gradual one continues its transition.
+    var continuationSpan: Double { gradualWindow / 2 }
+    /// A gradual run starting within `sameTransitionWindows` windows of the end of the run that cut is the same
+    /// transition; the jump ending a run that cut, within `transitionEndWindows` windows of its cut, is its last step.
+    var sameTransitionWindows = 2.0
+    var transitionEndWindows = 3.0
     var gradualStraightness = 0.6
     var gradualSteps = 3
     var gradualSteepness = 0.6
@@ -69,6 +86,11 @@ struct DetectorSettings: Sendable {
     var dissolveHistogram = 0.1
     var wipeStraightness = 0.85
     var wipeLargestStep = 0.25
+    /// Wipes, sweeps and slides change the picture by `wipeContentFactor` times `gradualContent` over at least
+    /// `minWipeFrames` frames; of those, the frames changing by `changingStepShare` of the mean step or more tell how.
+    var wipeContentFactor = 2.0
+    var minWipeFrames = 7
+    var changingStepShare = 0.5
     /// - a replacement (an iris, a shape wipe, a wipe under grain or motion): the colour histogram
     ///   changes by at least `replacedHistogram` (0-1) over the window, no frame carrying more than
     ///   `replacedLargestStep` of it and at least `replacedSteps` frames `replacedSmallestStep` of it (a
@@ -100,6 +122,8 @@ struct DetectorSettings: Sendable {
     var sweptBusiestFrame = 0.35
     /// Frames of history the gradual test may reach back: two windows at up to 60 frames per second.
     static let historyFrames = 64
+    /// Seconds within which two frame times are the same (times are sums of rounded steps).
+    static let timeTolerance = 1e-6
 }
 
 extension DetectorSettings {
@@ -112,7 +136,9 @@ extension DetectorSettings {
             }
         }
         lines += ["faintContent = \(faintContent)", "spreadFaintContent = \(spreadFaintContent)", "flashSimilarity = \(flashSimilarity)",
-                  "lookahead = \(lookahead)", "gradualContent = \(gradualContent)", "historyFrames = \(DetectorSettings.historyFrames)",
+                  "flashFramesAhead = \(flashFramesAhead)", "flashFramesBack = \(flashFramesBack)", "lookahead = \(lookahead)",
+                  "gradualContent = \(gradualContent)", "continuationSpan = \(continuationSpan)",
+                  "historyFrames = \(DetectorSettings.historyFrames)", "timeTolerance = \(DetectorSettings.timeTolerance)",
                   "greyHueSaturation = \(greyHueSaturation)", "brightDetailFactor = \(brightDetailFactor)", "brightDetailShare = \(brightDetailShare)",
                   "titleCardBlackShare = \(titleCardBlackShare)", "titleCardChangeOverlap = \(titleCardChangeOverlap)",
                   "titleCardSteadyOverlap = \(titleCardSteadyOverlap)", "motionStillRatio = \(MotionProbe.stillRatio)"]
@@ -325,7 +351,7 @@ struct CutDetector {
         history.append((frame.time, frame.hsv, frame.score, frame.isDark(settings.fadeLevel) ? 0 : max(frame.meanValue, settings.fadeLevel),
                         adaptive ? colourHistogram(frame.hsv) : []))
         if history.count > DetectorSettings.historyFrames { history.removeFirst() }
-        frame.gradual = adaptive && endsGradualChange(continuing: frame.time - lastGradualTime <= settings.gradualWindow / 2 + 1e-6)
+        frame.gradual = adaptive && endsGradualChange(continuing: frame.time - lastGradualTime <= settings.continuationSpan + DetectorSettings.timeTolerance)
         if frame.gradual { lastGradualTime = frame.time }
         frames.append(frame)
         var decided = [Decision]()
@@ -369,7 +395,7 @@ struct CutDetector {
         if frame.isDark(dark) || frames[p - 1].isDark(dark) { return false }
         if frame.gradual && !frames[p - 1].gradual {
             // A run this soon after the one that cut is the same long transition, which two tests passed in turn.
-            if frame.time - memory.cutRunEnd <= 2 * settings.gradualWindow { return false }
+            if frame.time - memory.cutRunEnd <= settings.sameTransitionWindows * settings.gradualWindow { return false }
             return !frames[(p + 1)...].contains { $0.isDark(dark) }
         }
         // From one title card (text on black) to another: a cut where the text changes and then holds,
@@ -381,7 +407,8 @@ struct CutDetector {
             return titleCardMask(frames[p + 1].hsv, level: dark).map { maskOverlap(card, $0) >= titleCardSteadyOverlap } ?? false
         }
         // The jump where a gradual run that already cut ends is the transition's last step, not a new scene.
-        if frames[p - 1].gradual && !frame.gradual && memory.lastCutGradual && frame.time - memory.lastCutTime <= 3 * settings.gradualWindow { return false }
+        if frames[p - 1].gradual && !frame.gradual && memory.lastCutGradual
+            && frame.time - memory.lastCutTime <= settings.transitionEndWindows * settings.gradualWindow { return false }
         var faint = false
         switch settings.mode {
         case .content:
@@ -405,11 +432,11 @@ struct CutDetector {
             guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
         }
         guard settings.rules.contains(.flash) else { return true }
-        let similar = faint ? frame.score / 2 : max(settings.flashSimilarity, frame.score / 3)
-        for ahead in 1...max(2, settings.flashFrames) where p + ahead < frames.count {
+        let similar = faint ? frame.score * settings.faintFlashScoreShare : max(settings.flashSimilarity, frame.score * settings.flashScoreShare)
+        for ahead in 1...settings.flashFramesAhead where p + ahead < frames.count {
             if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
         }
-        for back in 2...max(3, settings.flashFrames + 1) where p - back >= 0 {
+        for back in 2...settings.flashFramesBack where p - back >= 0 {
             if contentDifference(frames[p - back].hsv, frame.hsv) < similar { return false }
         }
         return true
@@ -424,7 +451,7 @@ struct CutDetector {
 
     /// The first history frame at or after `time` and not before the last cut.
     private func firstInHistory(since time: Double) -> Int? {
-        let since = max(time - 1e-6, memory.lastCutTime)
+        let since = max(time - DetectorSettings.timeTolerance, memory.lastCutTime)
         return history.firstIndex { $0.time >= since }
     }
 
@@ -435,26 +462,28 @@ struct CutDetector {
         guard let newest = history.last, newest.hsv.count >= 3 else { return false }
         // Whole windows only, as one pass over the video sees them: a stretch decoded after a join starts
         // without the frames before it, which would have been in the window.
-        guard history.count >= 2, let first = history.firstIndex(where: { newest.time - $0.time <= settings.gradualWindow + 1e-6 }),
-              history.count - first >= 5 else { return false }
+        let tolerance = DetectorSettings.timeTolerance
+        guard history.count >= 2, let first = history.firstIndex(where: { newest.time - $0.time <= settings.gradualWindow + tolerance }),
+              history.count - first >= settings.minGradualFrames else { return false }
         let frameStep = newest.time - history[history.count - 2].time
         let truncated = first == 0 && history.count < DetectorSettings.historyFrames
-            && newest.time - (history[0].time - frameStep) <= settings.gradualWindow + 1e-6
+            && newest.time - (history[0].time - frameStep) <= settings.gradualWindow + tolerance
         guard !truncated else { return false }
-        guard continuing || history[first].time >= memory.lastCutTime - 1e-6 else { return false }
+        guard continuing || history[first].time >= memory.lastCutTime - tolerance else { return false }
         let frames = history[(first + 1)...]
         let framePath = frames.reduce(0) { $0 + $1.score }
         // The change over the window is at most the sum of its steps (hue aside): still footage stops here.
-        guard framePath >= settings.gradualContent / 2 else { return false }
+        guard framePath >= settings.gradualContent * settings.stillPathShare else { return false }
         let start = history[first]
         let change = contentDifference(start.hsv, newest.hsv)
         guard change >= settings.gradualContent,
-              !history.contains(where: { newest.time - $0.time <= 2 * settings.gradualWindow && $0.meanValue < settings.fadeLevel }) else { return false }
+              !history.contains(where: { newest.time - $0.time <= settings.fadeGuardWindows * settings.gradualWindow && $0.meanValue < settings.fadeLevel })
+        else { return false }
         // Wipes and sweeps: twice the dissolve's change, over enough frames to tell how it spread.
         let colourChange = histogramDistance(start.histogram, newest.histogram)
-        let large = change >= 2 * settings.gradualContent && frames.count >= 7
+        let large = change >= settings.wipeContentFactor * settings.gradualContent && frames.count >= settings.minWipeFrames
         // Frames that held still say nothing of how the picture changed (a pan from rest is still at first).
-        let changing = large ? ((first + 1)..<history.count).filter { 2 * history[$0].score * Double(frames.count) >= framePath } : []
+        let changing = large ? ((first + 1)..<history.count).filter { history[$0].score * Double(frames.count) >= settings.changingStepShare * framePath } : []
         if large, settings.rules.contains(.wipe), change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
            colourChange >= settings.replacedHistogram && !pannedAsAWhole(from: first)
@@ -493,7 +522,7 @@ struct CutDetector {
     /// smooth pattern) changed as much before. A window starting less than half a window after a cut is no dissolve.
     private func risesOverWindow(from first: Int, change: Double) -> Bool {
         guard let before = firstInHistory(since: history[first].time - settings.gradualWindow),
-              history[first].time - history[before].time >= settings.gradualWindow / 2 else { return first == 0 }
+              history[first].time - history[before].time >= settings.continuationSpan else { return first == 0 }
         return contentDifference(history[before].hsv, history[first].hsv) <= settings.dissolveRise * change
     }
 
@@ -501,7 +530,8 @@ struct CutDetector {
     /// moving, after a window in which they held (see `DetectorSettings.replacedHistogram`).
     private mutating func replacedOverWindow(from first: Int) -> Bool {
         let end = history.count - 1
-        guard let before = history.firstIndex(where: { history[first].time - $0.time <= settings.gradualWindow + 1e-6 }), before > 0 else { return false }
+        guard let before = history.firstIndex(where: { history[first].time - $0.time <= settings.gradualWindow + DetectorSettings.timeTolerance }),
+              before > 0 else { return false }
         let change = histogramDistance(history[first].histogram, history[end].histogram)
         guard change >= settings.replacedHistogram else { return false }
         let steps = ((first + 1)...end).map { histogramDistance(history[$0 - 1].histogram, history[$0].histogram) }
@@ -522,7 +552,7 @@ struct CutDetector {
         // The window and the one before it must follow the last cut and be in the history (not a stretch just
         // past its join): else the window may hold the tail of a transition already cut.
         let before = history[first].time - settings.gradualWindow
-        guard before > memory.lastCutTime, history[0].time < before + 1e-6 else { return false }
+        guard before > memory.lastCutTime, history[0].time < before + DetectorSettings.timeTolerance else { return false }
         let sweep = Sweep(history[first...end].map(\.hsv), level: settings.sweptLevel)
         guard sweep.switchedShare >= settings.sweptShare, sweep.busiestFrameShare <= settings.sweptBusiestFrame,
               sweep.busyFrames >= settings.replacedSteps else { return false }

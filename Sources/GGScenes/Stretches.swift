@@ -330,7 +330,8 @@ struct StretchMerger {
     /// (or one longer than the frames seen), as SceneBuilder requires of a fade.
     private func fadeFollowsBrightRun(at time: Double, _ frames: [AnalysedFrame]) -> Bool {
         let level = settings.fadeLevel
-        guard let last = frames.last, time <= last.time + 1e-6, var index = frames.lastIndex(where: { $0.time <= time + 1e-6 }) else { return true }
+        guard let last = frames.last, time <= last.time + DetectorSettings.timeTolerance,
+              var index = frames.lastIndex(where: { $0.time <= time + DetectorSettings.timeTolerance }) else { return true }
         while index >= 0 && frames[index].isDark(level) { index -= 1 }
         var run = 0
         while index >= 0 && !frames[index].isDark(level) {
