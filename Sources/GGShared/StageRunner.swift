@@ -164,6 +164,9 @@ public final class StageRunner: @unchecked Sendable {
     private let group = DispatchGroup()
     private let slots: DispatchSemaphore
     private let window: DispatchSemaphore
+    /// The threads records run on (`--jobs` of them) and the one thread that times them out.
+    private let workers: WorkerPool
+    private let deadlines = DeadlineWatcher()
     private var signalSources: [DispatchSourceSignal] = []
     /// After a signal, how long the rest of the input may take to arrive before the stage exits regardless.
     public static let drainSeconds = 30.0
@@ -183,6 +186,7 @@ public final class StageRunner: @unchecked Sendable {
         writer = OutputWriter(tool: tool.name)
         slots = DispatchSemaphore(value: jobs)
         window = DispatchSemaphore(value: jobs * 4)
+        workers = WorkerPool(maxThreads: jobs, name: tool.name)
         for number in [SIGTERM, SIGINT, SIGHUP] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -385,73 +389,61 @@ public final class StageRunner: @unchecked Sendable {
         group.enter()
         lock.unlock()
         ProgressLine.shared.started(seq, label: StageRunner.progressLabel(record))
-        let job = Thread { [self] in
-            var (output, finished) = execute(record, context, process, failed)
-            var line = RecordJSON.encodeLine(output)
-            var tooLarge: [StageFailure] = []
-            if line.utf8.count > maxLineBytes {
-                let failure = StageFailure(stage: tool.stage, kind: "record_too_large",
-                                          message: "the record would be \(line.utf8.count) bytes, over --max-line-bytes \(maxLineBytes)")
-                output = failed(Record(id: record.id, url: record.url, kind: record.kind), failure)
-                line = RecordJSON.encodeLine(output)
-                tooLarge = [failure]
+        workers.submit { [self] in
+            let claim = OnceClaim()
+            let finish: @Sendable (Output) -> Void = { [self] output in finishRecord(seq, record, output, location: location, failed: failed,
+                                                                                   failures: failures, carried: carried, summary: summary) }
+            let deadline = timeout > 0 ? deadlines.add(after: timeout) { [self] in
+                guard claim.take() else { return }
+                context.cancellation.cancel(.timeout)
+                finish(failed(record, StageFailure(stage: tool.stage, kind: "timeout", message: "record took longer than \(timeout) s", retryable: true)))
+            } : nil
+            let output: Output
+            do {
+                output = try process(record, context)
+            } catch {
+                output = failed(record, context.failure(error))
             }
-            var done = Finished(line: line, failures: StageRunner.adding(tooLarge, to: failures(output)), carried: carried(output),
-                                location: location, summary: summary?(output))
-            if let maxOutputBytes {
-                let failure = StageFailure(stage: tool.stage, kind: "output_too_large",
-                                          message: "the results would pass --max-output-bytes \(maxOutputBytes); this one was left out")
-                let refused = failed(Record(id: record.id, url: record.url, kind: record.kind), failure)
-                done.overBudget = (RecordJSON.encodeLine(refused), StageRunner.adding([failure], to: failures(refused)), summary?(refused))
-            }
-            complete(seq, done)
-            ProgressLine.shared.finished(seq)
-            finished.wait()
+            if let deadline { deadlines.remove(deadline) }
+            if claim.take() { finish(output) }
             lock.lock()
             active[seq] = nil
             lock.unlock()
             slots.signal()
             group.leave()
         }
-        job.stackSize = 16 << 20
-        job.start()
     }
 
-    /// The record's output, and a semaphore signalled once its work has really returned: a record that
-    /// runs out of time gets its `timeout` output at once, but keeps its slot (and any pooled engine)
-    /// until its cancelled work stops, so no more than `--jobs` records ever run.
-    private func execute<Output: Sendable>(
-        _ record: Record, _ context: StageContext,
-        _ process: @escaping @Sendable (Record, StageContext) throws -> Output,
-        _ failed: @escaping @Sendable (Record, StageFailure) -> Output
-    ) -> (Output, DispatchSemaphore) {
-        let attempt: @Sendable () -> Output = {
-            do {
-                return try process(record, context)
-            } catch {
-                return failed(record, context.failure(error))
-            }
+    /// Encodes a record's output (or the failure it becomes when too large) and hands it on for output in order.
+    /// A record that runs out of time gets its `timeout` output at once, from the deadline watcher, but keeps its
+    /// slot (and any pooled engine) until its cancelled work stops, so no more than `--jobs` records ever run.
+    private func finishRecord<Output: Encodable & Sendable>(
+        _ seq: Int, _ record: Record, _ result: Output, location: String,
+        failed: @Sendable (Record, StageFailure) -> Output,
+        failures: @Sendable (Output) -> [StageFailure],
+        carried: @Sendable (Output) -> [StageFailure],
+        summary: (@Sendable (Output) -> String)?
+    ) {
+        var output = result
+        var line = RecordJSON.encodeLine(output)
+        var tooLarge: [StageFailure] = []
+        if line.utf8.count > maxLineBytes {
+            let failure = StageFailure(stage: tool.stage, kind: "record_too_large",
+                                      message: "the record would be \(line.utf8.count) bytes, over --max-line-bytes \(maxLineBytes)")
+            output = failed(Record(id: record.id, url: record.url, kind: record.kind), failure)
+            line = RecordJSON.encodeLine(output)
+            tooLarge = [failure]
         }
-        let done = DispatchSemaphore(value: 0)
-        guard timeout > 0 else {
-            let output = attempt()
-            done.signal()
-            return (output, done)
+        var done = Finished(line: line, failures: StageRunner.adding(tooLarge, to: failures(output)), carried: carried(output),
+                            location: location, summary: summary?(output))
+        if let maxOutputBytes {
+            let failure = StageFailure(stage: tool.stage, kind: "output_too_large",
+                                      message: "the results would pass --max-output-bytes \(maxOutputBytes); this one was left out")
+            let refused = failed(Record(id: record.id, url: record.url, kind: record.kind), failure)
+            done.overBudget = (RecordJSON.encodeLine(refused), StageRunner.adding([failure], to: failures(refused)), summary?(refused))
         }
-        let box = ResultBox<Output>()
-        let worker = Thread {
-            box.set(attempt())
-            done.signal()
-        }
-        worker.stackSize = 16 << 20
-        worker.start()
-        if done.wait(timeout: .now() + timeout) == .timedOut {
-            context.cancellation.cancel(.timeout)
-            let failure = StageFailure(stage: tool.stage, kind: "timeout", message: "record took longer than \(timeout) s", retryable: true)
-            return (failed(record, failure), done)
-        }
-        done.signal()
-        return (box.get() ?? failed(record, StageFailure(stage: tool.stage, kind: "internal", message: "record produced no result")), done)
+        complete(seq, done)
+        ProgressLine.shared.finished(seq)
     }
 
     /// `extra` failures not already among `failures`.
@@ -505,13 +497,4 @@ public final class StageRunner: @unchecked Sendable {
         }
         return found
     }
-}
-
-/// The output of a record's work, handed from its worker thread to the runner.
-private final class ResultBox<Value: Sendable>: Sendable {
-    private let value = Mutex<Value?>(nil)
-
-    func set(_ record: Value) { value.withLock { $0 = record } }
-
-    func get() -> Value? { value.withLock { $0 } }
 }
