@@ -66,15 +66,15 @@ final class CurlHeaders {
 
 /// Where a transfer's body goes, with the byte limit enforced as it arrives.
 final class DownloadSink {
-    let fd: Int32
+    let file: FileDescriptor
     let limit: Int
     var bytes = 0
     var exceeded = false
     var writeFailed = false
     let cancellation: Cancellation?
 
-    init(fd: Int32, limit: Int, cancellation: Cancellation?) {
-        self.fd = fd
+    init(file: FileDescriptor, limit: Int, cancellation: Cancellation?) {
+        self.file = file
         self.limit = limit
         self.cancellation = cancellation
     }
@@ -87,15 +87,9 @@ private let writeCallback: gg_curl_write_fn = { data, size, count, userdata in
         sink.exceeded = true
         return 0
     }
-    var offset = 0
-    while offset < length {
-        let n = Glibc.write(sink.fd, data! + offset, length - offset)
-        if n < 0 {
-            if errno == EINTR { continue }
-            sink.writeFailed = true
-            return 0
-        }
-        offset += n
+    guard sink.file.writeAll(UnsafeRawBufferPointer(start: data, count: length)) else {
+        sink.writeFailed = true
+        return 0
     }
     sink.bytes += length
     return length
@@ -129,10 +123,8 @@ struct HTTPClient: Sendable {
     }
 
     private func downloadOnce(_ url: String, to destination: URL, headers: [String: String], cancellation: Cancellation?) throws -> Download {
-        let fd = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw GGError("io", "cannot create \(destination.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let sink = DownloadSink(fd: fd, limit: limits.maxBytes, cancellation: cancellation)
+        let file = try FileDescriptor.open(destination.path, O_WRONLY | O_CREAT | O_TRUNC)
+        let sink = DownloadSink(file: file, limit: limits.maxBytes, cancellation: cancellation)
         let easy = try CurlEasy()
         let headerList = CurlHeaders(headers)
         easy.set(CURLOPT_URL, url)

@@ -53,12 +53,8 @@ final class ResolverProxy: Sendable {
 
     private func acceptLoop() {
         while true {
-            let client = accept(listener, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            let client = SystemIO.accept(listener)
+            guard client >= 0 else { return }
             Thread.detachNewThread { [self] in serve(client) }
         }
     }
@@ -165,15 +161,7 @@ final class ResolverProxy: Sendable {
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        guard fd >= 0 else { return false }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
+        bytes.withUnsafeBytes { SystemIO.writeAll(fd, $0, socket: true) }
     }
 
     private func reply(_ client: Int32, _ status: Int, _ message: String) {

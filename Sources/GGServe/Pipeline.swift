@@ -158,14 +158,7 @@ final class PipelineRun: @unchecked Sendable {
             diagnostics.follow(errRead, request: id)
             let text = Data((request.urls.joined(separator: "\n") + "\n").utf8)
             Thread.detachNewThread {
-                text.withUnsafeBytes { raw in
-                    var offset = 0
-                    while offset < raw.count {
-                        let n = write(urlsWrite.raw, raw.baseAddress! + offset, raw.count - offset)
-                        if n <= 0 { if errno == EINTR { continue } else { break } }
-                        offset += n
-                    }
-                }
+                _ = text.withUnsafeBytes { urlsWrite.writeAll($0) }
                 urlsWrite.close()
             }
         } catch {
@@ -215,10 +208,10 @@ final class PipelineRun: @unchecked Sendable {
                 if events & gg_pollrdhup() != 0 { clientHalfClosed = true }
             }
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = chunk.withUnsafeMutableBytes { SystemIO.read(fd, into: $0) }
             if n > 0 {
                 split(chunk[0..<n])
-            } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+            } else if n == 0 || errno != EAGAIN {
                 if inResult { pending.append(.endOfResult); inResult = false }
                 pending.append(.end)
                 lock.lock()
@@ -293,9 +286,7 @@ final class LineFile {
     private var count = 0
 
     init(path: String) throws {
-        let raw = open(path, O_RDONLY | O_CLOEXEC)
-        guard raw >= 0 else { throw GGError("io", "cannot open \(path): \(String(cString: strerror(errno)))") }
-        fd = FileDescriptor(raw)
+        fd = try FileDescriptor.open(path, O_RDONLY)
     }
 
     /// Line `index` (counting from 0), or nil when it does not come within a second; lines before it are forgotten.
@@ -303,7 +294,7 @@ final class LineFile {
         let deadline = Date().addingTimeInterval(1)
         while lines[index] == nil && count <= index {
             var chunk = [UInt8](repeating: 0, count: 1 << 12)
-            let n = chunk.withUnsafeMutableBytes { read(fd.raw, $0.baseAddress, $0.count) }
+            let n = chunk.withUnsafeMutableBytes { fd.read(into: $0) }
             if n > 0 {
                 buffer += chunk[0..<n]
                 while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
@@ -334,8 +325,7 @@ final class StderrTail: Sendable {
             var chunk = [UInt8](repeating: 0, count: 1 << 14)
             var line = [UInt8]()
             while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd.raw, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
+                let n = chunk.withUnsafeMutableBytes { fd.read(into: $0) }
                 if n <= 0 { break }
                 data.withLock { data in
                     data.append(contentsOf: chunk[0..<n])

@@ -542,16 +542,15 @@ final class Server: @unchecked Sendable {
         let folder = settings.workRoot.appendingPathComponent("request-\(parts[0])")
         let file = folder.appendingPathComponent(parts[1]).path
         guard WorkRoot(folder).contains(file) else { return finish(exchange, connection, .error(404, "no such artefact")) }
-        let fd = open(WorkRoot.canonical(file), O_RDONLY | O_CLOEXEC)
+        let opened = try? FileDescriptor.open(WorkRoot.canonical(file), O_RDONLY)
         var info = stat()
-        guard fd >= 0, fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            if fd >= 0 { close(fd) }
+        guard let opened, fstat(opened.raw, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             return finish(exchange, connection, .error(404, "no such artefact (kept folders expire after --keep-ttl, and /cleanup removes them)"))
         }
-        guard let response = MHD_create_response_from_fd(Int(info.st_size), fd) else {
-            close(fd)
+        guard let response = MHD_create_response_from_fd(Int(info.st_size), opened.raw) else {
             return finish(exchange, connection, .error(500, "cannot send the artefact"))
         }
+        _ = opened.release()
         let type = ["jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "mp4": "video/mp4",
                     "mkv": "video/x-matroska", "webm": "video/webm", "m4a": "audio/mp4", "mp3": "audio/mpeg"][(file as NSString).pathExtension.lowercased()]
         account(exchange, status: 200)

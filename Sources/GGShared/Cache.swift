@@ -105,9 +105,7 @@ public final class MediaCache: Sendable {
     public func temporaryFile() throws -> URL {
         try makePrivateFolder(tempDir)
         let file = tempDir.appendingPathComponent("\(getpid())-\(UUID().uuidString).part")
-        let fd = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw GGError("io", "cannot create \(file.path): \(String(cString: strerror(errno)))") }
-        close(fd)
+        _ = try FileDescriptor.open(file.path, O_WRONLY | O_CREAT | O_EXCL)
         return file
     }
 

@@ -29,7 +29,8 @@ public struct InputLine: Sendable {
 /// Reads newline-separated lines from a file descriptor in large chunks.
 public final class LineReader {
     private let fd: Int32
-    private let ownsDescriptor: Bool
+    /// The descriptor when the reader owns it (closed when the reader goes).
+    private let owned: FileDescriptor?
     public let source: String
     private let maxLineBytes: Int
     private var buffer = [UInt8]()
@@ -38,16 +39,22 @@ public final class LineReader {
     private var lineNumber = 0
     private var discarding = false
 
-    public init(fd: Int32, source: String, maxLineBytes: Int, ownsDescriptor: Bool = false) {
+    /// Reads `fd`, which the caller keeps and closes.
+    public init(fd: Int32, source: String, maxLineBytes: Int) {
         self.fd = fd
+        owned = nil
         self.source = source
         self.maxLineBytes = maxLineBytes
-        self.ownsDescriptor = ownsDescriptor
         buffer.reserveCapacity(1 << 16)
     }
 
-    deinit {
-        if ownsDescriptor { close(fd) }
+    /// Reads `file`, and owns it.
+    public init(file: FileDescriptor, source: String, maxLineBytes: Int) {
+        fd = file.raw
+        owned = file
+        self.source = source
+        self.maxLineBytes = maxLineBytes
+        buffer.reserveCapacity(1 << 16)
     }
 
     /// The next line without its terminator, or nil at end of input.
@@ -87,19 +94,9 @@ public final class LineReader {
 
     private func fill() throws {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                buffer.append(contentsOf: chunk[0..<n])
-                return
-            }
-            if n == 0 {
-                eof = true
-                return
-            }
-            if errno == EINTR { continue }
-            throw GGError("io", "cannot read \(source): \(String(cString: strerror(errno)))")
-        }
+        let n = chunk.withUnsafeMutableBytes { SystemIO.read(fd, into: $0) }
+        guard n >= 0 else { throw GGError("io", "cannot read \(source): \(String(cString: strerror(errno)))") }
+        if n == 0 { eof = true } else { buffer.append(contentsOf: chunk[0..<n]) }
     }
 }
 

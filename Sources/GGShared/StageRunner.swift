@@ -230,13 +230,13 @@ public final class StageRunner: @unchecked Sendable {
             if input == "-" {
                 reader = LineReader(fd: 0, source: "<stdin>", maxLineBytes: maxLineBytes)
             } else {
-                let fd = open(input, O_RDONLY)
-                guard fd >= 0 else {
-                    diagnostics.error("cannot open \(input): \(String(cString: strerror(errno)))")
+                do {
+                    reader = LineReader(file: try FileDescriptor.open(input, O_RDONLY), source: input, maxLineBytes: maxLineBytes)
+                } catch {
+                    diagnostics.error((error as? GGError)?.message ?? "cannot open \(input)")
                     status.fail(.noInput)
                     continue
                 }
-                reader = LineReader(fd: fd, source: input, maxLineBytes: maxLineBytes, ownsDescriptor: true)
             }
             while true {
                 let line: InputLine

@@ -90,11 +90,9 @@ public final class ChildProcess: Sendable {
         status.withLock { status in
             if let status { return status }
             var raw: Int32 = 0
-            while true {
-                let result = waitpid(pid, &raw, block ? 0 : WNOHANG)
-                if result == pid { break }
-                if result == 0 { return nil }
-                if errno == EINTR { continue }
+            let result = SystemIO.waitpid(pid, &raw, block ? 0 : WNOHANG)
+            if result == 0 { return nil }
+            guard result == pid else {
                 status = -1
                 gg_process_forget(pid)
                 return status
@@ -187,7 +185,7 @@ private final class OutputCollector {
     private func read(_ index: Int) {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fds[index], $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { SystemIO.read(fds[index], into: $0) }
             if n > 0 {
                 data[index].append(contentsOf: buffer[0..<n])
                 if data[index].count > limit {
@@ -197,7 +195,6 @@ private final class OutputCollector {
                 }
                 continue
             }
-            if n < 0 && (errno == EINTR) { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
             close(fds[index])
             fds[index] = -1

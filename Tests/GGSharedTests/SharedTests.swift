@@ -45,7 +45,7 @@ final class SharedTests: XCTestCase {
         let text = "one\r\ntwo\n\n" + String(repeating: "x", count: 3000) + "\nlast"
         _ = text.withCString { write(fds[1], $0, strlen($0)) }
         close(fds[1])
-        let reader = LineReader(fd: fds[0], source: "<test>", maxLineBytes: 1024, ownsDescriptor: true)
+        let reader = LineReader(file: FileDescriptor(fds[0]), source: "<test>", maxLineBytes: 1024)
         var lines = [InputLine]()
         while let line = try reader.next() { lines.append(line) }
         XCTAssertEqual(lines.map(\.text), ["one", "two", "", "", "last"])
