@@ -1,4 +1,5 @@
 import Foundation
+import GGShared
 
 /// At most `limit` requests run at once, up to `queueLimit` more wait for at most `wait` seconds, in
 /// order. Nothing blocks: a waiting request is told by a callback when it may run (true) or its wait
@@ -12,24 +13,22 @@ final class Admission: @unchecked Sendable {
     enum Entry { case now, queued, full }
 
     private struct Waiter {
-        let deadline: Date
+        let id: Int
+        /// The watcher's token for the end of its wait.
+        var deadline: Int?
         let ready: (Bool) -> Void
     }
 
     private let lock = NSLock()
     private var running = 0
     private var waiters: [Waiter] = []
+    private var nextWaiter = 0
+    private let watcher = DeadlineWatcher()
 
     init(limit: Int, queue: Int, wait: Double) {
         self.limit = limit
         queueLimit = queue
         self.wait = wait
-        Thread.detachNewThread { [self] in
-            while true {
-                usleep(250_000)
-                expire(now: Date())
-            }
-        }
     }
 
     /// `.now` when the request may run at once (call `leave` after); `.queued` when it waits (`ready` is
@@ -43,8 +42,11 @@ final class Admission: @unchecked Sendable {
             return .now
         }
         guard waiters.count < queueLimit, wait > 0 else { return .full }
-        waiters.append(Waiter(deadline: Date().addingTimeInterval(wait), ready: ready))
+        nextWaiter += 1
+        let id = nextWaiter
+        waiters.append(Waiter(id: id, ready: ready))
         whileLocked()
+        waiters[waiters.count - 1].deadline = watcher.add(after: wait) { [self] in expire(id) }
         return .queued
     }
 
@@ -55,17 +57,18 @@ final class Admission: @unchecked Sendable {
         if waiters.isEmpty {
             running -= 1
         } else {
-            waiters.removeFirst().ready(true)
+            let first = waiters.removeFirst()
+            if let deadline = first.deadline { watcher.remove(deadline) }
+            first.ready(true)
         }
     }
 
-    private func expire(now: Date) {
+    /// Waiter `id`'s wait ran out: it is turned away, unless it was let in meanwhile.
+    private func expire(_ id: Int) {
         lock.lock()
         defer { lock.unlock() }
-        let expired = waiters.filter { $0.deadline <= now }
-        guard !expired.isEmpty else { return }
-        waiters.removeAll { $0.deadline <= now }
-        expired.forEach { $0.ready(false) }
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: index).ready(false)
     }
 
     var counts: (running: Int, waiting: Int) {
