@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -34,6 +35,18 @@ static void remember(pid_t group) {
 }
 
 int gg_process_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int gg_process_wait_exit(pid_t pid, int milliseconds) {
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) return errno == ESRCH ? 1 : -1;
+    struct pollfd watched = { .fd = fd, .events = POLLIN, .revents = 0 };
+    int ready;
+    do {
+        ready = poll(&watched, 1, milliseconds);
+    } while (ready < 0 && errno == EINTR);
+    close(fd);
+    return ready > 0 ? 1 : 0;
+}
 
 void gg_process_forget(pid_t group) {
     pthread_mutex_lock(&groups_lock);

@@ -16,6 +16,9 @@ final class ResolverProxy: Sendable {
     private let policy: AddressPolicy
     private let refusedHosts = Mutex<[String]>([])
     private let closed = Atomic(false)
+    /// Connections are served by at most `maxConnections` threads; more wait their turn in the queue.
+    private let workers = WorkerPool(maxThreads: ResolverProxy.maxConnections, stackSize: 1 << 20, name: "resolver-proxy")
+    static let maxConnections = 16
 
     init(policy: AddressPolicy) throws {
         self.policy = policy
@@ -55,7 +58,7 @@ final class ResolverProxy: Sendable {
         while true {
             let client = SystemIO.accept(listener)
             guard client >= 0 else { return }
-            Thread.detachNewThread { [self] in serve(client) }
+            workers.submit { [self] in serve(client) }
         }
     }
 

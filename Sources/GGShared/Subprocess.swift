@@ -67,10 +67,9 @@ public final class ChildProcess: Sendable {
     /// SIGTERM to the whole group, then SIGKILL after `grace` seconds if the child is still there.
     public func stop(grace: Double = 1) {
         kill(-pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while Date() < deadline {
-            if poll() != nil { break }
-            usleep(20_000)
+        if gg_process_wait_exit(pid, Int32(grace * 1000)) < 0 {
+            let deadline = Date().addingTimeInterval(grace)
+            while Date() < deadline && poll() == nil { usleep(20_000) }
         }
         kill(-pid, SIGKILL)
     }

@@ -61,3 +61,20 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(wins.load(ordering: .relaxed), 1)
     }
 }
+
+final class ChildStopTests: XCTestCase {
+    /// stop() waited for a child by polling every 20 ms; it now waits on a pidfd: a child that ends on SIGTERM
+    /// ends by it, one that ignores it is killed when the grace ends.
+    func testStopEndsAChildBySIGTERMOrKillsItAfterTheGrace() throws {
+        let polite = try ChildProcess("/bin/sleep", ["60"])
+        polite.stop(grace: 60)
+        XCTAssertEqual(polite.wait(), 128 + SIGTERM)
+        let (readEnd, writeEnd) = try FileDescriptor.pipe()
+        let stubborn = try ChildProcess("/bin/sh", ["-c", "trap '' TERM; echo ready; while :; do sleep 1; done"], stdout: writeEnd.raw)
+        writeEnd.close()
+        var ready = [UInt8](repeating: 0, count: 6)
+        XCTAssertEqual(ready.withUnsafeMutableBytes { readEnd.read(into: $0) }, 6, "the child has set its trap")
+        stubborn.stop(grace: 0.2)
+        XCTAssertEqual(stubborn.wait(), 128 + SIGKILL)
+    }
+}

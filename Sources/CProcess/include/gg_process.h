@@ -23,6 +23,10 @@ pid_t gg_process_spawn(const char *path, char *const argv[], char *const envp[],
 /// A pipe whose ends close on exec (pipe2 with O_CLOEXEC); 0 or -1 with errno.
 int gg_process_pipe(int fds[2]);
 
+/// Waits up to `milliseconds` for child `pid` to end, on a pidfd (no polling): 1 once it has ended (or is
+/// gone), 0 when the time ran out, -1 when the kernel has no pidfd_open (before Linux 5.3).
+int gg_process_wait_exit(pid_t pid, int milliseconds);
+
 /// Removes a reaped child's group from the registry.
 void gg_process_forget(pid_t group);
 
