@@ -253,6 +253,15 @@ final class OCRTests: XCTestCase {
         XCTAssertEqual(auto.status, 0, auto.stderr)
         XCTAssertTrue(auto.stderr.contains("warning: --lang auto: no traineddata for rus+ukr, ara+fas, hin"), auto.stderr)
         XCTAssertEqual(try auto.records()[0].array("items")[0].string("text"), "OPEN SOURCE VIDEO TOOLS")
+        let withoutDetection = work.appendingPathComponent("tessdata-without-osd")
+        try FileManager.default.createDirectory(at: withoutDetection, withIntermediateDirectories: true)
+        let installed = "/usr/share/tesseract-ocr/5/tessdata"
+        for file in try FileManager.default.contentsOfDirectory(atPath: installed) where file.hasSuffix(".traineddata") && file != "osd.traineddata" {
+            try FileManager.default.createSymbolicLink(atPath: withoutDetection.appendingPathComponent(file).path, withDestinationPath: "\(installed)/\(file)")
+        }
+        let noOSD = try tool("gg-ocr", ["--tessdata", withoutDetection.path, "--work-dir", work.path, "--allow-root", TestEnv.readableRoots], stdin: input)
+        XCTAssertEqual(noOSD.status, 0, noOSD.stderr)
+        XCTAssertTrue(noOSD.stderr.contains("warning: --lang auto: no traineddata for osd;"), "script detection's model is named: \(noOSD.stderr)")
     }
 
     func testMinConfidenceDropsWords() throws {
