@@ -141,7 +141,14 @@ extension DetectorSettings {
                   "historyFrames = \(DetectorSettings.historyFrames)", "timeTolerance = \(DetectorSettings.timeTolerance)",
                   "greyHueSaturation = \(greyHueSaturation)", "brightDetailFactor = \(brightDetailFactor)", "brightDetailShare = \(brightDetailShare)",
                   "titleCardBlackShare = \(titleCardBlackShare)", "titleCardChangeOverlap = \(titleCardChangeOverlap)",
-                  "titleCardSteadyOverlap = \(titleCardSteadyOverlap)", "motionStillRatio = \(MotionProbe.stillRatio)"]
+                  "titleCardSteadyOverlap = \(titleCardSteadyOverlap)", "motionStillRatio = \(MotionProbe.stillRatio)",
+                  "fadeOutReach = \(SceneBuilder.fadeOutReach)", "fadeBrightRun = \(SceneBuilder.fadeBrightRun)",
+                  "undimmedFactor = \(SceneBuilder.undimmedFactor)", "keyframeSteadierBy = \(SceneBuilder.steadierBy)",
+                  "truncationSeconds = \(SceneAnalyser.truncationSeconds)", "truncationFrames = \(SceneAnalyser.truncationFrames)",
+                  "stretchWarmupSeconds = \(StretchPlan.warmupSeconds)", "stretchOverrunSeconds = \(StretchPlan.overrunSeconds)",
+                  "minSplitSeconds = \(StretchPlan.minSplitSeconds)", "secondsPerStretch = \(StretchPlan.secondsPerStretch)",
+                  "joinMargin = \(StretchPlan.joinMargin)", "maxUnindexedTail = \(StretchPlan.maxUnindexedTail)",
+                  "maxUnindexedShare = \(StretchPlan.maxUnindexedShare)", "maxDecodeErrors = \(StretchPlan.maxDecodeErrors)"]
         return lines.joined(separator: "\n") + "\n"
     }
 }

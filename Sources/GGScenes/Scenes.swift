@@ -96,6 +96,11 @@ public enum ScenesTool {
 
 /// Finds the scenes of one video file and writes their keyframes.
 struct SceneAnalyser: Sendable {
+    /// A video whose last frame ends more than `truncationSeconds` (or `truncationFrames` frames) before its
+    /// stated duration is reported truncated, and its scenes end at the last frame.
+    static let truncationSeconds = 0.5
+    static let truncationFrames = 3.0
+
     let settings: DetectorSettings
     let analysisWidth: Int
     let writer: ImageWriter
@@ -149,10 +154,10 @@ struct SceneAnalyser: Sendable {
         if last.readStatus < 0 && last.readStatus != gg_averror_eof() {
             warnings.append("read error after \(roundedSeconds(last.lastTime)) s: \(avErrorString(last.readStatus))")
         }
-        if results.contains(where: \.stoppedAfterErrors) { warnings.append("stopped after 100 undecodable packets") }
+        if results.contains(where: \.stoppedAfterErrors) { warnings.append("stopped after \(StretchPlan.maxDecodeErrors) undecodable packets") }
         let decodeErrors = results.reduce(0) { $0 + $1.decodeErrors }
         if decodeErrors > 0 { warnings.append("\(decodeErrors) packets could not be decoded") }
-        if end - lastFrameEnd > max(0.5, 3 * frameDuration) {
+        if end - lastFrameEnd > max(SceneAnalyser.truncationSeconds, SceneAnalyser.truncationFrames * frameDuration) {
             warnings.append("decoded only up to \(roundedSeconds(lastFrameEnd)) s of \(roundedSeconds(end)) s; the file looks truncated")
             end = lastFrameEnd
         }
@@ -314,11 +319,15 @@ struct SceneBuilder {
     /// A dark stretch ends a scene only as a fade does: after a bright stretch of at least a quarter
     /// second (flashes in dark footage are not fades), and no sooner than the shortest scene allowed.
     private func isFade(darkStart: Double, cutTime: Double) -> Bool {
-        Double(brightRunBeforeDark) * frameDuration >= 0.25 && (sceneStartUnknown || cutTime - start >= minSceneLength)
+        Double(brightRunBeforeDark) * frameDuration >= SceneBuilder.fadeBrightRun && (sceneStartUnknown || cutTime - start >= minSceneLength)
     }
 
     /// A gradual cut this soon before a dark stretch was the fade-out of a fade through black.
     static let fadeOutReach = 1.0
+    /// Seconds of bright frames a dark stretch follows for it to be a fade.
+    static let fadeBrightRun = 0.25
+    /// A black flash is entered and left at `undimmedFactor` times the fade level or brighter.
+    static let undimmedFactor = 2.0
 
     /// Moves the boundary the open scene began at to a later time (a fade's dark stretch), giving the
     /// frames before it to the scene before, whose keyframe stays.
@@ -331,14 +340,14 @@ struct SceneBuilder {
     /// A dark run entered and left at full brightness, between two pictures that are alike.
     private func isBlackFlash(endingWith frame: AnalysedFrame) -> Bool {
         guard let before = brightBeforeDark else { return false }
-        let undimmed = 2 * fadeLevel
+        let undimmed = SceneBuilder.undimmedFactor * fadeLevel
         return before.meanValue >= undimmed && frame.meanValue >= undimmed && contentDifference(before.hsv, frame.hsv) < flashSimilarity
     }
 
     /// Where a fade through black cuts: the frame nearest the middle of the dark stretch.
     static func fadeCut(_ darkStart: Double, _ darkEnd: Double, frameDuration: Double) -> Double {
         let middle = (darkStart + darkEnd) / 2
-        return darkStart + ((middle - darkStart) / frameDuration + 1e-6).rounded(.down) * frameDuration
+        return darkStart + ((middle - darkStart) / frameDuration + DetectorSettings.timeTolerance).rounded(.down) * frameDuration
     }
 
     /// A candidate `steadierBy` times steadier than the other or more (a smaller change from the frame

@@ -23,6 +23,16 @@ struct StretchPlan: Sendable {
 
     static let whole = StretchPlan(start: nil, end: nil)
     static let warmupSeconds = 1.0...2.5
+    /// Videos shorter than `minSplitSeconds` stay whole; a video is cut into at most one stretch per
+    /// `secondsPerStretch`, joined no nearer than `joinMargin` seconds to either end, and only when its index
+    /// covers it to within `maxUnindexedTail` seconds or `maxUnindexedShare` of its length.
+    static let minSplitSeconds = 8.0
+    static let secondsPerStretch = 4.0
+    static let joinMargin = 2.0
+    static let maxUnindexedTail = 12.0
+    static let maxUnindexedShare = 0.25
+    /// Undecodable packets after which a stretch stops.
+    static let maxDecodeErrors = 100
     /// How far past `end` a stretch reads on for its detector, so that a transition running over the join
     /// is decided by the stretch it starts in, as one pass decides it.
     static let overrunSeconds = 0.5
@@ -34,7 +44,7 @@ struct StretchPlan: Sendable {
     static func split(_ file: FormatContext, streamIndex: Int, parts: Int) -> [StretchPlan] {
         let stream = file.stream(streamIndex)
         let timeBase = av_q2d(stream.pointee.time_base)
-        guard parts > 1, let duration = file.duration, duration >= 8, timeBase > 0 else { return [.whole] }
+        guard parts > 1, let duration = file.duration, duration >= minSplitSeconds, timeBase > 0 else { return [.whole] }
         let origin = stream.pointee.start_time == gg_av_nopts_value() ? 0 : stream.pointee.start_time
         if avformat_index_get_entries_count(stream) < 2 { _ = av_seek_frame(file.pointer, Int32(streamIndex), origin, AVSEEK_FLAG_BACKWARD) }
         var keyframes = [(timestamp: Int64, position: Int64)]()
@@ -46,21 +56,21 @@ struct StretchPlan: Sendable {
             if entry.pointee.flags & AVINDEX_KEYFRAME != 0 { keyframes.append((entry.pointee.timestamp, entry.pointee.pos)) }
         }
         guard let lastKeyframe = keyframes.map(\.timestamp).max(),
-              duration - Double(lastKeyframe - origin) * timeBase <= max(12, duration / 4) else { return [.whole] }
+              duration - Double(lastKeyframe - origin) * timeBase <= max(maxUnindexedTail, duration * maxUnindexedShare) else { return [.whole] }
         let bytes = Double(endPosition - firstPosition)
         let costs = keyframes.map { keyframe -> (timestamp: Int64, cost: Double) in
             let timeShare = Double(keyframe.timestamp - origin) * timeBase / duration
             let byteShare = bytes > 0 && keyframe.position >= firstPosition ? Double(keyframe.position - firstPosition) / bytes : timeShare
             return (keyframe.timestamp, (timeShare + byteShare) / 2)
         }
-        let shares = min(parts, Int(duration / 4))
+        let shares = min(parts, Int(duration / secondsPerStretch))
         var joins = [Join]()
         for k in 1..<max(shares, 1) {
             let share = Double(k) / Double(shares)
             let nearest = costs.min { abs($0.cost - share) < abs($1.cost - share) }?.timestamp
             guard let nearest else { continue }
             let seconds = Double(nearest - origin) * timeBase
-            guard seconds >= 2, seconds <= duration - 2, let join = keyframePacket(file, streamIndex: streamIndex, seek: nearest),
+            guard seconds >= joinMargin, seconds <= duration - joinMargin, let join = keyframePacket(file, streamIndex: streamIndex, seek: nearest),
                   join.order > (joins.last?.order ?? Int64.min) else { continue }
             joins.append(join)
         }
@@ -210,7 +220,7 @@ struct StretchDecoder {
             let sent = decoder.send(packet)
             if sent < 0 && sent != gg_averror_eagain() {
                 result.decodeErrors += 1
-                if result.decodeErrors > 100 {
+                if result.decodeErrors > StretchPlan.maxDecodeErrors {
                     result.stoppedAfterErrors = true
                     break
                 }
