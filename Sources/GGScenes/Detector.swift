@@ -148,7 +148,13 @@ extension DetectorSettings {
                   "stretchWarmupSeconds = \(StretchPlan.warmupSeconds)", "stretchOverrunSeconds = \(StretchPlan.overrunSeconds)",
                   "minSplitSeconds = \(StretchPlan.minSplitSeconds)", "secondsPerStretch = \(StretchPlan.secondsPerStretch)",
                   "joinMargin = \(StretchPlan.joinMargin)", "maxUnindexedTail = \(StretchPlan.maxUnindexedTail)",
-                  "maxUnindexedShare = \(StretchPlan.maxUnindexedShare)", "maxDecodeErrors = \(StretchPlan.maxDecodeErrors)"]
+                  "maxUnindexedShare = \(StretchPlan.maxUnindexedShare)", "maxDecodeErrors = \(StretchPlan.maxDecodeErrors)",
+                  "motionWidthReach = \(MotionProbe.widthReach)", "motionHeightReach = \(MotionProbe.heightReach)",
+                  "motionSearchStep = \(MotionProbe.searchStep)", "motionMinSearchPixels = \(MotionProbe.minSearchPixels)",
+                  "motionMinOverlapShare = \(MotionProbe.minOverlapShare)", "sweepOneFrameShare = \(Sweep.oneFrameShare)",
+                  "sweepBusyFrameShare = \(Sweep.busyFrameShare)", "colourHueBins = \(ColourClasses.hueBins)",
+                  "colourHueBinWidth = \(ColourClasses.hueBinWidth)", "colourBrightValue = \(ColourClasses.brightValue)",
+                  "colourGreyLevelShift = \(ColourClasses.greyLevelShift)"]
         return lines.joined(separator: "\n") + "\n"
     }
 }

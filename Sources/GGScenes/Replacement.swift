@@ -1,18 +1,30 @@
 // Colour histograms and the motion probe of the replacement test (see `DetectorSettings.replacedHistogram`).
 
-/// A picture's colours as 32 shares summing to 1: 12 hues in dark and bright halves for pixels with
-/// colour, 8 levels of value for grey ones.
+/// The classes of `colourHistogram`: `hueBins` hues `hueBinWidth` wide (OpenCV hue steps, 0-179), each split at
+/// value `brightValue` into dark and bright, for pixels with colour; `greyBins` levels of value (value shifted
+/// right by `greyLevelShift`) for grey ones.
+enum ColourClasses {
+    static let hueBins = 12
+    static let hueBinWidth = 15
+    static let brightValue = 128
+    static let greyLevelShift = 5
+    static let greyBins = 256 >> greyLevelShift
+    static let count = 2 * hueBins + greyBins
+}
+
+/// A picture's colours as shares of `ColourClasses` summing to 1.
 func colourHistogram(_ hsv: [UInt8]) -> [Double] {
     let planeSize = hsv.count / 3
     guard planeSize > 0 else { return [] }
-    var counts = [Int](repeating: 0, count: 32)
+    typealias C = ColourClasses
+    var counts = [Int](repeating: 0, count: C.count)
     hsv.withUnsafeBufferPointer { p in
         for i in 0..<planeSize {
             let v = Int(p[2 &* planeSize &+ i])
             if Int(p[planeSize &+ i]) >= greyHueSaturation {
-                counts[min(11, Int(p[i]) / 15) &* 2 &+ (v >= 128 ? 1 : 0)] &+= 1
+                counts[min(C.hueBins - 1, Int(p[i]) / C.hueBinWidth) &* 2 &+ (v >= C.brightValue ? 1 : 0)] &+= 1
             } else {
-                counts[24 &+ v >> 5] &+= 1
+                counts[2 &* C.hueBins &+ v >> C.greyLevelShift] &+= 1
             }
         }
     }
@@ -29,6 +41,14 @@ func histogramDistance(_ a: [Double], _ b: [Double]) -> Double {
 enum MotionProbe {
     /// A pair whose best shift leaves less than this share of the unshifted difference moved.
     static let stillRatio = 0.7
+    /// Shifts searched: up to 1 / `widthReach` of the width and 1 / `heightReach` of the height, on every
+    /// `searchStep`-th shift and then around the best; the margins left are at least `minSearchPixels` wide.
+    static let widthReach = 5
+    static let heightReach = 7
+    static let searchStep = 2
+    static let minSearchPixels = 4
+    /// A shift `ratio` tries leaves at least 1 / `minOverlapShare` of the width and height in both pictures.
+    static let minOverlapShare = 4
 
     /// The smallest content difference (as `contentDifference` counts it) over shifts of up to a fifth of
     /// the width and a seventh of the height (a pan of about 2 widths a second at 25 fps), searched on
@@ -39,8 +59,8 @@ enum MotionProbe {
         guard width >= 4, planeSize == b.count / 3, planeSize % width == 0 else { return (1, 0, 0) }
         let pa = halved(a, width: width), pb = halved(b, width: width)
         let w = width / 2, h = planeSize / width / 2, n = w * h
-        let mx = w / 5, my = h / 7
-        guard w - 2 * mx >= 4, h - 2 * my >= 4 else { return (1, 0, 0) }
+        let mx = w / widthReach, my = h / heightReach
+        guard w - 2 * mx >= minSearchPixels, h - 2 * my >= minSearchPixels else { return (1, 0, 0) }
         /// The difference at shift (dx, dy) inside the margins, or any total of at least `bound` once the rows
         /// summed reach it (such a shift cannot be the best).
         func difference(_ dx: Int, _ dy: Int, bound: Int = .max) -> Int {
@@ -53,8 +73,8 @@ enum MotionProbe {
         let unshifted = difference(0, 0)
         guard unshifted > 0 else { return (1, 0, 0) }
         var best = (unshifted, 0, 0)
-        for dy in stride(from: -my, through: my, by: 2) {
-            for dx in stride(from: -mx, through: mx, by: 2) where dx != 0 || dy != 0 {
+        for dy in stride(from: -my, through: my, by: searchStep) {
+            for dx in stride(from: -mx, through: mx, by: searchStep) where dx != 0 || dy != 0 {
                 let d = difference(dx, dy, bound: best.0)
                 if d < best.0 { best = (d, dx, dy) }
             }
@@ -84,7 +104,7 @@ enum MotionProbe {
                 for dy in (cy - radius)...(cy + radius) {
                     for dx in (cx - radius)...(cx + radius) {
                         let x0 = max(0, -dx), x1 = min(w, w - dx), y0 = max(0, -dy), y1 = min(h, h - dy)
-                        guard 4 * (x1 - x0) >= w, 4 * (y1 - y0) >= h else { continue }
+                        guard minOverlapShare * (x1 - x0) >= w, minOverlapShare * (y1 - y0) >= h else { continue }
                         let shifted = difference(pa, pb, width: w, planeSize: n, dx: dx, dy: dy, columns: x0..<x1, rows: y0..<y1)
                         let unshifted = difference(pa, pb, width: w, planeSize: n, dx: 0, dy: 0, columns: x0..<x1, rows: y0..<y1)
                         if unshifted > 0 { best = min(best, Double(shifted) / Double(unshifted)) }
@@ -131,8 +151,11 @@ struct Sweep {
     var switchedShare = 0.0
     /// Of the switched pixels, the share that switched in the busiest frame.
     var busiestFrameShare = 0.0
-    /// Frames in which at least a tenth of the switched pixels switched.
+    /// Frames in which at least 1 / `busyFrameShare` of the switched pixels switched.
     var busyFrames = 0
+    /// A pixel switches when at least 1 / `oneFrameShare` of its change over the window came in one frame.
+    static let oneFrameShare = 2
+    static let busyFrameShare = 10
 
     /// The sweep over `pictures` (planar HSV, oldest first), on every other pixel.
     init(_ pictures: [[UInt8]], level: Int) {
@@ -152,7 +175,7 @@ struct Sweep {
                     let step = pixelChange(p, (j &- 1) &* size &+ i, p, j &* size &+ i, planeSize: planeSize)
                     if step > largest { largest = step; at = j }
                 }
-                guard 2 * largest >= net else { continue }
+                guard Sweep.oneFrameShare * largest >= net else { continue }
                 switched += 1
                 perFrame[at] += 1
             }
@@ -160,6 +183,6 @@ struct Sweep {
         guard switched > 0 else { return }
         switchedShare = Double(switched) / Double(looked)
         busiestFrameShare = Double(perFrame.max() ?? 0) / Double(switched)
-        busyFrames = perFrame.filter { 10 * $0 >= switched }.count
+        busyFrames = perFrame.filter { Sweep.busyFrameShare * $0 >= switched }.count
     }
 }
