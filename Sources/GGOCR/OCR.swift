@@ -74,6 +74,26 @@ struct TextResult: Sendable {
     var note: String?
 }
 
+extension TextResult {
+    /// The result of reading a picture turned `quarterTurns` clockwise quarter turns, with its boxes turned back
+    /// into the picture before the turn (`width` by `height`).
+    func turnedBack(_ quarterTurns: Int, width: Int, height: Int) -> TextResult {
+        var turned = self
+        turned.words = words.map { word in
+            var word = word
+            let b = word.box
+            switch quarterTurns % 4 {
+            case 1: word.box = WordBox(x: b.y, y: height - (b.x + b.w), w: b.h, h: b.w)
+            case 2: word.box = WordBox(x: width - (b.x + b.w), y: height - (b.y + b.h), w: b.w, h: b.h)
+            case 3: word.box = WordBox(x: width - (b.y + b.h), y: b.x, w: b.h, h: b.w)
+            default: break
+            }
+            return word
+        }
+        return turned
+    }
+}
+
 /// How long one picture may take, in CPU seconds: per megapixel of the picture, at least `minimum`.
 struct OCRBudget: Sendable {
     var secondsPerMegapixel: Double
@@ -181,23 +201,29 @@ struct TextReader: Sendable {
     /// deadline and the best reading so far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
+        return try pool.with { shelf in try readPicture(original, shelf: shelf, cancellation: cancellation, turns: 0) }
+    }
+
+    /// Reads one picture as `recognize` tells, `turns` clockwise quarter turns from the picture `recognize` was
+    /// given. When the caption lines read without confidence, `readUpright` may turn the picture upright and read
+    /// it again; that reading is kept if it scores better: the plain CLI reads upside-down pages as junk, and
+    /// other scripts' models "read" them as their letters.
+    private func readPicture(_ original: Picture, shelf: TesseractShelf, cancellation: Cancellation, turns: Int) throws -> TextResult {
         let started = threadCPUSeconds()
         let megapixels = Double(original.width * original.height) / 1e6
         let allowance = max(budget.minimum, budget.secondsPerMegapixel * megapixels)
         guard preprocess else {
-            return try pool.with { shelf in
-                let engine = try shelf.engine(languages.primary)
-                let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation,
-                                                   deadline: started + shelf.unchargedSeconds + allowance)
-                var found = result(kept(reading))
-                if reading.stoppedAtDeadline { found.note = budgetNote(allowance) }
-                return found
-            }
+            let engine = try shelf.engine(languages.primary)
+            let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation,
+                                               deadline: started + shelf.unchargedSeconds + allowance)
+            var found = result(kept(reading))
+            if reading.stoppedAtDeadline { found.note = budgetNote(allowance) }
+            return found
         }
         let gray = try original.gray()
         let shortSide = min(gray.width, gray.height)
-        let passes = settings.passes
-        let scale = Double(shortSide) < passes.enlargedShortSide ? min(passes.maxEnlargement, passes.enlargedShortSide / Double(max(shortSide, 1))) : 1
+        let tuning = settings.passes
+        let scale = Double(shortSide) < tuning.enlargedShortSide ? min(tuning.maxEnlargement, tuning.enlargedShortSide / Double(max(shortSide, 1))) : 1
         let image = GrayImage(gray)
         let maps = CaptionLines.thresholds.map { BlobMap(image, inside: $0) }
         let textured = CaptionLines.isTexture(maps, pixels: image.width * image.height)
@@ -208,72 +234,86 @@ struct TextReader: Sendable {
         }
         func strokes(opening: (Int) -> Int) throws -> Picture {
             let picture = try enlarged()
-            let width = Int((Double(picture.height) / passes.strokeDivisor).rounded())
-            return try picture.brightStrokes(stroke: width, opening: opening(width), level: passes.strokeLevel)
+            let width = Int((Double(picture.height) / tuning.strokeDivisor).rounded())
+            return try picture.brightStrokes(stroke: width, opening: opening(width), level: tuning.strokeLevel)
         }
         func thinStrokes() throws -> Picture {
-            if thin == nil { thin = try strokes { Int(Double($0) * passes.thinOpening) } }
+            if thin == nil { thin = try strokes { Int(Double($0) * tuning.thinOpening) } }
             return thin!
         }
-        return try pool.with { shelf in
-            let uncharged = shelf.unchargedSeconds
-            /// The budget runs on the thread's CPU time, less the time spent loading models and trying scripts.
-            var deadline: Double { started + allowance + shelf.unchargedSeconds - uncharged }
-            var engine = try shelf.engine(languages.primary)
-            var scriptFound = false
-            var lastPicture: Picture?
-            func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
-                lastPicture = picture
-                return try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
-            }
-            let passes: [() throws -> Recognition?] = [
-                {
-                    let lines = try readCaptionLines(image, maps: maps, shelf: shelf, scripts: !textured, cancellation: cancellation) { deadline }
-                    if let script = lines.script {
-                        engine = try shelf.engine(script + "+" + languages.primary)
-                        scriptFound = true
-                    }
-                    return lines.recognition
-                },
-                { try read(try thinStrokes(), PSM_AUTO) },
-                { textured ? nil : try read(try enlarged(), PSM_AUTO) },
-                { try read(try strokes { $0 + 1 }, PSM_AUTO) },
-                { try read(try thinStrokes(), PSM_SPARSE_TEXT) },
-                { textured ? nil : try read(try enlarged(), PSM_SPARSE_TEXT) },
-            ]
-            var best = [RecognizedWord]()
-            var exhausted = false
-            var unread = [RecognizedWord]()
-            var unreadPicture: Picture?
-            for pass in passes {
-                lastPicture = nil
-                guard let reading = try pass() else { continue }
-                if unread.isEmpty, let picture = lastPicture {
-                    (unread, unreadPicture) = (TextReader.unreadWords(reading), picture)
-                }
-                let words = kept(reading)
-                if Recognition.score(words) > Recognition.score(best) { best = words }
-                if reading.stoppedAtDeadline {
-                    exhausted = true
-                    break
-                }
-                if TextReader.confident(best) { break }
-            }
-            unread = unread.filter { word in !best.contains { !TextReader.isUnread($0) && TextReader.overlap(word.box, $0.box) } }
-            if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted {
-                var other: [RecognizedWord]?
-                if let row = TextReader.unreadRow(unread), let picture = unreadPicture, TextReader.leavesUnread(unread, width: row.w) {
-                    other = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation)
-                }
-                if other == nil, languages.detectsScript, !TextReader.confident(best) {
-                    other = try readInDetectedScript(gray, scale: 1, shelf: shelf, against: best, cancellation: cancellation)
-                }
-                if let other { best = other }
-            }
-            var found = result(best)
-            if exhausted { found.note = budgetNote(allowance) }
-            return found
+        let uncharged = shelf.unchargedSeconds
+        /// The budget runs on the thread's CPU time, less the time spent loading models and trying scripts.
+        var deadline: Double { started + allowance + shelf.unchargedSeconds - uncharged }
+        var engine = try shelf.engine(languages.primary)
+        var scriptFound = false
+        var lastPicture: Picture?
+        func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
+            lastPicture = picture
+            return try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
         }
+        let passes: [() throws -> Recognition?] = [
+            {
+                let lines = try readCaptionLines(image, maps: maps, shelf: shelf, scripts: !textured, cancellation: cancellation) { deadline }
+                if let script = lines.script {
+                    engine = try shelf.engine(script + "+" + languages.primary)
+                    scriptFound = true
+                }
+                return lines.recognition
+            },
+            { try read(try thinStrokes(), PSM_AUTO) },
+            { textured ? nil : try read(try enlarged(), PSM_AUTO) },
+            { try read(try strokes { $0 + 1 }, PSM_AUTO) },
+            { try read(try thinStrokes(), PSM_SPARSE_TEXT) },
+            { textured ? nil : try read(try enlarged(), PSM_SPARSE_TEXT) },
+        ]
+        var best = [RecognizedWord]()
+        var exhausted = false
+        var unread = [RecognizedWord]()
+        var unreadPicture: Picture?
+        for (n, pass) in passes.enumerated() {
+            if n == 1, turns == 0, !textured, !TextReader.confident(best), let upright = try readUpright(original, gray, shelf, cancellation),
+               TextReader.score(upright.words) > Recognition.score(best) {
+                return upright
+            }
+            lastPicture = nil
+            guard let reading = try pass() else { continue }
+            if unread.isEmpty, let picture = lastPicture {
+                (unread, unreadPicture) = (TextReader.unreadWords(reading), picture)
+            }
+            let words = kept(reading)
+            if Recognition.score(words) > Recognition.score(best) { best = words }
+            if reading.stoppedAtDeadline {
+                exhausted = true
+                break
+            }
+            if TextReader.confident(best) { break }
+        }
+        unread = unread.filter { word in !best.contains { !TextReader.isUnread($0) && TextReader.overlap(word.box, $0.box) } }
+        if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted {
+            var other: [RecognizedWord]?
+            if let row = TextReader.unreadRow(unread), let picture = unreadPicture, TextReader.leavesUnread(unread, width: row.w) {
+                other = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation)
+            }
+            if other == nil, languages.detectsScript, !TextReader.confident(best) {
+                other = try readInDetectedScript(gray, scale: 1, shelf: shelf, against: best, cancellation: cancellation)
+            }
+            if let other { best = other }
+        }
+        var found = result(best)
+        if exhausted { found.note = budgetNote(allowance) }
+        return found
+    }
+
+    /// When Tesseract's OSD finds the text of `gray` turned (`Passes.minOrientationConfidence`): `original` turned
+    /// upright and read, its boxes turned back; nil otherwise. The detection is not charged to the budget; the
+    /// reading has a budget of its own.
+    private func readUpright(_ original: Picture, _ gray: Picture, _ shelf: TesseractShelf, _ cancellation: Cancellation) throws -> TextResult? {
+        guard languages.detectsOrientation,
+              let layout = try shelf.withScript(OCRLanguages.scriptDetection, { $0.detectLayout(gray) }),
+              layout.quarterTurns != 0, layout.confidence >= settings.passes.minOrientationConfidence else { return nil }
+        let upright = try readPicture(original.rotated(quarterTurns: layout.quarterTurns), shelf: shelf, cancellation: cancellation,
+                                      turns: layout.quarterTurns)
+        return upright.turnedBack(layout.quarterTurns, width: original.width, height: original.height)
     }
 
     /// When the primary language left a row of words unread (`isUnread`, where its best reading has no word read)
@@ -486,6 +526,11 @@ struct TextReader: Sendable {
         }
     }
 
+    /// `Recognition.score` of the words of a result.
+    static func score(_ words: [Word]) -> Double {
+        words.reduce(0) { $0 + ($1.confidence - settings.passes.doubtfulConfidence) * Double($1.text.count) }
+    }
+
     private func kept(_ recognition: Recognition) -> [RecognizedWord] {
         recognition.words.filter { $0.confidence >= minConfidence && $0.text.contains(where: { $0.isLetter || $0.isNumber }) }
     }
@@ -570,10 +615,13 @@ struct OCRLanguages: Sendable {
         }
     }
 
-    /// Whether OSD's traineddata is there, for `TextReader.readInDetectedScript`.
+    /// Whether OSD's traineddata is there and other scripts are read, for `TextReader.readInDetectedScript`.
     let detectsScript: Bool
+    /// Whether OSD's traineddata is there, to turn pictures of turned text upright.
+    let detectsOrientation: Bool
 
     init(_ requested: String, dataPath: String?) {
+        detectsOrientation = TextReader.missingLanguage(OCRLanguages.scriptDetection, dataPath: dataPath) == nil
         guard requested == "auto" else {
             (primary, scripts, missingScripts, detectsScript) = (requested, [], nil, false)
             return

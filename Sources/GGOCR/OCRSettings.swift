@@ -134,6 +134,9 @@ struct OCRSettings: Sendable {
         var lineConfidence = 70.0
         /// Characters read under `doubtfulConfidence` count against a reading when readings are compared.
         var doubtfulConfidence = 60.0
+        /// OSD's confidence in a turn at which a picture read without confidence is turned upright and read again
+        /// (about 2 on a turned page of two lines, under 1 on video captions).
+        var minOrientationConfidence = 1.0
     }
 
     /// When a line or a picture is read in another script than the primary language's (`--lang auto`).

@@ -46,6 +46,12 @@ final class Picture {
         return Picture(binary)
     }
 
+    /// The picture turned clockwise by `quarterTurns` quarter turns.
+    func rotated(quarterTurns: Int) throws -> Picture {
+        guard let turned = pixRotateOrth(pointer, Int32(quarterTurns % 4)) else { throw GGError("internal", "cannot rotate image") }
+        return Picture(turned)
+    }
+
     func scaled(_ factor: Double) throws -> Picture {
         guard let scaled = pixScale(pointer, Float(factor), Float(factor)) else { throw GGError("internal", "cannot scale image") }
         return Picture(scaled)
@@ -194,7 +200,11 @@ final class TesseractEngine {
 
     /// The script Tesseract's OSD model finds in a picture (its names: Latin, Cyrillic, Han, ...), or nil when
     /// the picture has too few glyph-like blobs to tell. The engine must be loaded with "osd".
-    func detectScript(_ picture: Picture) -> String? {
+    func detectScript(_ picture: Picture) -> String? { detectLayout(picture)?.script }
+
+    /// The clockwise quarter turns that set a picture's text upright, with OSD's confidence in them, and its
+    /// script; nil when the picture has too few glyph-like blobs to tell. The engine must be loaded with "osd".
+    func detectLayout(_ picture: Picture) -> (quarterTurns: Int, confidence: Double, script: String)? {
         TessBaseAPISetPageSegMode(handle, PSM_OSD_ONLY)
         _ = TessBaseAPISetVariable(handle, "min_characters_to_try", "\(settings.scripts.detectionGlyphs)")
         TessBaseAPISetImage2(handle, picture.pointer)
@@ -205,7 +215,7 @@ final class TesseractEngine {
         var name: UnsafePointer<CChar>?
         guard TessBaseAPIDetectOrientationScript(handle, &degrees, &orientationConfidence, &name, &scriptConfidence) != 0,
               let name else { return nil }
-        return String(cString: name)
+        return ((4 - Int(degrees) / 90 % 4) % 4, Double(orientationConfidence), String(cString: name))
     }
 
     static var version: String { "tesseract \(String(cString: TessVersion()))" }

@@ -841,6 +841,20 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(try ocrText("descenders.png"), "JOLLY QUEEN PACKS BOXES\nWITH JADE AND ZINC")
     }
 
+    /// An upside-down page came out as Thai ("รสฝูพท๐ น"หอ. ...") at confidence 76: the other scripts' models read
+    /// turned Latin glyphs as their own. When the caption lines read without confidence, OSD's orientation turns
+    /// the picture upright and it is read again; the words' boxes are in the picture as it was given.
+    func testUpsideDownPageIsTurnedUprightAndItsBoxesStayOnThePage() throws {
+        let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots],
+                              stdin: recordLine([(TestEnv.fixture("upside-down.png"), "image")]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let item = try XCTUnwrap(try result.records().first?.array("items").first)
+        XCTAssertEqual(item.string("text"), "The quick brown fox jumps\nover the lazy dog today")
+        let first = try XCTUnwrap(item.array("words").first?.dict("box"))
+        let x = try XCTUnwrap(first["x"] as? Int), y = try XCTUnwrap(first["y"] as? Int)
+        XCTAssertTrue(x > 600 && y > 150, "'The' is at the bottom right of the page as given: \(first)")
+    }
+
     /// Thai came out as "ขอ บ ค ุ ณ ท ี ร ั บ ชม": Tesseract's word iterator gives it a letter at a time, and
     /// gg joined every word with a space. Words now follow a space only where Tesseract's line text has one.
     func testThaiIsWrittenWithoutSpacesBetweenItsLetters() throws {
