@@ -272,7 +272,7 @@ struct TextReader: Sendable {
         var unreadPicture: Picture?
         for (n, pass) in passes.enumerated() {
             if n == 1, turns == 0, !textured, !TextReader.confident(best), let upright = try readUpright(original, gray, shelf, cancellation),
-               TextReader.score(upright.words) > Recognition.score(best) {
+               Recognition.score(upright.words) > Recognition.score(best) {
                 return upright
             }
             lastPicture = nil
@@ -524,11 +524,6 @@ struct TextReader: Sendable {
         !words.isEmpty && words.allSatisfy { word in
             word.confidence >= settings.passes.confidentWord && !(word.text.count == 1 && word.text.first!.isLetter && !"AaI".contains(word.text))
         }
-    }
-
-    /// `Recognition.score` of the words of a result.
-    static func score(_ words: [Word]) -> Double {
-        words.reduce(0) { $0 + ($1.confidence - settings.passes.doubtfulConfidence) * Double($1.text.count) }
     }
 
     private func kept(_ recognition: Recognition) -> [RecognizedWord] {

@@ -71,6 +71,15 @@ struct RecognizedWord {
     var inDictionary = false
 }
 
+/// A word read with a confidence: what `Recognition.score` weighs.
+protocol ScoredWord {
+    var text: String { get }
+    var confidence: Double { get }
+}
+
+extension RecognizedWord: ScoredWord {}
+extension Word: ScoredWord {}
+
 /// One recognition pass's words.
 struct Recognition {
     var words: [RecognizedWord]
@@ -78,7 +87,7 @@ struct Recognition {
     var stoppedAtDeadline = false
 
     /// Prefers readings with more confidently read characters; doubtful words count against.
-    static func score(_ words: [RecognizedWord]) -> Double {
+    static func score(_ words: [some ScoredWord]) -> Double {
         words.reduce(0) { $0 + ($1.confidence - settings.passes.doubtfulConfidence) * Double($1.text.count) }
     }
 }
