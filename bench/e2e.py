@@ -17,8 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MEDIA = os.path.join(OUT, "e2e")
 os.makedirs(MEDIA, exist_ok=True)
 FPS = 25
-BACKGROUNDS = ["testsrc2", "cellauto=rule=110", "smptehdbars", "color=c=0x336699", "life=mold=10:ratio=0.3",
-               "gradients", "color=c=0x8a8a8a", "rgbtestsrc"]
+BACKGROUNDS = ["testsrc2", "cellauto=rule=110:seed=5", "smptehdbars", "color=c=0x336699", "life=mold=10:ratio=0.3:seed=7",
+               "gradients=seed=3:c0=0x2a4d8f:c1=0xe8b04a", "color=c=0x8a8a8a", "rgbtestsrc"]
 STYLES = ["fontcolor=white:box=1:boxborderw=10:boxcolor=black@0.6", "fontcolor=white:borderw=6:bordercolor=black",
           "fontcolor=yellow:borderw=4:bordercolor=black", "fontcolor=white:shadowx=3:shadowy=3:shadowcolor=black",
           "fontcolor=black:box=1:boxcolor=white:boxborderw=10"]

@@ -14,8 +14,8 @@ PHRASES = ["BREAKING NEWS TODAY", "SUBSCRIBE FOR MORE", "LIMITED OFFER ENDS SOON
            "NEW EPISODE EVERY FRIDAY", "LINK IN BIO", "TOP FIVE TRAVEL TIPS", "HOW TO COOK PASTA"]
 REEL = ["WAIT FOR IT", "AMBER SUNSET", "BEST PIZZA", "NEVER GIVE UP", "MORNING RUN", "THREE STEPS", "Day one of my trip",
         "You need this"]
-BACKGROUNDS = ["testsrc2", "cellauto=rule=110", "smptehdbars", "color=c=0x334455", "life=mold=10:ratio=0.3",
-               "gradients", "color=c=0xd0d0d0"]
+BACKGROUNDS = ["testsrc2", "cellauto=rule=110:seed=5", "smptehdbars", "color=c=0x334455", "life=mold=10:ratio=0.3:seed=7",
+               "gradients=seed=3:c0=0x2a4d8f:c1=0xe8b04a", "color=c=0xd0d0d0"]
 STYLES = ["fontcolor=white:box=1:boxborderw=8:boxcolor=black@0.6", "fontcolor=yellow:borderw=3:bordercolor=black",
           "fontcolor=white:borderw=2:bordercolor=black"]
 REEL_STYLES = ["fontcolor=white:borderw=7:bordercolor=black", "fontcolor=yellow:borderw=5:bordercolor=black",
