@@ -62,7 +62,9 @@ struct DetectorSettings: Sendable {
     ///   window, which tells a dissolve from motion, where a pixel changes at once); or
     /// - a wipe: a change of twice `gradualContent` along a straighter path, frame by frame (at least
     ///   `wipeStraightness`), with no frame carrying more than `wipeLargestStep` of it (a cut or a
-    ///   flash carries all of it).
+    ///   flash carries all of it), that replaced the colours or changed the picture in place and stood out
+    ///   from its own motion: faster than the window before (`dissolveRise`) or each pixel at once (the
+    ///   steepness of `gradualSteps` + 1 frames at least `wipeSteepness`, as where an edge passes).
     var gradualWindow = 0.5
     var gradualContent: Double { minContent }
     /// A window holds at least `minGradualFrames` frames; its frames' steps add up to at least `stillPathShare` of
@@ -86,6 +88,7 @@ struct DetectorSettings: Sendable {
     var dissolveHistogram = 0.1
     var wipeStraightness = 0.85
     var wipeLargestStep = 0.25
+    var wipeSteepness = 0.8
     /// Wipes, sweeps and slides change the picture by `wipeContentFactor` times `gradualContent` over at least
     /// `minWipeFrames` frames; of those, the frames changing by `changingStepShare` of the mean step or more tell how.
     var wipeContentFactor = 2.0
@@ -500,20 +503,30 @@ struct CutDetector {
         if large, settings.rules.contains(.wipe), change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
            colourChange >= settings.replacedHistogram && !pannedAsAWhole(from: first)
-            || changedInPlace(from: first, frames: changing) {
+            || standsOut(from: first, change: change) && changedInPlace(from: first, frames: changing) {
             return true
         }
         if settings.rules.contains(.replacement), replacedOverWindow(from: first) { return true }
         if large, settings.rules.contains(.sweep), sweptOverWindow(from: first, changing: changing) { return true }
         guard settings.rules.contains(.dissolve) else { return false }
         guard continuing || colourChange >= settings.dissolveHistogram && risesOverWindow(from: first, change: change) else { return false }
-        let step = max(1, frames.count / settings.gradualSteps)
+        let sampled = samplePath(from: first)
+        return change >= settings.gradualStraightness * sampled.path && sampled.steepness <= settings.gradualSteepness
+    }
+
+    /// The window from history frame `first` to the newest, seen at `gradualSteps` + 1 frames spread over it: the
+    /// length of that path (the sum of the steps' content differences), and its steepness, the share of the pixels'
+    /// change over the window that their largest steps carry (summed over the pixels, saturation and value). Near 1
+    /// where each pixel changed at once (a wipe's edge passing, motion), near 1 / `gradualSteps` where it changed
+    /// smoothly (a dissolve, a rotating gradient).
+    private func samplePath(from first: Int) -> (path: Double, steepness: Double) {
+        let step = max(1, (history.count - 1 - first) / settings.gradualSteps)
         var samples = Array(stride(from: first, to: history.count - 1, by: step))
         samples.append(history.count - 1)
         var path = 0.0
         for j in 1..<samples.count { path += contentDifference(history[samples[j - 1]].hsv, history[samples[j]].hsv) }
-        guard change >= settings.gradualStraightness * path else { return false }
-        let planeSize = newest.hsv.count / 3
+        let start = history[first].hsv, newest = history[history.count - 1].hsv
+        let planeSize = newest.count / 3
         var largestSteps = 0, totals = 0
         var steps = [Int](repeating: 0, count: 2 * planeSize)
         for j in 1..<samples.count {
@@ -523,10 +536,17 @@ struct CutDetector {
             }
         }
         for i in planeSize..<(3 * planeSize) {
-            totals += abs(Int(start.hsv[i]) - Int(newest.hsv[i]))
+            totals += abs(Int(start[i]) - Int(newest[i]))
             largestSteps += steps[i - planeSize]
         }
-        return totals > 0 && Double(largestSteps) <= settings.gradualSteepness * Double(totals)
+        return (path, totals > 0 ? Double(largestSteps) / Double(totals) : .infinity)
+    }
+
+    /// Whether the window starting at `first` changed the picture in a way its own motion does not: faster than the
+    /// window before it (`risesOverWindow`), or each pixel at once, as a wipe's edge passing does (`wipeSteepness`).
+    /// A picture changing smoothly of itself (a rotating gradient, a sunset) does neither.
+    private func standsOut(from first: Int, change: Double) -> Bool {
+        risesOverWindow(from: first, change: change) || samplePath(from: first).steepness >= settings.wipeSteepness
     }
 
     /// Whether the picture changed by at most `dissolveRise` of `change` in the window before the one starting at
