@@ -165,12 +165,13 @@ if ! $quiet && { [ -t 2 ] || $progress_forced; }; then
       done ) &
     renderer=$!
   else
-    ( combined() {
-        local line="" s text
-        for s in fetch scenes ocr transcribe assemble; do text=$(stage_line "$s"); line+="${line:+ | }${text#gg-}"; done
-        printf '%s\n' "$line" >&2
-      }
-      trap 'kill $! 2>/dev/null; combined; exit 0' TERM
+    # One line for all stages every 2 s; the last one is printed by run.sh itself once the renderer is gone.
+    combined() {
+      local line="" s text
+      for s in fetch scenes ocr transcribe assemble; do text=$(stage_line "$s"); line+="${line:+ | }${text#gg-}"; done
+      printf '%s\n' "$line" >&2
+    }
+    ( trap 'kill $! 2>/dev/null; exit 0' TERM
       while :; do combined; sleep 2 & wait $!; done ) &
     renderer=$!
   fi
@@ -204,7 +205,7 @@ rm -f "$status_file"
 set -e
 if [ -n "$renderer" ]; then
   kill -TERM "$renderer" 2>/dev/null; wait "$renderer" 2>/dev/null
-  if [ "$diagnostics" = 8 ]; then exec 8>&-; fi
+  if [ "$diagnostics" = 8 ]; then exec 8>&-; else combined; fi
   rm -rf "$progress_dir"
 fi
 # The most severe status of all stages, by the rule every gg tool uses.
