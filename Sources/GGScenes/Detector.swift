@@ -2,7 +2,7 @@ import Foundation
 
 /// A test of the cut detector that can be turned off (`--without-rules`), to measure what it is worth.
 enum DetectorRule: String, CaseIterable, Sendable {
-    case flash, faint, titleCard = "title-card", dissolve, wipe, replacement, slide, sweep
+    case flash, faint, titleCard = "title-card", dissolve, wipe, replacement, sweep
 
     /// The rules' names, comma-separated, as `--without-rules` takes them.
     static let names = allCases.map(\.rawValue).joined(separator: ", ")
@@ -89,7 +89,7 @@ struct DetectorSettings: Sendable {
     var wipeStraightness = 0.85
     var wipeLargestStep = 0.25
     var wipeSteepness = 0.8
-    /// Wipes, sweeps and slides change the picture by `wipeContentFactor` times `gradualContent` over at least
+    /// Wipes and sweeps change the picture by `wipeContentFactor` times `gradualContent` over at least
     /// `minWipeFrames` frames; of those, the frames changing by `changingStepShare` of the mean step or more tell how.
     var wipeContentFactor = 2.0
     var minWipeFrames = 7
@@ -106,15 +106,9 @@ struct DetectorSettings: Sendable {
     var replacedSmallestStep = 0.1
     var replacedSteps = 4
     var replacedSteadiness = 0.25
-    /// - a slide: a replacement whose frames are shifted copies, moving the picture by at least
-    ///   `slideTravel` of its width (or height) within the window, and across by at most `slideCross` of that,
-    ///   after a frame that moved by at most `slideRest` of the window's mean step (a pan is not at rest).
-    var slideTravel = 0.7
-    var slideCross = 0.25
-    var slideRest = 0.25
-    /// A frame counts as moved where its best shift leaves less than this share of its change: the part of a
-    /// slide showing the new picture also changes of itself.
-    var slideShiftRatio = 0.9
+    /// A frame counts as moved where its best shift leaves less than this share of its change: the side a pan
+    /// brings in also changes of itself.
+    var movedShiftRatio = 0.9
     /// - a sweep (a radial or shaped wipe between pictures that change of themselves, as hue cycling or
     ///   flicker do, so that no window before it held still): over the window at least `sweptShare` of the
     ///   pixels change by `sweptLevel` or more (HSV steps summed), each at least half of it in one frame, in
@@ -503,7 +497,7 @@ struct CutDetector {
         if large, settings.rules.contains(.wipe), change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
            colourChange >= settings.replacedHistogram && !pannedAsAWhole(from: first)
-            || standsOut(from: first, change: change) && changedInPlace(from: first, frames: changing) {
+            || standsOut(from: first, change: change) && mostlyUnshifted(changing) {
             return true
         }
         if settings.rules.contains(.replacement), replacedOverWindow(from: first) { return true }
@@ -575,11 +569,11 @@ struct CutDetector {
         else { return false }
         guard contentDifference(history[before].hsv, history[first].hsv) <= steady * contentDifference(history[first].hsv, history[end].hsv)
               || movedAsAWhole(from: before, to: first) else { return false }
-        return changedInPlace(from: first, frames: ((first + 1)...end).filter { steps[$0 - first - 1] >= settings.replacedSmallestStep * change })
+        return mostlyUnshifted(((first + 1)...end).filter { steps[$0 - first - 1] >= settings.replacedSmallestStep * change })
     }
 
     /// Whether the window starting at `first` swept a new picture in, pixel by pixel and spread over the
-    /// window (see `DetectorSettings.sweptShare`), without moving (a fast pan from rest would pass for a slide).
+    /// window (see `DetectorSettings.sweptShare`), without moving (a fast pan from rest would pass for a sweep).
     private mutating func sweptOverWindow(from first: Int, changing: [Int]) -> Bool {
         let end = history.count - 1
         // The window and the one before it must follow the last cut and be in the history (not a stretch just
@@ -607,14 +601,8 @@ struct CutDetector {
         return MotionProbe.ratio(history[first].hsv, history[history.count - 1].hsv, width: width, around: around) < MotionProbe.stillRatio
     }
 
-    /// Whether the history frames `changed` (from `first` on) changed the picture where it stands: most are not
-    /// shifted copies of the frame before them, as in a pan over large flat patches, whose edges sweep the
-    /// picture as a wipe's does; or they slid the old picture out (`slidOut`).
-    private mutating func changedInPlace(from first: Int, frames changed: [Int]) -> Bool {
-        mostlyUnshifted(changed) || (settings.rules.contains(.slide) && !changed.isEmpty && slidOut(from: first))
-    }
-
-    /// Whether most of the history frames `changed` are not shifted copies of the frame before them.
+    /// Whether most of the history frames `changed` are not shifted copies of the frame before them: they changed the
+    /// picture where it stands, unlike a pan over large flat patches, whose edges sweep the picture as a wipe's do.
     private mutating func mostlyUnshifted(_ changed: [Int]) -> Bool {
         guard !changed.isEmpty else { return false }
         let ratios = changed.map { motion(at: $0).ratio }.sorted()
@@ -622,24 +610,11 @@ struct CutDetector {
         return ratios[ratios.count / 2] >= MotionProbe.stillRatio
     }
 
-    /// Whether the frames from `first` to the newest moved the picture out along one axis: shifts adding up
-    /// to at least `slideTravel` of the width or height, across it at most `slideCross` of that, starting
-    /// from rest (`first` moved by at most `slideRest` of the window's mean step). A slide pushes the old
-    /// picture out as a pan would, but by a whole frame, from rest and in a straight line.
-    private mutating func slidOut(from first: Int) -> Bool {
-        guard first > 0 else { return false }
-        let shifts = ((first + 1)..<history.count).map { shift(at: $0) }
-        let x = abs(shifts.reduce(0) { $0 + $1.x }), y = abs(shifts.reduce(0) { $0 + $1.y })
-        guard max(x, y) >= settings.slideTravel, min(x, y) <= settings.slideCross * max(x, y) else { return false }
-        let before = shift(at: first)
-        return (before.x * before.x + before.y * before.y).squareRoot() <= settings.slideRest * max(x, y) / Double(shifts.count)
-    }
-
     /// How far history frame `j` moved from the one before it, as shares of the width and height: its best
-    /// shift where that explains a share of its change (`slideShiftRatio`), else none.
+    /// shift where that explains a share of its change (`movedShiftRatio`), else none.
     private mutating func shift(at j: Int) -> (x: Double, y: Double) {
         let found = motion(at: j)
-        return found.ratio < settings.slideShiftRatio ? (found.x, found.y) : (0, 0)
+        return found.ratio < settings.movedShiftRatio ? (found.x, found.y) : (0, 0)
     }
 
     /// `MotionProbe.shift` between history frame `j` and the one before it, computed once per frame.

@@ -545,16 +545,16 @@ final class RegressionTests: XCTestCase {
     }
 
     /// Two slides (2.0-2.5 s to the left, 4.5-5.0 s upwards) were no cuts: their frames are shifted copies of
-    /// each other, which the replacement test took for a pan. A replacement moving the picture most of a
-    /// frame along one axis within half a second, from rest, is now a slide; a pan between rests is not
-    /// (panrest.mp4, in testIrisOverGrainIsACutAndAFastPanIsNot).
+    /// each other, which the replacement test took for a pan. A slide test of its own cut them; turned off, it changed
+    /// no cut on three fresh sets holding 11 slides (issue 36), and was removed: the other tests now cut both, the first on its last step
+    /// (2.64 s); a pan between rests is still no cut (panrest.mp4, in testIrisOverGrainIsACutAndAFastPanIsNot).
     func testSlideIsACut() throws {
         for segments in ["1", "2"] {
             let (result, found) = try scenes("slides.mp4", ["--segments", segments])
             XCTAssertEqual(result.status, 0, result.stderr)
             let starts = found.compactMap { $0.double("start") }
             XCTAssertEqual(starts.count, 3, "\(segments): \(found)")
-            XCTAssertTrue(starts.count == 3 && (2.0...2.6).contains(starts[1]) && (4.5...5.1).contains(starts[2]), "\(segments): \(found)")
+            XCTAssertTrue(starts.count == 3 && (2.0...2.7).contains(starts[1]) && (4.5...5.1).contains(starts[2]), "\(segments): \(found)")
             XCTAssertFalse(found.compactMap { $0.double("keyframe_time") }.contains { (2.0...2.5).contains($0) || (4.5...5.0).contains($0) }, "\(found)")
         }
     }
