@@ -494,17 +494,17 @@ struct CutDetector {
         let large = change >= settings.wipeContentFactor * settings.gradualContent && frames.count >= settings.minWipeFrames
         // Frames that held still say nothing of how the picture changed (a pan from rest is still at first).
         let changing = large ? ((first + 1)..<history.count).filter { history[$0].score * Double(frames.count) >= settings.changingStepShare * framePath } : []
+        lazy var sampled = samplePath(from: first)
         if large, settings.rules.contains(.wipe), change >= settings.wipeStraightness * framePath,
            (frames.map(\.score).max() ?? 0) <= settings.wipeLargestStep * framePath,
            colourChange >= settings.replacedHistogram && !pannedAsAWhole(from: first)
-            || standsOut(from: first, change: change) && mostlyUnshifted(changing) {
+            || standsOut(from: first, change: change, steepness: sampled.steepness) && mostlyUnshifted(changing) {
             return true
         }
         if settings.rules.contains(.replacement), replacedOverWindow(from: first) { return true }
         if large, settings.rules.contains(.sweep), sweptOverWindow(from: first, changing: changing) { return true }
         guard settings.rules.contains(.dissolve) else { return false }
         guard continuing || colourChange >= settings.dissolveHistogram && risesOverWindow(from: first, change: change) else { return false }
-        let sampled = samplePath(from: first)
         return change >= settings.gradualStraightness * sampled.path && sampled.steepness <= settings.gradualSteepness
     }
 
@@ -538,9 +538,10 @@ struct CutDetector {
 
     /// Whether the window starting at `first` changed the picture in a way its own motion does not: faster than the
     /// window before it (`risesOverWindow`), or each pixel at once, as a wipe's edge passing does (`wipeSteepness`).
-    /// A picture changing smoothly of itself (a rotating gradient, a sunset) does neither.
-    private func standsOut(from first: Int, change: Double) -> Bool {
-        risesOverWindow(from: first, change: change) || samplePath(from: first).steepness >= settings.wipeSteepness
+    /// A picture changing smoothly of itself (a rotating gradient, a sunset) does neither. `steepness` is the window's
+    /// (`samplePath`), asked for only when the window did not rise.
+    private func standsOut(from first: Int, change: Double, steepness: @autoclosure () -> Double) -> Bool {
+        risesOverWindow(from: first, change: change) || steepness() >= settings.wipeSteepness
     }
 
     /// Whether the picture changed by at most `dissolveRise` of `change` in the window before the one starting at
