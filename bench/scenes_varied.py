@@ -387,7 +387,7 @@ def seed_range(text):
 
 
 def run_seeds(seeds, runs, verbose, ablation):
-    rules = ["flash", "faint", "title-card", "dissolve", "wipe", "replacement", "sweep"]
+    rules = ["flash", "faint", "two-frame", "title-card", "dissolve", "wipe", "replacement", "sweep"]
     variants = [""] + (rules if ablation else [])
     results = {v: [] for v in variants}
     psd, floors = [], []

@@ -2,7 +2,7 @@ import Foundation
 
 /// A test of the cut detector that can be turned off (`--without-rules`), to measure what it is worth.
 enum DetectorRule: String, CaseIterable, Sendable {
-    case flash, faint, titleCard = "title-card", dissolve, wipe, replacement, sweep
+    case flash, faint, twoFrame = "two-frame", titleCard = "title-card", dissolve, wipe, replacement, sweep
 
     /// The rules' names, comma-separated, as `--without-rules` takes them.
     static let names = allCases.map(\.rawValue).joined(separator: ", ")
@@ -26,11 +26,14 @@ struct DetectorSettings: Sendable {
     var flashSimilarity: Double { threshold / 2 }
     var flashScoreShare = 1.0 / 3
     var faintFlashScoreShare = 0.5
+    /// How much farther apart the pictures `window` frames around a two-frame cut may be than the two frames'
+    /// own change: cuts spread over two frames measured 1.00-1.09, the first steps of fast fades 1.26-1.58.
+    var twoFrameGrowth = 1.2
     /// Frames the flash test compares after a change (at least two) and before it (at least three).
     var flashFramesAhead: Int { max(2, flashFrames) }
     var flashFramesBack: Int { max(3, flashFrames + 1) }
     /// Frames a decision looks ahead of the frame it decides.
-    var lookahead: Int { max(window, flashFrames) }
+    var lookahead: Int { max(window + 2, flashFrames) }
     var fadeLevel: Double = 12
     /// A low-contrast cut: a change of at least a quarter of `minContent`, though under it and under
     /// `lowContrast`, between frames that otherwise change little (neighbours changing less than
@@ -420,6 +423,7 @@ struct CutDetector {
         if frames[p - 1].gradual && !frame.gradual && memory.lastCutGradual
             && frame.time - memory.lastCutTime <= settings.transitionEndWindows * settings.gradualWindow { return false }
         var faint = false
+        var change = frame.score
         switch settings.mode {
         case .content:
             guard frame.score >= settings.threshold else { return false }
@@ -439,10 +443,13 @@ struct CutDetector {
                 faint = true
             }
             let ratio = average > 0 ? frame.score / average : (frame.score > 0 ? 255 : 0)
-            guard ratio >= settings.adaptiveThreshold || (neighbours.count < 2 && frame.score >= settings.threshold) else { return false }
+            if ratio < settings.adaptiveThreshold && !(neighbours.count < 2 && frame.score >= settings.threshold) {
+                guard !faint, let spread = twoFrameChange(at: p) else { return false }
+                change = spread
+            }
         }
         guard settings.rules.contains(.flash) else { return true }
-        let similar = faint ? frame.score * settings.faintFlashScoreShare : max(settings.flashSimilarity, frame.score * settings.flashScoreShare)
+        let similar = faint ? change * settings.faintFlashScoreShare : max(settings.flashSimilarity, change * settings.flashScoreShare)
         for ahead in 1...settings.flashFramesAhead where p + ahead < frames.count {
             if contentDifference(frames[p - 1].hsv, frames[p + ahead].hsv) < similar { return false }
         }
@@ -450,6 +457,30 @@ struct CutDetector {
             if contentDifference(frames[p - back].hsv, frame.hsv) < similar { return false }
         }
         return true
+    }
+
+    /// A cut spread over two frames (a blended or half-drawn frame between two shots, each step too close to
+    /// the other to stand out alone): the change from the frame before `p` to the one after it, when it is
+    /// `adaptiveThreshold` times the two-frame changes around that do not overlap it and is over in those two
+    /// frames: the pictures `window` frames further on either side are at most `twoFrameGrowth` times as far apart
+    /// (the steps of a fast fade go on growing).
+    private func twoFrameChange(at p: Int) -> Double? {
+        guard settings.rules.contains(.twoFrame), p >= 1, p + 1 < frames.count, frames[p].score >= settings.minContent,
+              frames[p + 1].score >= settings.minContent else { return nil }
+        let change = contentDifference(frames[p - 1].hsv, frames[p + 1].hsv)
+        let reach = 1...settings.window
+        let offsets: [Int] = reach.map { p - 1 - $0 } + reach.map { p + 1 + $0 }
+        let around: [Double] = offsets.filter { $0 >= 1 && $0 + 1 < frames.count }
+            .map { contentDifference(frames[$0 - 1].hsv, frames[$0 + 1].hsv) }
+        guard around.count >= 2 else { return nil }
+        let average = around.reduce(0, +) / Double(around.count)
+        guard change >= settings.adaptiveThreshold * average else { return nil }
+        let limit = change * settings.twoFrameGrowth
+        for k in 2...(settings.window + 1) where p + k < frames.count && p - k >= 0 {
+            if contentDifference(frames[p - 1].hsv, frames[p + k].hsv) > limit
+                || contentDifference(frames[p - k].hsv, frames[p + 1].hsv) > limit { return nil }
+        }
+        return change
     }
 
     /// Whether `frame` differs by at most `faintDrift` of `change` from the history frame `faintSteadySpan` before it

@@ -41,10 +41,10 @@ final class CommandLineTests: XCTestCase {
     func testSceneRulesCanBeTurnedOffAndListed() throws {
         let unknown = try tool("gg-scenes", ["--without-rules", "flash,bogus"])
         XCTAssertEqual(unknown.status, 64)
-        XCTAssertTrue(unknown.stderr.contains("flash, faint, title-card, dissolve, wipe, replacement, sweep"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("flash, faint, two-frame, title-card, dissolve, wipe, replacement, sweep"), unknown.stderr)
         let listed = try tool("gg-scenes", ["--without-rules", "wipe,sweep", "--print-settings"])
         XCTAssertEqual(listed.status, 0, listed.stderr)
-        XCTAssertTrue(listed.stdout.contains("rules = dissolve,faint,flash,replacement,title-card\n"), listed.stdout)
+        XCTAssertTrue(listed.stdout.contains("rules = dissolve,faint,flash,replacement,title-card,two-frame\n"), listed.stdout)
     }
 
     /// gg-ocr --print-settings shows the options' values and the reader's fixed settings by group, then exits

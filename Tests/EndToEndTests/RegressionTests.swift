@@ -886,6 +886,13 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(try starts("rotating-gradient.mp4", segments: ["1"]), [[0]])
     }
 
+    /// A cut spread over two frames (a lighter first frame of the new shot) into grain that changes every frame
+    /// (3.00 s in two-frame-cut.mp4) was missed: neither step was three times its neighbours' mean. The change
+    /// across both frames, against the two-frame changes around it, is now a cut when it is over in those frames.
+    func testCutSpreadOverTwoFramesIsFound() throws {
+        XCTAssertEqual(try starts("two-frame-cut.mp4", segments: ["1", "2"]), [[0, 3], [0, 3]])
+    }
+
     /// A cut between two flat pictures about 10 levels apart under one unchanged caption, drawn afresh on every
     /// run (levels, tint, caption and its size), was missed in media nobody tuned on. The drawn values are in
     /// the failure message, to make the clip again.

@@ -112,6 +112,6 @@ final class ScenesUnitTests: XCTestCase {
         XCTAssertEqual(Set(names).count, names.count, "no setting listed twice")
         for child in Mirror(reflecting: settings).children { XCTAssertTrue(names.contains(child.label ?? "?"), child.label ?? "?") }
         XCTAssertTrue(lines.contains("dissolveRise = 0.5"))
-        XCTAssertTrue(lines.contains("rules = dissolve,faint,flash,replacement,title-card,wipe"))
+        XCTAssertTrue(lines.contains("rules = dissolve,faint,flash,replacement,title-card,two-frame,wipe"))
     }
 }
