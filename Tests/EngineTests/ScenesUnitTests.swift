@@ -53,6 +53,22 @@ final class ScenesUnitTests: XCTestCase {
         XCTAssertEqual(found, [40 / Self.fps])
     }
 
+    /// A cut whose first frame is lighter than the grainy shot after it changes the picture in two steps, neither
+    /// three times its neighbours' mean: the two-frame test finds it on its frame; without it, another test cuts
+    /// the grainy shot frames later.
+    func testCutSpreadOverTwoFramesIsFoundByTheTwoFrameTest() {
+        let picture: (Int, Int, Int) -> (UInt8, UInt8, UInt8) = { i, x, y in
+            if i < 40 { return (191, 160, 106) }
+            let lift = i == 40 ? 60 : 0, noise = Self.grain(i, x, y, amplitude: 40)
+            func level(_ base: Int) -> UInt8 { UInt8(clamping: base + lift + noise) }
+            return (level(40), level(30), level(20))
+        }
+        XCTAssertEqual(Self.cuts(frames: 75, picture), [40 / Self.fps])
+        var without = DetectorSettings()
+        without.rules.remove(.twoFrame)
+        XCTAssertFalse(Self.cuts(frames: 75, settings: without, picture).contains(40 / Self.fps))
+    }
+
     func testCutBetweenTwoGreysTenLevelsApartUnderOneCaptionIsFound() {
         for (a, b) in [(0x60, 0x6a), (0x50, 0x5a), (0x70, 0x66)] {
             let found = Self.cuts(frames: 75) { i, x, y in
