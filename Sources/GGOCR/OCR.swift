@@ -10,7 +10,8 @@ public enum OCRTool {
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
         items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
-        has a CPU-time budget (--budget seconds per megapixel); caption lines are found and read first, then the
+        has a CPU-time budget (--budget seconds per megapixel). Tesseract's plain reading of the picture comes first
+        (not on texture); caption lines read alone replace its words only on evidence; then other passes over the
         whole picture, until a reading is confident. --lang auto (the default) reads each line in its script.
         How: docs/stages/ocr.md.
 
@@ -23,7 +24,7 @@ public enum OCRTool {
             OptionSpec("--tessdata", value: "DIR", default: "$TESSDATA_PREFIX or Tesseract's built-in path", "folder holding LANG.traineddata"),
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
-            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (text lines alone, then caption-stroke, enlarged grayscale and sparse-text passes while the budget lasts) or none (Tesseract on the picture as it is)"),
+            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (the plain reading, text lines alone, then caption-stroke, enlarged grayscale and sparse-text passes while the budget lasts) or none (Tesseract on the picture as it is)"),
             OptionSpec("--budget", value: "S", default: "3", "CPU seconds one picture may take per megapixel of it (all passes together)"),
             OptionSpec("--min-budget", value: "S", default: "0.25", "CPU seconds one picture may take at least"),
             OptionSpec("--print-settings", "print the options' values and every fixed setting of the reader (Sources/GGOCR/OCRSettings.swift), then exit"),
@@ -195,10 +196,12 @@ struct TextReader: Sendable {
     }
 
     /// Reads one picture within a CPU-time budget proportional to its size (`--budget` seconds per
-    /// megapixel, at least `--min-budget`): lines of glyphs alone first (small crops, cheap on any
-    /// background), then thin bright caption strokes, the grayscale picture (enlarged when small), thick
-    /// strokes and sparse text, stopping as soon as a reading is confident; every pass stops at the
-    /// deadline and the best reading so far is kept.
+    /// megapixel, at least `--min-budget`): Tesseract's plain reading of the picture (not on texture), which
+    /// the other passes must beat; lines of glyphs alone (small crops, cheap on any background) laid over it
+    /// (`merged`), then thin bright caption strokes, the grayscale picture (enlarged when small), thick
+    /// strokes and sparse text, stopping as soon as a reading is confident and leaves none of the plain
+    /// reading's words unread; every pass but the plain one stops at the deadline, and the best reading so
+    /// far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
         return try pool.with { shelf in try readPicture(original, shelf: shelf, cancellation: cancellation, turns: 0) }
@@ -242,9 +245,16 @@ struct TextReader: Sendable {
             return thin!
         }
         let uncharged = shelf.unchargedSeconds
+        var plain: [RecognizedWord]?
         /// The budget runs on the thread's CPU time, less the time spent loading models and trying scripts.
         var deadline: Double { started + allowance + shelf.unchargedSeconds - uncharged }
         var engine = try shelf.engine(languages.primary)
+        var plainUnread = [RecognizedWord]()
+        if !textured {
+            let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, estimatesResolution: true, cancellation: cancellation)
+            plain = kept(reading)
+            plainUnread = TextReader.unreadWords(reading)
+        }
         var scriptFound = false
         var lastPicture: Picture?
         func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
@@ -253,7 +263,8 @@ struct TextReader: Sendable {
         }
         let passes: [() throws -> Recognition?] = [
             {
-                let lines = try readCaptionLines(image, maps: maps, shelf: shelf, scripts: !textured, cancellation: cancellation) { deadline }
+                let lines = try readCaptionLines(image, maps: maps, shelf: shelf, scripts: !textured,
+                                                 latin: (plain ?? []).filter(TextReader.isKnown).map(\.box), cancellation: cancellation) { deadline }
                 if let script = lines.script {
                     engine = try shelf.engine(script + "+" + languages.primary)
                     scriptFound = true
@@ -266,7 +277,7 @@ struct TextReader: Sendable {
             { try read(try thinStrokes(), PSM_SPARSE_TEXT) },
             { textured ? nil : try read(try enlarged(), PSM_SPARSE_TEXT) },
         ]
-        var best = [RecognizedWord]()
+        var best = plain.map { TextReader.merged([], into: $0) } ?? []
         var exhausted = false
         var unread = [RecognizedWord]()
         var unreadPicture: Picture?
@@ -281,12 +292,16 @@ struct TextReader: Sendable {
                 (unread, unreadPicture) = (TextReader.unreadWords(reading), picture)
             }
             let words = kept(reading)
-            if Recognition.score(words) > Recognition.score(best) { best = words }
+            if n == 0, let plain {
+                best = TextReader.merged(words, into: plain)
+            } else if Recognition.score(words) > Recognition.score(best) {
+                best = words
+            }
             if reading.stoppedAtDeadline {
                 exhausted = true
                 break
             }
-            if TextReader.confident(best) { break }
+            if TextReader.confident(best), plainUnread.allSatisfy({ word in best.contains { TextReader.overlap(word.box, $0.box) } }) { break }
         }
         unread = unread.filter { word in !best.contains { !TextReader.isUnread($0) && TextReader.overlap(word.box, $0.box) } }
         if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted {
@@ -375,10 +390,11 @@ struct TextReader: Sendable {
     /// read with each script's model too, the best reading in the script's own letters kept (the script that won
     /// a line is tried first, and enough when confident); when no script reads the first such line better, or a
     /// line was read in the primary language before it, no more are tried.
-    /// Scripts are not tried on texture (`scripts` false), where rows of blobs are rarely text. Returns the
-    /// languages of the script that won most lines, if any.
-    private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, scripts: Bool, cancellation: Cancellation,
-                                  deadline: () -> Double) throws -> (recognition: Recognition, script: String?) {
+    /// Scripts are not tried on texture (`scripts` false), where rows of blobs are rarely text, nor on a line
+    /// holding a `latin` box (a known word of the plain reading). Returns the languages of the script that won
+    /// most lines, if any; the words of lines a script won carry it.
+    private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, scripts: Bool, latin: [WordBox],
+                                  cancellation: Cancellation, deadline: () -> Double) throws -> (recognition: Recognition, script: String?) {
         let primary = try shelf.engine(languages.primary)
         var read = [(line: TextLine, words: [RecognizedWord], script: String?)]()
         var stopped = false
@@ -399,8 +415,9 @@ struct TextReader: Sendable {
                 var words = kept(reading)
                 var script: String?
                 let width = line.maxX - line.minX + 1
+                let box = WordBox(x: line.minX, y: line.minY, w: width, h: line.maxY - line.minY + 1)
                 if scripts, !languages.scripts.isEmpty, TextReader.leavesUnread(TextReader.unreadWords(reading), width: width),
-                   !reading.words.contains(where: TextReader.isKnown),
+                   !reading.words.contains(where: TextReader.isKnown), !latin.contains(where: { TextReader.overlap($0, box) }),
                    scriptsTried < 1 && !primaryRead || !wins.isEmpty {
                     scriptsTried += 1
                     let order = languages.scripts.sorted { wins[$0, default: 0] > wins[$1, default: 0] }
@@ -422,7 +439,7 @@ struct TextReader: Sendable {
                 }
                 unreadable = 0
                 if script == nil { primaryRead = true }
-                for n in words.indices { words[n].lineStart = n == 0 }
+                for n in words.indices { (words[n].lineStart, words[n].script) = (n == 0, script) }
                 read.append((line, words, script))
             }
         }
@@ -510,10 +527,9 @@ struct TextReader: Sendable {
         let row = words.filter { word in
             min(word.box.y + word.box.h, largest.box.y + largest.box.h) - max(word.box.y, largest.box.y) > min(word.box.h, largest.box.h) / 2
         }
-        let x0 = row.map(\.box.x).min()!, y0 = row.map(\.box.y).min()!
-        let x1 = row.map { $0.box.x + $0.box.w }.max()!, y1 = row.map { $0.box.y + $0.box.h }.max()!
-        return WordBox(x: x0, y: y0, w: x1 - x0, h: y1 - y0)
+        return enclosing(row.map(\.box))
     }
+
     private func budgetNote(_ seconds: Double) -> String {
         "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", seconds)) CPU s; the best reading so far is kept"
     }
@@ -524,6 +540,55 @@ struct TextReader: Sendable {
         !words.isEmpty && words.allSatisfy { word in
             word.confidence >= settings.passes.confidentWord && !(word.text.count == 1 && word.text.first!.isLetter && !"AaI".contains(word.text))
         }
+    }
+
+    /// The caption lines' reading laid over the plain reading of the whole picture: a caption line replaces the
+    /// plain words its box overlaps when it `replaces` them, or, read in another script, `readsBetter` than they
+    /// do; the plain reading's other lines stay where they score over nothing (mostly doubtful words are texture
+    /// read as letters). Lines are ordered by row, then left to right.
+    static func merged(_ captions: [RecognizedWord], into plain: [RecognizedWord]) -> [RecognizedWord] {
+        var lines = TextReader.lines(plain).filter { Recognition.score($0) > 0 }
+        for line in TextReader.lines(captions) {
+            let box = TextReader.enclosing(line.map(\.box))
+            let covered = lines.flatMap { $0.filter { overlap($0.box, box) } }
+            guard line[0].script == nil ? replaces(line, covered) : readsBetter(line, than: covered) else { continue }
+            lines = lines.map { $0.filter { !overlap($0.box, box) } }.filter { !$0.isEmpty }
+            lines.append(line)
+        }
+        lines.sort { a, b in
+            let (boxA, boxB) = (enclosing(a.map(\.box)), enclosing(b.map(\.box)))
+            let shared = min(boxA.y + boxA.h, boxB.y + boxB.h) - max(boxA.y, boxB.y)
+            return shared > min(boxA.h, boxB.h) / 2 ? boxA.x < boxB.x : boxA.y < boxB.y
+        }
+        return lines.flatMap { line in line.enumerated().map { n, word in
+            var word = word
+            word.lineStart = n == 0
+            return word
+        } }
+    }
+
+    /// Whether a caption line read alone replaces the plain reading's words in its place: it scores better
+    /// (`Recognition.score`), with more dictionary words, or as many and `confident` (a line of a printed page
+    /// read alone can come out in fragments of a few letters that score more than the word they replace).
+    static func replaces(_ line: [RecognizedWord], _ plain: [RecognizedWord]) -> Bool {
+        let (found, known) = (line.filter(\.inDictionary).count, plain.filter(\.inDictionary).count)
+        return Recognition.score(line) > Recognition.score(plain) && (found > known || found == known && confident(line))
+    }
+
+    /// A reading's words split into its lines (`RecognizedWord.lineStart`).
+    static func lines(_ words: [RecognizedWord]) -> [[RecognizedWord]] {
+        var lines = [[RecognizedWord]]()
+        for word in words {
+            if word.lineStart || lines.isEmpty { lines.append([word]) } else { lines[lines.count - 1].append(word) }
+        }
+        return lines
+    }
+
+    /// The smallest box holding `boxes` (not empty).
+    static func enclosing(_ boxes: [WordBox]) -> WordBox {
+        let x0 = boxes.map(\.x).min()!, y0 = boxes.map(\.y).min()!
+        let x1 = boxes.map { $0.x + $0.w }.max()!, y1 = boxes.map { $0.y + $0.h }.max()!
+        return WordBox(x: x0, y: y0, w: x1 - x0, h: y1 - y0)
     }
 
     private func kept(_ recognition: Recognition) -> [RecognizedWord] {

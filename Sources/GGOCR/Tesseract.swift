@@ -69,6 +69,8 @@ struct RecognizedWord {
     var spaceBefore = true
     /// The word is in the language's dictionary.
     var inDictionary = false
+    /// The language set of the script whose model read the word's line, when not the primary language.
+    var script: String?
 }
 
 /// A word read with a confidence: what `Recognition.score` weighs.
@@ -238,13 +240,14 @@ final class TesseractEngine {
     /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires,
     /// and with no words and `stoppedAtDeadline` once the thread has used CPU time past `deadline`.
     /// Boxes are given in the coordinates of the picture this one was cut from at `origin` and enlarged by `scale`.
-    /// `region`, in the picture's pixels, limits the reading to that rectangle.
+    /// `region`, in the picture's pixels, limits the reading to that rectangle. Tesseract is told the picture has
+    /// `Passes.sourceResolution` unless `estimatesResolution`, where it estimates it from the text as its CLI does.
     func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, origin: (x: Int, y: Int) = (0, 0), region: WordBox? = nil,
-                   cancellation: Cancellation, deadline: Double = .infinity) throws -> Recognition {
+                   estimatesResolution: Bool = false, cancellation: Cancellation, deadline: Double = .infinity) throws -> Recognition {
         try cancellation.check()
         TessBaseAPISetPageSegMode(handle, mode)
         TessBaseAPISetImage2(handle, picture.pointer)
-        TessBaseAPISetSourceResolution(handle, settings.passes.sourceResolution)
+        if !estimatesResolution { TessBaseAPISetSourceResolution(handle, settings.passes.sourceResolution) }
         if let region { TessBaseAPISetRectangle(handle, Int32(region.x), Int32(region.y), Int32(region.w), Int32(region.h)) }
         defer { TessBaseAPIClear(handle) }
         stop.pointee = StopCondition(flag: cancellation.flag, deadline: deadline)

@@ -841,6 +841,17 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(try ocrText("descenders.png"), "JOLLY QUEEN PACKS BOXES\nWITH JADE AND ZINC")
     }
 
+    /// A small page of small print came out empty: the caption-line pass read its lines in fragments until the
+    /// 0.25 CPU s budget ran out, though Tesseract's plain reading of the page has every line. The plain reading
+    /// is now kept unless a pass reads better on evidence.
+    func testSmallPageOfSmallPrintKeepsThePlainReading() throws {
+        let text = try XCTUnwrap(try ocrText("small-page.png"))
+        let page = "Turn the river road north after the old mill Keep the quiet garden gate closed at night " +
+            "Bring warm bread and fresh water for the walk Meet the group at the station before noon"
+        XCTAssertGreaterThanOrEqual(wordRecall(expected: page, in: text), 0.9, text)
+        XCTAssertEqual(text.split(separator: "\n").count, 4, text)
+    }
+
     /// An upside-down page came out as Thai ("รสฝูพท๐ น"หอ. ...") at confidence 76: the other scripts' models read
     /// turned Latin glyphs as their own. When the caption lines read without confidence, OSD's orientation turns
     /// the picture upright and it is read again; the words' boxes are in the picture as it was given.

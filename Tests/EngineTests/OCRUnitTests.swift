@@ -1,5 +1,6 @@
 import XCTest
 @testable import GGOCR
+import GGShared
 
 /// The caption-line finder on bitmaps drawn in memory (no Tesseract reading).
 final class OCRUnitTests: XCTestCase {
@@ -38,5 +39,35 @@ final class OCRUnitTests: XCTestCase {
         XCTAssertEqual(CaptionLines.lines(in: BlobMap(Self.page(glyphs: rows), inside: 0...70), imageHeight: 240).count, 2)
         let scattered = [(20, 10, 22, 30), (200, 90, 22, 30), (400, 190, 22, 30)]
         XCTAssertEqual(CaptionLines.lines(in: BlobMap(Self.page(glyphs: scattered), inside: 0...70), imageHeight: 240).count, 0)
+    }
+
+    /// A word of a reading: `text` read at `confidence`, at (x, y) 20 px tall, 12 px a letter.
+    static func word(_ text: String, _ confidence: Double, x: Int, y: Int, lineStart: Bool = false, dictionary: Bool = true) -> RecognizedWord {
+        RecognizedWord(text: text, confidence: confidence, box: WordBox(x: x, y: y, w: 12 * text.count, h: 20), lineStart: lineStart,
+                       inDictionary: dictionary)
+    }
+
+    func testCaptionLineWithMoreDictionaryWordsReplacesThePlainWordsInItsPlace() {
+        let plain = [Self.word("SUBSCRIBE", 96, x: 100, y: 300, lineStart: true), Self.word("00:00", 90, x: 10, y: 10, lineStart: true)]
+        let line = [Self.word("SUBSCRIBE", 96, x: 100, y: 300, lineStart: true), Self.word("FOR", 93, x: 220, y: 300),
+                    Self.word("MORE", 94, x: 270, y: 300)]
+        let merged = TextReader.merged(line, into: plain)
+        XCTAssertEqual(merged.map(\.text), ["00:00", "SUBSCRIBE", "FOR", "MORE"], "the clock above stays, rows in order")
+        XCTAssertEqual(merged.map(\.lineStart), [true, true, false, false])
+    }
+
+    func testFragmentsOfALineDoNotReplaceAPlainWordThatScoresLess() {
+        let plain = [Self.word("Let", 95, x: 10, y: 50, lineStart: true), Self.word("us", 95, x: 60, y: 50),
+                     Self.word("determine", 70, x: 100, y: 50)]
+        let fragments = [Self.word("d", 90, x: 100, y: 50, lineStart: true, dictionary: false), Self.word("temne", 85, x: 130, y: 50, dictionary: false),
+                         Self.word("mark", 90, x: 200, y: 50)]
+        XCTAssertGreaterThan(Recognition.score(fragments), Recognition.score([plain[2]]), "scores more, yet")
+        XCTAssertEqual(TextReader.merged(fragments, into: plain).map(\.text), ["Let", "us", "determine"])
+    }
+
+    func testPlainLinesOfDoubtfulWordsAreDropped() {
+        let plain = [Self.word("aR", 45, x: 10, y: 10, lineStart: true, dictionary: false), Self.word("wae", 52, x: 60, y: 10, dictionary: false),
+                     Self.word("Open", 91, x: 10, y: 200, lineStart: true)]
+        XCTAssertEqual(TextReader.merged([], into: plain).map(\.text), ["Open"])
     }
 }
