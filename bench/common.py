@@ -94,6 +94,19 @@ def package_member(archive, inner):
     return tarfile.open(archive).extractfile(inner).read()
 
 
+def recall_precision(read, truth):
+    """Word recall and precision of an OCR reading: the share of the true words read (each counted as often as it
+    occurs) and the share of the read words that are true; words are runs of letters and digits, any case."""
+    want, got = re.findall(r"[a-z0-9]+", truth.lower()), re.findall(r"[a-z0-9]+", read.lower())
+    left = list(got)
+    hits = 0
+    for w in want:
+        if w in left:
+            left.remove(w)
+            hits += 1
+    return hits / len(want), (hits / len(got) if got else 1.0)
+
+
 NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
 SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
 

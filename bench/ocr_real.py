@@ -7,8 +7,8 @@ text, fields, buttons, icons). Each package is pinned by sha256 and downloaded o
 Per picture, one process each (gg-ocr with its defaults, `tesseract IMG stdout` with its defaults, both
 told nothing about the picture): word recall against the hand-written text, the share of read words that are
 in it (precision: junk lowers it), gg's confidence and note, and the time of each, best of --runs N (default 2)."""
-import json, os, re, subprocess, sys, time
-from common import OUT, BIN, READ, require_release, pinned_download, package_member
+import json, os, subprocess, sys, time
+from common import OUT, BIN, READ, require_release, pinned_download, package_member, recall_precision
 
 require_release()
 PICS = os.path.join(OUT, "realpics")
@@ -39,22 +39,6 @@ PICTURES = {
                            "color: Background color: Spacing Width Height 32 32 Pixels 0.444 0.444 in Offset Width Height "
                            "0 0 Pixels 0.000 0.000 in Reset OK Cancel"),
 }
-
-
-def words(text):
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
-def recall_precision(read, truth):
-    """Share of the true words read (each counted as often as it occurs) and share of the read words that are true."""
-    want, got = words(truth), words(read)
-    left = list(got)
-    hits = 0
-    for w in want:
-        if w in left:
-            left.remove(w)
-            hits += 1
-    return hits / len(want), (hits / len(got) if got else 1.0)
 
 
 def best(runs, cmd, **kw):
