@@ -324,7 +324,7 @@ struct TextReader: Sendable {
     /// reading has a budget of its own.
     private func readUpright(_ original: Picture, _ gray: Picture, _ shelf: TesseractShelf, _ cancellation: Cancellation) throws -> TextResult? {
         guard languages.detectsOrientation,
-              let layout = try shelf.withScript(OCRLanguages.scriptDetection, { $0.detectLayout(gray) }),
+              let layout = try shelf.withScript(OCRLanguages.scriptDetection, { $0.detectLayout(gray, minGlyphs: settings.passes.orientationGlyphs) }),
               layout.quarterTurns != 0, layout.confidence >= settings.passes.minOrientationConfidence else { return nil }
         let upright = try readPicture(original.rotated(quarterTurns: layout.quarterTurns), shelf: shelf, cancellation: cancellation,
                                       turns: layout.quarterTurns)

@@ -137,6 +137,9 @@ struct OCRSettings: Sendable {
         /// OSD's confidence in a turn at which a picture read without confidence is turned upright and read again
         /// (about 2 on a turned page of two lines, under 1 on video captions).
         var minOrientationConfidence = 1.0
+        /// Glyph-like blobs OSD needs to tell a picture's orientation (with two, it turned a page of Latin print
+        /// a quarter turn the wrong way).
+        var orientationGlyphs = 5
     }
 
     /// When a line or a picture is read in another script than the primary language's (`--lang auto`).
@@ -162,8 +165,9 @@ struct OCRSettings: Sendable {
         var maxReads = 40
         /// An unread row is read with a margin of `rowPad` of its height.
         var rowPad = 0.5
-        /// Glyph-like blobs Tesseract's script detection needs at least (its default, 50, is more than a caption has).
-        var detectionGlyphs = 5
+        /// Glyph-like blobs Tesseract's script detection needs at least (its default, 50, is more than a caption has):
+        /// Devanagari and Bengali join each word's letters under one headline, so a caption of two words is two blobs.
+        var detectionGlyphs = 2
     }
 }
 

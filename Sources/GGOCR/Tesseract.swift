@@ -211,13 +211,13 @@ final class TesseractEngine {
 
     /// The script Tesseract's OSD model finds in a picture (its names: Latin, Cyrillic, Han, ...), or nil when
     /// the picture has too few glyph-like blobs to tell. The engine must be loaded with "osd".
-    func detectScript(_ picture: Picture) -> String? { detectLayout(picture)?.script }
+    func detectScript(_ picture: Picture) -> String? { detectLayout(picture, minGlyphs: settings.scripts.detectionGlyphs)?.script }
 
     /// The clockwise quarter turns that set a picture's text upright, with OSD's confidence in them, and its
-    /// script; nil when the picture has too few glyph-like blobs to tell. The engine must be loaded with "osd".
-    func detectLayout(_ picture: Picture) -> (quarterTurns: Int, confidence: Double, script: String)? {
+    /// script; nil when the picture has fewer than `minGlyphs` glyph-like blobs. The engine must be loaded with "osd".
+    func detectLayout(_ picture: Picture, minGlyphs: Int) -> (quarterTurns: Int, confidence: Double, script: String)? {
         TessBaseAPISetPageSegMode(handle, PSM_OSD_ONLY)
-        _ = TessBaseAPISetVariable(handle, "min_characters_to_try", "\(settings.scripts.detectionGlyphs)")
+        _ = TessBaseAPISetVariable(handle, "min_characters_to_try", "\(minGlyphs)")
         TessBaseAPISetImage2(handle, picture.pointer)
         TessBaseAPISetSourceResolution(handle, settings.passes.sourceResolution)
         defer { TessBaseAPIClear(handle) }

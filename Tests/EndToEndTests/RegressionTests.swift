@@ -852,6 +852,13 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(text.split(separator: "\n").count, 4, text)
     }
 
+    /// Four words of Hindi on a clean still came out as "w" at confidence 79: Devanagari joins each word's letters
+    /// under one headline, so OSD saw four blobs where it was told to need five and named no script.
+    func testFewWordsOfDevanagariAreReadInTheirScript() throws {
+        let text = try XCTUnwrap(try ocrText("devanagari-still.png"))
+        XCTAssertTrue(text.contains("आज की") && text.contains("खबर"), text)
+    }
+
     /// An upside-down page came out as Thai ("รสฝูพท๐ น"หอ. ...") at confidence 76: the other scripts' models read
     /// turned Latin glyphs as their own. When the caption lines read without confidence, OSD's orientation turns
     /// the picture upright and it is read again; the words' boxes are in the picture as it was given.
