@@ -44,6 +44,15 @@ def require_release():
         sys.exit(f"build the release binaries first: swift build -c release (looked in {BIN})")
 
 
+def seed_list(text):
+    """The seeds of "A-B[,C-D,...]" (a single seed N is N-N), in order."""
+    seeds = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        seeds += range(int(first), int(last or first) + 1)
+    return seeds
+
+
 def span_score(found, truth, tolerance, span=lambda t: (t, t)):
     """F1 of found cut times against the true boundaries, each matched at most once by a cut within its span
     `span(t)` = (start, end) widened by `tolerance` s (a hard cut's span is one instant); returns (F1, the truths

@@ -14,8 +14,8 @@ the worst over the seeds, recall per kind, and every picture where gg-ocr reads 
   bench/ocr_drawn.py --seeds 1-5          tune on these (the default)
   bench/ocr_drawn.py --seeds 11-20        report fresh seeds, drawn after the change, once
   --count N: pictures per seed (10); --verbose: every picture, with both readings"""
-import json, os, random, subprocess, sys, time
-from common import OUT, BIN, READ, ffmpeg, require_release, pinned_download, package_member, recall_precision
+import json, os, random, sys
+from common import OUT, BIN, READ, best_of, ffmpeg, require_release, pinned_download, package_member, recall_precision, seed_list
 
 require_release()
 from ocr_real import SKIMAGE, PACKAGES  # noqa: E402  (the same pinned scikit-image wheel)
@@ -157,22 +157,8 @@ def draw(rng, n):
     return path, kind, " ".join(lines), f"{w}x{h} {paper}/{ink} {size}px {os.path.basename(font)} {turn}"
 
 
-def timed(cmd, **kw):
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    return time.perf_counter() - start, proc
-
-
-def seeds(arg):
-    out = []
-    for part in arg.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
-
-
 def main():
-    chosen = seeds(sys.argv[sys.argv.index("--seeds") + 1] if "--seeds" in sys.argv else "1-5")
+    chosen = seed_list(sys.argv[sys.argv.index("--seeds") + 1] if "--seeds" in sys.argv else "1-5")
     count = int(sys.argv[sys.argv.index("--count") + 1]) if "--count" in sys.argv else 10
     verbose = "--verbose" in sys.argv
     os.makedirs(FOLDER, exist_ok=True)
@@ -185,9 +171,9 @@ def main():
         for n in range(count):
             path, kind, truth, what = draw(rng, f"{seed}-{n}")
             record = json.dumps({"id": "drawn", "url": "x", "items": [{"index": 0, "type": "image", "path": path}]})
-            gg_s, gg = timed([os.path.join(BIN, "gg-ocr"), "--work-dir", os.path.join(OUT, "work-ocr-drawn"), *READ], input=record)
+            gg_s, gg = best_of(1, [os.path.join(BIN, "gg-ocr"), "--work-dir", os.path.join(OUT, "work-ocr-drawn"), *READ], input=record)
             item = json.loads(gg.stdout)["items"][0]
-            cli_s, cli = timed(["tesseract", path, "stdout"], env=cli_env)
+            cli_s, cli = best_of(1, ["tesseract", path, "stdout"], env=cli_env)
             gg_text, cli_text = item.get("text", ""), cli.stdout
             if truth:
                 (gr, gp), (cr, cp) = recall_precision(gg_text, truth), recall_precision(cli_text, truth)

@@ -7,8 +7,8 @@ text, fields, buttons, icons). Each package is pinned by sha256 and downloaded o
 Per picture, one process each (gg-ocr with its defaults, `tesseract IMG stdout` with its defaults, both
 told nothing about the picture): word recall against the hand-written text, the share of read words that are
 in it (precision: junk lowers it), gg's confidence and note, and the time of each, best of --runs N (default 2)."""
-import json, os, subprocess, sys, time
-from common import OUT, BIN, READ, require_release, pinned_download, package_member, recall_precision
+import json, os, sys
+from common import OUT, BIN, READ, best_of, require_release, pinned_download, package_member, recall_precision
 
 require_release()
 PICS = os.path.join(OUT, "realpics")
@@ -41,15 +41,6 @@ PICTURES = {
 }
 
 
-def best(runs, cmd, **kw):
-    times, out = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, **kw)
-        times.append(time.perf_counter() - start)
-    return min(times), out
-
-
 def main():
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 2
     os.makedirs(PICS, exist_ok=True)
@@ -62,10 +53,10 @@ def main():
         if not os.path.exists(path):
             open(path, "wb").write(package_member(pinned_download(PACKAGES, *package), inner))
         record = json.dumps({"id": "real", "url": "x", "items": [{"index": 0, "type": "image", "path": path}]})
-        gg_s, gg = best(runs, [os.path.join(BIN, "gg-ocr"), "--work-dir", os.path.join(OUT, "work-realpics"), *READ],
+        gg_s, gg = best_of(runs, [os.path.join(BIN, "gg-ocr"), "--work-dir", os.path.join(OUT, "work-realpics"), *READ],
                         input=record)
         item = json.loads(gg.stdout)["items"][0]
-        cli_s, cli = best(runs, ["tesseract", path, "stdout"], env=cli_env)
+        cli_s, cli = best_of(runs, ["tesseract", path, "stdout"], env=cli_env)
         gg_r, gg_p = recall_precision(item.get("text", ""), truth)
         cli_r, cli_p = recall_precision(cli.stdout, truth)
         totals.append((gg_r, cli_r, gg_s / cli_s))

@@ -20,7 +20,7 @@ the mean and worst. --ablation reruns gg-scenes with each detector test turned o
 --runs N times each tool best of N (default 1); --no-psd skips PySceneDetect; --verbose lists misses and
 false cuts. Tune on some seeds; report on seeds drawn after the change."""
 import json, os, random, statistics, subprocess, sys
-from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release, pyscenedetect_cuts, span_score
+from common import OUT, BIN, FONT, READ, ffmpeg, best_of, row, require_release, pyscenedetect_cuts, seed_list, span_score
 
 require_release()
 FPS = 25
@@ -368,11 +368,6 @@ def gg_cuts(video, runs, without=""):
     return seconds, [s["start"] for s in scenes[1:]], [s.get("keyframe_time") for s in scenes]
 
 
-def seed_range(text):
-    first, _, last = text.partition("-")
-    return range(int(first), int(last or first) + 1)
-
-
 def run_seeds(seeds, runs, verbose, ablation):
     rules = ["flash", "faint", "two-frame", "title-card", "dissolve", "wipe", "replacement", "sweep"]
     variants = [""] + (rules if ablation else [])
@@ -430,7 +425,7 @@ def scene_times(scenes, joins):
 if "--seeds" in sys.argv:
     args = sys.argv[sys.argv.index("--seeds") + 1]
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 1
-    run_seeds([s for part in args.split(",") for s in seed_range(part)], runs, "--verbose" in sys.argv, "--ablation" in sys.argv)
+    run_seeds(seed_list(args), runs, "--verbose" in sys.argv, "--ablation" in sys.argv)
     sys.exit(0)
 
 yuv420 = "--yuv420" in sys.argv
