@@ -24,7 +24,7 @@ public enum OCRTool {
             OptionSpec("--tessdata", value: "DIR", default: "$TESSDATA_PREFIX or Tesseract's built-in path", "folder holding LANG.traineddata"),
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
-            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (the plain reading, text lines alone, then caption-stroke, enlarged grayscale and sparse-text passes while the budget lasts) or none (Tesseract on the picture as it is)"),
+            OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (the plain reading, text lines alone, then the grayscale picture, enlarged when small, read as a page and as sparse text while the budget lasts) or none (Tesseract on the picture as it is)"),
             OptionSpec("--budget", value: "S", default: "3", "CPU seconds one picture may take per megapixel of it (all passes together)"),
             OptionSpec("--min-budget", value: "S", default: "0.25", "CPU seconds one picture may take at least"),
             OptionSpec("--print-settings", "print the options' values and every fixed setting of the reader (Sources/GGOCR/OCRSettings.swift), then exit"),
@@ -198,8 +198,7 @@ struct TextReader: Sendable {
     /// Reads one picture within a CPU-time budget proportional to its size (`--budget` seconds per
     /// megapixel, at least `--min-budget`): Tesseract's plain reading of the picture (not on texture), which
     /// the other passes must beat; lines of glyphs alone (small crops, cheap on any background) laid over it
-    /// (`merged`), then thin bright caption strokes, the grayscale picture (enlarged when small), thick
-    /// strokes and sparse text, stopping as soon as a reading is confident and leaves none of the plain
+    /// (`merged`), then the grayscale picture (enlarged when small) read as a page and as sparse text, stopping as soon as a reading is confident and leaves none of the plain
     /// reading's words unread; every pass but the plain one stops at the deadline, and the best reading so
     /// far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
@@ -230,19 +229,10 @@ struct TextReader: Sendable {
         let image = GrayImage(gray)
         let maps = CaptionLines.thresholds.map { BlobMap(image, inside: $0) }
         let textured = CaptionLines.isTexture(maps, pixels: image.width * image.height)
-        var large: Picture?, thin: Picture?
+        var large: Picture?
         func enlarged() throws -> Picture {
             if large == nil { large = scale > 1 ? try gray.scaled(scale) : gray }
             return large!
-        }
-        func strokes(opening: (Int) -> Int) throws -> Picture {
-            let picture = try enlarged()
-            let width = Int((Double(picture.height) / tuning.strokeDivisor).rounded())
-            return try picture.brightStrokes(stroke: width, opening: opening(width), level: tuning.strokeLevel)
-        }
-        func thinStrokes() throws -> Picture {
-            if thin == nil { thin = try strokes { Int(Double($0) * tuning.thinOpening) } }
-            return thin!
         }
         let uncharged = shelf.unchargedSeconds
         var plain: [RecognizedWord]?
@@ -271,10 +261,7 @@ struct TextReader: Sendable {
                 }
                 return lines.recognition
             },
-            { try read(try thinStrokes(), PSM_AUTO) },
             { textured ? nil : try read(try enlarged(), PSM_AUTO) },
-            { try read(try strokes { $0 + 1 }, PSM_AUTO) },
-            { try read(try thinStrokes(), PSM_SPARSE_TEXT) },
             { textured ? nil : try read(try enlarged(), PSM_SPARSE_TEXT) },
         ]
         var best = plain.map { TextReader.merged([], into: $0) } ?? []
@@ -288,7 +275,7 @@ struct TextReader: Sendable {
             }
             lastPicture = nil
             guard let reading = try pass() else { continue }
-            if unread.isEmpty, let picture = lastPicture {
+            if n == 1, let picture = lastPicture {
                 (unread, unreadPicture) = (TextReader.unreadWords(reading), picture)
             }
             let words = kept(reading)

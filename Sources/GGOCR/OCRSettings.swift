@@ -115,15 +115,6 @@ struct OCRSettings: Sendable {
         /// it, by at most `maxEnlargement`: small pictures read better, larger ones cost more.
         var enlargedShortSide = 720.0
         var maxEnlargement = 3.0
-        /// Caption strokes are the enlarged picture's height over `strokeDivisor` pixels wide; the thin-stroke
-        /// passes open the top-hat picture by `thinOpening` of that, the thick one by one pixel more than it.
-        var strokeDivisor = 120.0
-        var thinOpening = 2.0 / 3
-        /// The top-hat filter is `topHatStrokes` strokes wide (plus one); a stroke is kept `strokeLevel` grey
-        /// levels above its surroundings; openings are at least `minOpening` pixels.
-        var topHatStrokes = 4
-        var strokeLevel: Int32 = 90
-        var minOpening = 3
         /// A threshold's caption lines are given up after this many unreadable ones in a row.
         var maxUnreadableLines = 4
         /// Resolution Tesseract is told a picture has, in dots per inch (it sizes its filters by it).

@@ -30,22 +30,6 @@ final class Picture {
         return Picture(converted)
     }
 
-    /// Bright strokes thicker than `stroke` pixels as black on white, with thin bright texture removed:
-    /// the usual look of white or yellow captions over busy video.
-    func brightStrokes(stroke: Int, opening: Int, level: Int32) throws -> Picture {
-        let size = Int32(max(settings.passes.minOpening, opening | 1))
-        let wide = Int32(stroke * settings.passes.topHatStrokes + 1)
-        guard let hat = pixTophat(pointer, wide, wide, Int32(L_TOPHAT_WHITE)) else { throw GGError("internal", "cannot filter image") }
-        defer { gg_pix_destroy(hat) }
-        guard let opened = pixOpenGray(hat, size, size) else { throw GGError("internal", "cannot filter image") }
-        defer { gg_pix_destroy(opened) }
-        guard let inverted = pixInvert(nil, opened), let binary = pixThresholdToBinary(inverted, 255 - level) else {
-            throw GGError("internal", "cannot threshold image")
-        }
-        gg_pix_destroy(inverted)
-        return Picture(binary)
-    }
-
     /// The picture turned clockwise by `quarterTurns` quarter turns.
     func rotated(quarterTurns: Int) throws -> Picture {
         guard let turned = pixRotateOrth(pointer, Int32(quarterTurns % 4)) else { throw GGError("internal", "cannot rotate image") }

@@ -360,10 +360,13 @@ final class RegressionTests: XCTestCase {
     }
 
     /// A textless busy frame (lavfi cellauto) took gg-ocr 258 s against 5.5 s for the Tesseract CLI: it was
-    /// enlarged and read up to five times. Passes now stop at the picture's time budget (seconds per
-    /// megapixel) with a `budget_exhausted` warning, and no pass starts after it.
+    /// enlarged and read up to five times. Passes now stop at the picture's budget (seconds per megapixel)
+    /// with a `budget_exhausted` warning, and no pass starts after it; texture is read only by its caption lines.
     func testOCRPassesStopAtTheBudget() throws {
-        let line = recordLine([(TestEnv.fixture("cellauto.jpg"), "image")])
+        let busy = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--budget", "0", "--min-budget", "0"],
+                            stdin: recordLine([(TestEnv.fixture("cellauto.jpg"), "image")]))
+        XCTAssertEqual(try busy.records()[0].array("items")[0].string("text"), "", busy.stdout)
+        let line = recordLine([(TestEnv.fixture("blank.png"), "image")])
         let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--budget", "0", "--min-budget", "0"], stdin: line)
         XCTAssertEqual(result.status, 0, result.stderr)
         let item = try XCTUnwrap(try result.records().first?.array("items").first)
