@@ -10,9 +10,10 @@ public enum OCRTool {
         details: """
         Adds "text", "confidence" (mean word confidence, 0-100) and "words" [{text, confidence, box}] to image
         items and to each scene. A scene whose text equals the previous scene's gets "duplicate_of". Each picture
-        has a CPU-time budget (--budget seconds per megapixel). Tesseract's plain reading of the picture comes first
-        (not on texture); caption lines read alone replace its words only on evidence; then other passes over the
-        whole picture, until a reading is confident. --lang auto (the default) reads each line in its script.
+        has a budget (--budget seconds per megapixel) of CPU time estimated from the pixels and words read, so it
+        reads the same on a busy machine. Tesseract's plain reading of the picture comes first (not on texture);
+        caption lines read alone replace its words only on evidence; then the grayscale picture is read as a page
+        and as sparse text, until a reading is confident. --lang auto (the default) reads each line in its script.
         How: docs/stages/ocr.md.
 
         Examples:
@@ -25,8 +26,8 @@ public enum OCRTool {
             OptionSpec("--min-confidence", value: "X", default: "40", "drop words recognised with less confidence (0-100)"),
             MediaLimits.maxPixelsOption,
             OptionSpec("--preprocess", value: "MODE", default: "auto", "auto (the plain reading, text lines alone, then the grayscale picture, enlarged when small, read as a page and as sparse text while the budget lasts) or none (Tesseract on the picture as it is)"),
-            OptionSpec("--budget", value: "S", default: "3", "CPU seconds one picture may take per megapixel of it (all passes together)"),
-            OptionSpec("--min-budget", value: "S", default: "0.25", "CPU seconds one picture may take at least"),
+            OptionSpec("--budget", value: "S", default: "3", "CPU seconds one picture may take per megapixel of it (all passes together), estimated from the pixels and words read, so a picture reads the same on a busy machine"),
+            OptionSpec("--min-budget", value: "S", default: "0.25", "estimated CPU seconds one picture may take at least"),
             OptionSpec("--print-settings", "print the options' values and every fixed setting of the reader (Sources/GGOCR/OCRSettings.swift), then exit"),
         ],
         libraries: { _ in [TesseractEngine.version, TesseractEngine.leptonicaVersion,
@@ -71,7 +72,7 @@ struct TextResult: Sendable {
     var text: String
     var confidence: Double
     var words: [Word]
-    /// Why the reading may be incomplete (its time budget ran out).
+    /// Why the reading may be incomplete (its budget ran out).
     var note: String?
 }
 
@@ -195,12 +196,12 @@ struct TextReader: Sendable {
         }
     }
 
-    /// Reads one picture within a CPU-time budget proportional to its size (`--budget` seconds per
-    /// megapixel, at least `--min-budget`): Tesseract's plain reading of the picture (not on texture), which
-    /// the other passes must beat; lines of glyphs alone (small crops, cheap on any background) laid over it
-    /// (`merged`), then the grayscale picture (enlarged when small) read as a page and as sparse text, stopping as soon as a reading is confident and leaves none of the plain
-    /// reading's words unread; every pass but the plain one stops at the deadline, and the best reading so
-    /// far is kept.
+    /// Reads one picture within a budget proportional to its size (`--budget` seconds per megapixel, at least
+    /// `--min-budget`, of CPU time estimated from the work: `WorkBudget`): Tesseract's plain reading of the
+    /// picture (not on texture), which the other passes must beat; lines of glyphs alone (small crops, cheap on
+    /// any background) laid over it (`merged`), then the grayscale picture (enlarged when small) read as a page
+    /// and as sparse text, stopping as soon as a reading is confident and leaves none of the plain reading's
+    /// words unread; every pass but the plain one stops at the budget, and the best reading so far is kept.
     func recognize(path: String, cancellation: Cancellation) throws -> TextResult {
         let original = try Picture.read(path: path)
         return try pool.with { shelf in try readPicture(original, shelf: shelf, cancellation: cancellation, turns: 0) }
@@ -211,15 +212,14 @@ struct TextReader: Sendable {
     /// it again; that reading is kept if it scores better: the plain CLI reads upside-down pages as junk, and
     /// other scripts' models "read" them as their letters.
     private func readPicture(_ original: Picture, shelf: TesseractShelf, cancellation: Cancellation, turns: Int) throws -> TextResult {
-        let started = threadCPUSeconds()
         let megapixels = Double(original.width * original.height) / 1e6
         let allowance = max(budget.minimum, budget.secondsPerMegapixel * megapixels)
+        let work = WorkBudget(allowance: allowance)
         guard preprocess else {
             let engine = try shelf.engine(languages.primary)
-            let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation,
-                                               deadline: started + shelf.unchargedSeconds + allowance)
+            let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, cancellation: cancellation, budget: work)
             var found = result(kept(reading))
-            if reading.stoppedAtDeadline { found.note = budgetNote(allowance) }
+            if reading.stoppedAtBudget { found.note = budgetNote(allowance) }
             return found
         }
         let gray = try original.gray()
@@ -234,14 +234,12 @@ struct TextReader: Sendable {
             if large == nil { large = scale > 1 ? try gray.scaled(scale) : gray }
             return large!
         }
-        let uncharged = shelf.unchargedSeconds
         var plain: [RecognizedWord]?
-        /// The budget runs on the thread's CPU time, less the time spent loading models and trying scripts.
-        var deadline: Double { started + allowance + shelf.unchargedSeconds - uncharged }
         var engine = try shelf.engine(languages.primary)
         var plainUnread = [RecognizedWord]()
         if !textured {
-            let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, estimatesResolution: true, cancellation: cancellation)
+            let reading = try engine.recognize(original, mode: PSM_AUTO, scale: 1, estimatesResolution: true, cancellation: cancellation,
+                                               budget: work, stops: false)
             plain = kept(reading)
             plainUnread = TextReader.unreadWords(reading)
         }
@@ -249,12 +247,12 @@ struct TextReader: Sendable {
         var lastPicture: Picture?
         func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
             lastPicture = picture
-            return try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, deadline: deadline)
+            return try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, budget: work)
         }
         let passes: [() throws -> Recognition?] = [
             {
                 let lines = try readCaptionLines(image, maps: maps, shelf: shelf, scripts: !textured,
-                                                 latin: (plain ?? []).filter(TextReader.isKnown).map(\.box), cancellation: cancellation) { deadline }
+                                                 latin: (plain ?? []).filter(TextReader.isKnown).map(\.box), cancellation: cancellation, budget: work)
                 if let script = lines.script {
                     engine = try shelf.engine(script + "+" + languages.primary)
                     scriptFound = true
@@ -273,6 +271,10 @@ struct TextReader: Sendable {
                Recognition.score(upright.words) > Recognition.score(best) {
                 return upright
             }
+            if work.spent > work.allowance {
+                exhausted = true
+                break
+            }
             lastPicture = nil
             guard let reading = try pass() else { continue }
             if n == 1, let picture = lastPicture {
@@ -284,7 +286,7 @@ struct TextReader: Sendable {
             } else if Recognition.score(words) > Recognition.score(best) {
                 best = words
             }
-            if reading.stoppedAtDeadline {
+            if reading.stoppedAtBudget {
                 exhausted = true
                 break
             }
@@ -331,21 +333,19 @@ struct TextReader: Sendable {
                              w: Int(Double(row.w + 2 * pad) * scale), h: Int(Double(row.h + 2 * pad) * scale))
         let clipped = WordBox(x: region.x, y: region.y, w: min(region.w, picture.width - region.x), h: min(region.h, picture.height - region.y))
         guard clipped.w > 0, clipped.h > 0 else { return nil }
-        return try shelf.uncharged {
-            func read(_ engine: TesseractEngine) throws -> [RecognizedWord] {
-                kept(try engine.recognize(picture, mode: PSM_SINGLE_BLOCK, scale: scale, region: clipped, cancellation: cancellation))
-            }
-            var winner: (script: String, words: [RecognizedWord])?
-            let baseline = try read(shelf.engine(languages.primary))
-            for script in languages.scripts {
-                let words = try shelf.withScript(script, read)
-                if TextReader.scriptWins(words, in: script, over: winner?.words ?? baseline, across: row.w) { winner = (script, words) }
-            }
-            guard let winner else { return nil }
-            let whole = kept(try shelf.engine(winner.script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale,
-                                                                                                  cancellation: cancellation))
-            return TextReader.readsBetter(whole, than: primary) ? whole : nil
+        func read(_ engine: TesseractEngine) throws -> [RecognizedWord] {
+            kept(try engine.recognize(picture, mode: PSM_SINGLE_BLOCK, scale: scale, region: clipped, cancellation: cancellation))
         }
+        var winner: (script: String, words: [RecognizedWord])?
+        let baseline = try read(shelf.engine(languages.primary))
+        for script in languages.scripts {
+            let words = try shelf.withScript(script, read)
+            if TextReader.scriptWins(words, in: script, over: winner?.words ?? baseline, across: row.w) { winner = (script, words) }
+        }
+        guard let winner else { return nil }
+        let whole = kept(try shelf.engine(winner.script + "+" + languages.primary).recognize(picture, mode: PSM_AUTO, scale: scale,
+                                                                                              cancellation: cancellation))
+        return TextReader.readsBetter(whole, than: primary) ? whole : nil
     }
 
     /// When the primary language read a picture without confidence and left no row of words unread (it read
@@ -356,17 +356,15 @@ struct TextReader: Sendable {
     /// few glyph-like blobs for OSD costs only the detection. Not charged to the budget.
     private func readInDetectedScript(_ picture: Picture, scale: Double, shelf: TesseractShelf, against primary: [RecognizedWord],
                                       cancellation: Cancellation) throws -> [RecognizedWord]? {
-        try shelf.uncharged {
-            guard let detected = try shelf.withScript(OCRLanguages.scriptDetection, { $0.detectScript(picture) }) else { return nil }
-            var best: [RecognizedWord]?
-            for script in OCRLanguages.family(of: detected).filter(languages.scripts.contains) {
-                let words = kept(try shelf.withScript(script) {
-                    try $0.recognize(picture, mode: PSM_AUTO, scale: scale, cancellation: cancellation)
-                })
-                if TextReader.readsBetter(words, than: best ?? primary), OCRLanguages.isWritten(in: script, words) { best = words }
-            }
-            return best
+        guard let detected = try shelf.withScript(OCRLanguages.scriptDetection, { $0.detectScript(picture) }) else { return nil }
+        var best: [RecognizedWord]?
+        for script in OCRLanguages.family(of: detected).filter(languages.scripts.contains) {
+            let words = kept(try shelf.withScript(script) {
+                try $0.recognize(picture, mode: PSM_AUTO, scale: scale, cancellation: cancellation)
+            })
+            if TextReader.readsBetter(words, than: best ?? primary), OCRLanguages.isWritten(in: script, words) { best = words }
         }
+        return best
     }
 
     /// Reads each line of glyphs that `CaptionLines` finds, alone and with nothing behind it; a line read
@@ -381,7 +379,7 @@ struct TextReader: Sendable {
     /// holding a `latin` box (a known word of the plain reading). Returns the languages of the script that won
     /// most lines, if any; the words of lines a script won carry it.
     private func readCaptionLines(_ image: GrayImage, maps: [BlobMap], shelf: TesseractShelf, scripts: Bool, latin: [WordBox],
-                                  cancellation: Cancellation, deadline: () -> Double) throws -> (recognition: Recognition, script: String?) {
+                                  cancellation: Cancellation, budget: WorkBudget) throws -> (recognition: Recognition, script: String?) {
         let primary = try shelf.engine(languages.primary)
         var read = [(line: TextLine, words: [RecognizedWord], script: String?)]()
         var stopped = false
@@ -394,8 +392,8 @@ struct TextReader: Sendable {
                 if unreadable == settings.passes.maxUnreadableLines { break }
                 let (picture, scale, x, y) = try CaptionLines.render(line, from: map, width: image.width, height: image.height)
                 let reading = try primary.recognize(picture, mode: PSM_SINGLE_LINE, scale: scale, origin: (x, y),
-                                                    cancellation: cancellation, deadline: deadline())
-                if reading.stoppedAtDeadline {
+                                                    cancellation: cancellation, budget: budget)
+                if reading.stoppedAtBudget {
                     stopped = true
                     break thresholds
                 }
@@ -442,7 +440,7 @@ struct TextReader: Sendable {
         var chosenScripts = [String: Int]()
         for line in chosen { if let script = line.script { chosenScripts[script, default: 0] += 1 } }
         let script = chosenScripts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
-        return (Recognition(words: chosen.flatMap(\.words), stoppedAtDeadline: stopped), script)
+        return (Recognition(words: chosen.flatMap(\.words), stoppedAtBudget: stopped), script)
     }
 
     /// Whether one script's reading of the same pixels beats another's: by confidence over `doubtfulConfidence`
@@ -518,7 +516,7 @@ struct TextReader: Sendable {
     }
 
     private func budgetNote(_ seconds: Double) -> String {
-        "budget_exhausted: OCR stopped at its time budget of \(String(format: "%.2f", seconds)) CPU s; the best reading so far is kept"
+        "budget_exhausted: OCR stopped at its budget of \(String(format: "%.2f", seconds)) s of estimated CPU time; the best reading so far is kept"
     }
 
     /// A reading needs no further pass: it has words, all read at `Passes.confidentWord` or over, and no lone

@@ -69,8 +69,8 @@ extension Word: ScoredWord {}
 /// One recognition pass's words.
 struct Recognition {
     var words: [RecognizedWord]
-    /// The pass was stopped at its deadline (the image's time budget), not finished.
-    var stoppedAtDeadline = false
+    /// The pass was stopped at the picture's budget, not finished.
+    var stoppedAtBudget = false
 
     /// Prefers readings with more confidently read characters; doubtful words count against.
     static func score(_ words: [some ScoredWord]) -> Double {
@@ -78,18 +78,27 @@ struct Recognition {
     }
 }
 
-/// What the progress monitor stops a pass on: the record's cancellation word, or a deadline.
+/// What the progress monitor stops a pass on: the record's cancellation word, or the words the picture's budget
+/// has left. Tesseract asks before each word it recognises, so `words` counts them.
 private struct StopCondition {
     var flag: UnsafePointer<Int32>?
-    var deadline = Double.infinity
+    var wordLimit = Int.max
+    var words = 0
 }
 
-/// CPU seconds the calling thread has used: Tesseract runs on it (OMP_THREAD_LIMIT=1), so a budget in
-/// these units gives the same readings however busy the machine is.
-func threadCPUSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+/// One picture's budget, in CPU seconds estimated from the work done, never measured: each reading costs
+/// `Passes.megapixelSeconds` per megapixel it is given and `Passes.wordSeconds` per word Tesseract recognises
+/// (its cancel hook counts them). A picture reads the same on a busy machine as on a quiet one.
+final class WorkBudget {
+    let allowance: Double
+    private(set) var spent = 0.0
+
+    init(allowance: Double) { self.allowance = allowance }
+
+    func charge(_ seconds: Double) { spent += seconds }
+
+    /// The words a reading may still recognise.
+    var wordsLeft: Int { max(0, Int(((allowance - spent) / settings.passes.wordSeconds).rounded(.down))) }
 }
 
 /// The Tesseract engines of one worker, one per language set, each loaded when first needed, and the
@@ -98,37 +107,22 @@ final class TesseractShelf {
     private var engines = [String: TesseractEngine]()
     private let dataPath: String?
     private let scripts: ScriptEngines
-    /// CPU seconds this thread spent loading models and trying scripts, which no picture's budget is charged for.
-    private(set) var unchargedSeconds = 0.0
 
     init(dataPath: String?, scripts: ScriptEngines) {
         self.dataPath = dataPath
         self.scripts = scripts
     }
 
-    /// Runs `work`, adding its CPU time to `unchargedSeconds` (nested calls count once).
-    func uncharged<T>(_ work: () throws -> T) rethrows -> T {
-        nesting += 1
-        let started = threadCPUSeconds()
-        defer {
-            nesting -= 1
-            if nesting == 0 { unchargedSeconds += threadCPUSeconds() - started }
-        }
-        return try work()
-    }
-
-    private var nesting = 0
-
     func engine(_ languages: String) throws -> TesseractEngine {
         if let loaded = engines[languages] { return loaded }
-        let engine = try uncharged { try TesseractEngine(language: languages, dataPath: dataPath) }
+        let engine = try TesseractEngine(language: languages, dataPath: dataPath)
         engines[languages] = engine
         return engine
     }
 
-    /// Lends the process's engine for a script's languages, loading it on first use, not charged.
+    /// Lends the process's engine for a script's languages, loading it on first use.
     func withScript<T>(_ languages: String, _ body: (TesseractEngine) throws -> T) throws -> T {
-        try uncharged { try scripts.pool(languages).with(body) }
+        try scripts.pool(languages).with(body)
     }
 }
 
@@ -153,7 +147,7 @@ final class ScriptEngines: @unchecked Sendable {
 }
 
 /// An owned TessBaseAPI handle, initialised once and reused across images, with a progress monitor
-/// through which a cancelled record, or a pass past its deadline, stops Tesseract mid-page.
+/// through which a cancelled record, or a pass past its picture's budget, stops Tesseract mid-page.
 final class TesseractEngine {
     private let handle: OpaquePointer
     private let monitor: OpaquePointer
@@ -175,8 +169,9 @@ final class TesseractEngine {
         self.monitor = monitor
         stop.initialize(to: StopCondition())
         TessMonitorSetCancelFunc(monitor) { condition, _ in
-            guard let stop = condition?.assumingMemoryBound(to: StopCondition.self).pointee else { return false }
-            return (stop.flag?.pointee ?? 0) != 0 || threadCPUSeconds() > stop.deadline
+            guard let stop = condition?.assumingMemoryBound(to: StopCondition.self) else { return false }
+            stop.pointee.words += 1
+            return (stop.pointee.flag?.pointee ?? 0) != 0 || stop.pointee.words > stop.pointee.wordLimit
         }
     }
 
@@ -221,25 +216,29 @@ final class TesseractEngine {
         return String(cString: text)
     }
 
-    /// The words of one pass; stops early, with a `timeout`/`interrupted` error, once `cancellation` fires,
-    /// and with no words and `stoppedAtDeadline` once the thread has used CPU time past `deadline`.
+    /// The words of one pass, charged to `budget`; stops early, with a `timeout`/`interrupted` error, once
+    /// `cancellation` fires, and with no words and `stoppedAtBudget` at a word past the budget (never when
+    /// `stops` is false).
     /// Boxes are given in the coordinates of the picture this one was cut from at `origin` and enlarged by `scale`.
     /// `region`, in the picture's pixels, limits the reading to that rectangle. Tesseract is told the picture has
     /// `Passes.sourceResolution` unless `estimatesResolution`, where it estimates it from the text as its CLI does.
     func recognize(_ picture: Picture, mode: TessPageSegMode, scale: Double, origin: (x: Int, y: Int) = (0, 0), region: WordBox? = nil,
-                   estimatesResolution: Bool = false, cancellation: Cancellation, deadline: Double = .infinity) throws -> Recognition {
+                   estimatesResolution: Bool = false, cancellation: Cancellation, budget: WorkBudget? = nil, stops: Bool = true) throws -> Recognition {
         try cancellation.check()
         TessBaseAPISetPageSegMode(handle, mode)
         TessBaseAPISetImage2(handle, picture.pointer)
         if !estimatesResolution { TessBaseAPISetSourceResolution(handle, settings.passes.sourceResolution) }
         if let region { TessBaseAPISetRectangle(handle, Int32(region.x), Int32(region.y), Int32(region.w), Int32(region.h)) }
         defer { TessBaseAPIClear(handle) }
-        stop.pointee = StopCondition(flag: cancellation.flag, deadline: deadline)
+        let pixels = region.map { $0.w * $0.h } ?? picture.width * picture.height
+        budget?.charge(Double(pixels) / 1e6 * settings.passes.megapixelSeconds)
+        stop.pointee = StopCondition(flag: cancellation.flag, wordLimit: stops ? budget?.wordsLeft ?? .max : .max)
         TessMonitorSetCancelThis(monitor, UnsafeMutableRawPointer(stop))
         defer { TessMonitorSetCancelThis(monitor, nil) }
         let status = TessBaseAPIRecognize(handle, monitor)
         try cancellation.check()
-        if threadCPUSeconds() > deadline { return Recognition(words: [], stoppedAtDeadline: true) }
+        budget?.charge(Double(min(stop.pointee.words, stop.pointee.wordLimit)) * settings.passes.wordSeconds)
+        if stop.pointee.words > stop.pointee.wordLimit { return Recognition(words: [], stoppedAtBudget: true) }
         guard status == 0, let iterator = TessBaseAPIGetIterator(handle) else { return Recognition(words: []) }
         defer { TessResultIteratorDelete(iterator) }
         var words = [RecognizedWord]()

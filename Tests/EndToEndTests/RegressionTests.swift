@@ -354,6 +354,26 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(long, [[0, 4.16, 8.16], [0, 4.16, 8.16], [0, 4.16, 8.16]], "fade cuts obey --min-scene-len")
     }
 
+    /// gg-ocr's budget ran on the thread's CPU time, so a reading cut by it depended on how busy the machine
+    /// was: testCaptionsAreReadInTheirScript once read its Japanese caption garbled right after a build. The
+    /// budget is now CPU time estimated from the pixels and words read: cut where it is cut, the reading is the
+    /// same beside two busy processes as alone.
+    func testOCRReadingCutByItsBudgetIsTheSameOnABusyMachine() throws {
+        let line = recordLine([(TestEnv.fixture("caption-ja.png"), "image")])
+        func read() throws -> String {
+            let result = try tool("gg-ocr", ["--work-dir", work.path, "--allow-root", TestEnv.readableRoots, "--budget", "0.5", "--min-budget", "0"],
+                                  stdin: line)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return result.stdout
+        }
+        let quiet = try read()
+        XCTAssertTrue(quiet.contains("budget_exhausted: "), "the budget cuts this reading: \(quiet)")
+        let busy = try (0..<2).map { _ in try Process.run(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "while :; do :; done"]) }
+        defer { busy.forEach { $0.terminate() } }
+        XCTAssertEqual(try read(), quiet)
+        XCTAssertEqual(try read(), quiet)
+    }
+
     /// White flashes in dark footage each became a 0.24 s scene (a dark stretch after a flash passed for a fade).
     func testFlashesInDarkFootageAreNotScenes() throws {
         XCTAssertEqual(try starts("darkstrobe.mp4", segments: ["1", "2"]), [[0], [0]])
