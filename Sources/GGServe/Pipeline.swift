@@ -270,8 +270,11 @@ final class PipelineRun: @unchecked Sendable {
             group.wait()
             for child in running { child.process.wait() }
         }
-        if removeFolder { try? FileManager.default.removeItem(at: folder) }
+        if removeFolder { self.removeFolder() }
     }
+
+    /// Removes the run's work folder (a request that did not ask to keep it: `cleanup_temp`).
+    func removeFolder() { try? FileManager.default.removeItem(at: folder) }
 
     /// The last lines the stages wrote on stderr.
     var stderrTail: String { diagnostics.text }

@@ -769,6 +769,8 @@ final class ResultStream: @unchecked Sendable {
             var answerComplete = event.isEnd
             if case .endOfResult = event, failedSummary != nil { answerComplete = true }
             if answerComplete { server.freeSlot(of: run) }
+            // So is the work folder removed: a client that read the answer's end finds it gone.
+            if event.isEnd, body.request.cleanup { run.removeFolder() }
             condition.lock()
             switch event {
             case .begin(_, let summary):
