@@ -244,10 +244,8 @@ struct TextReader: Sendable {
             plainUnread = TextReader.unreadWords(reading)
         }
         var scriptFound = false
-        var lastPicture: Picture?
         func read(_ picture: Picture, _ mode: TessPageSegMode) throws -> Recognition {
-            lastPicture = picture
-            return try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, budget: work)
+            try engine.recognize(picture, mode: mode, scale: scale, cancellation: cancellation, budget: work)
         }
         let passes: [() throws -> Recognition?] = [
             {
@@ -265,7 +263,6 @@ struct TextReader: Sendable {
         var best = plain.map { TextReader.merged([], into: $0) } ?? []
         var exhausted = false
         var unread = [RecognizedWord]()
-        var unreadPicture: Picture?
         for (n, pass) in passes.enumerated() {
             if n == 1, turns == 0, !textured, !TextReader.confident(best), let upright = try readUpright(original, gray, shelf, cancellation),
                Recognition.score(upright.words) > Recognition.score(best) {
@@ -275,11 +272,8 @@ struct TextReader: Sendable {
                 exhausted = true
                 break
             }
-            lastPicture = nil
             guard let reading = try pass() else { continue }
-            if n == 1, let picture = lastPicture {
-                (unread, unreadPicture) = (TextReader.unreadWords(reading), picture)
-            }
+            if n == 1 { unread = TextReader.unreadWords(reading) }
             let words = kept(reading)
             if n == 0, let plain {
                 best = TextReader.merged(words, into: plain)
@@ -295,7 +289,7 @@ struct TextReader: Sendable {
         unread = unread.filter { word in !best.contains { !TextReader.isUnread($0) && TextReader.overlap(word.box, $0.box) } }
         if !languages.scripts.isEmpty, !textured, !scriptFound, !exhausted {
             var other: [RecognizedWord]?
-            if let row = TextReader.unreadRow(unread), let picture = unreadPicture, TextReader.leavesUnread(unread, width: row.w) {
+            if let row = TextReader.unreadRow(unread), let picture = large, TextReader.leavesUnread(unread, width: row.w) {
                 other = try readInOtherScripts(row, picture: picture, scale: scale, shelf: shelf, against: best, cancellation: cancellation, budget: work)
             }
             if other == nil, languages.detectsScript, !TextReader.confident(best) {
